@@ -1,0 +1,1 @@
+//! Records a real workload from a live MySQL/MariaDB server.

@@ -1,0 +1,9 @@
+//! qlat learns how long SQL statements take from a server's own query logs.
+//!
+//! The library holds all logic so that the CLI, tests and benchmarks share it:
+//! [`ingest`] reads logs, [`sql`] understands statements, [`capture`] records
+//! a real workload from a live MySQL/MariaDB server.
+
+pub mod capture;
+pub mod ingest;
+pub mod sql;
