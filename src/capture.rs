@@ -1,1 +1,0 @@
-//! Records a real workload from a live MySQL/MariaDB server.

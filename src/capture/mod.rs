@@ -1,0 +1,637 @@
+//! `qlat capture`: records a real, reproducible workload from a live
+//! MySQL/MariaDB server into the files qlat learns from.
+//!
+//! The server's own logs are the ground truth, so the capture turns on the
+//! general and slow logs (`long_query_time=0`, tables and files), runs a
+//! seeded workload through several accounts and connections, exports what the
+//! server logged, and puts the server's log settings back however it ends.
+
+pub mod load;
+pub mod tpch_queries;
+pub mod workload;
+
+use chrono::Utc;
+use serde::Serialize;
+use serde_json::{Map, Value};
+use sqlx::mysql::{MySqlConnectOptions, MySqlConnection};
+use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Executor, Row};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use workload::{Action, Profile, Session, WorkloadSpec};
+
+/// Everything `qlat capture` needs; built from CLI flags by the binary.
+#[derive(Debug, Clone, Serialize)]
+pub struct CaptureConfig {
+    /// Server URL with an account allowed to change global log settings.
+    #[serde(skip)]
+    pub url: String,
+    pub database: String,
+    pub out_dir: PathBuf,
+    pub ddl_path: PathBuf,
+    pub workload: WorkloadSpec,
+    /// Per-statement timeout, so one runaway query cannot stall the capture.
+    pub statement_timeout: Duration,
+    /// Concurrent clients in each stretch of the run (the sessions are split
+    /// evenly over the stretches).
+    pub concurrency_stretches: Vec<usize>,
+    /// Reload the data even if the database already holds this scale factor.
+    pub reload: bool,
+    /// Password given to the workload accounts the capture creates.
+    #[serde(skip)]
+    pub workload_password: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CaptureError {
+    #[error("cannot connect to the server: {0}")]
+    Connect(#[source] sqlx::Error),
+    #[error("statement failed: {statement}: {source}")]
+    Sql {
+        statement: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("schema: {0}")]
+    Ddl(String),
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("interrupted (Ctrl-C); the server's log settings were restored")]
+    Interrupted,
+    #[error("invalid server URL {url:?}: {source}")]
+    Url {
+        url: String,
+        #[source]
+        source: sqlx::Error,
+    },
+}
+
+impl CaptureError {
+    pub(crate) fn sql(statement: &str, source: sqlx::Error) -> Self {
+        let mut short: String = statement.chars().take(120).collect();
+        if short.len() < statement.len() {
+            short.push('…');
+        }
+        CaptureError::Sql {
+            statement: short,
+            source,
+        }
+    }
+
+    fn io(path: &Path, source: std::io::Error) -> Self {
+        CaptureError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// What the capture wrote, also saved as `capture.json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct CaptureSummary {
+    pub server_version: String,
+    pub server_flavor: String,
+    pub scale_factor: f64,
+    pub seed: u64,
+    pub started_at: String,
+    pub finished_at: String,
+    pub duration_seconds: f64,
+    pub table_rows: BTreeMap<String, u64>,
+    pub data_reloaded: bool,
+    pub sessions: usize,
+    pub statements_sent: u64,
+    pub statements_failed: u64,
+    pub pings: u64,
+    pub statements_by_label: BTreeMap<String, u64>,
+    pub slow_log_rows: usize,
+    pub general_log_rows: usize,
+    pub slow_log_file: Option<String>,
+    pub settings_before: BTreeMap<String, String>,
+    pub settings_during: BTreeMap<String, String>,
+    pub config: CaptureConfig,
+}
+
+/// Global variables the capture changes, restored afterwards.
+const LOG_SETTINGS: [&str; 7] = [
+    "general_log",
+    "slow_query_log",
+    "long_query_time",
+    "log_output",
+    "slow_query_log_file",
+    "min_examined_row_limit",
+    "log_slow_admin_statements",
+];
+
+fn options(url: &str) -> Result<MySqlConnectOptions, CaptureError> {
+    MySqlConnectOptions::from_str(url)
+        // Statement logging is off: the server's logs are the record, and
+        // slow TPC-H queries are the point, not something to warn about.
+        .map(|o| o.timezone(None::<String>).disable_statement_logging())
+        .map_err(|source| CaptureError::Url {
+            url: url.to_string(),
+            source,
+        })
+}
+
+async fn scalar(conn: &mut MySqlConnection, sql: &str) -> Result<Option<String>, CaptureError> {
+    let row = conn
+        .fetch_optional(AssertSqlSafe(sql))
+        .await
+        .map_err(|e| CaptureError::sql(sql, e))?;
+    Ok(row.and_then(|r| r.try_get::<Option<String>, _>(0).ok().flatten()))
+}
+
+async fn read_settings(
+    conn: &mut MySqlConnection,
+) -> Result<BTreeMap<String, String>, CaptureError> {
+    let mut out = BTreeMap::new();
+    for name in LOG_SETTINGS {
+        if let Some(v) = scalar(conn, &format!("SELECT CAST(@@GLOBAL.{name} AS CHAR)")).await? {
+            out.insert(name.to_string(), v);
+        }
+    }
+    Ok(out)
+}
+
+fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "''"))
+}
+
+async fn restore_settings(conn: &mut MySqlConnection, saved: &BTreeMap<String, String>) {
+    // The log switches go last so nothing is logged to a file we are about
+    // to hand back, and each setting is restored on its own so one failure
+    // does not leave the others changed.
+    let order = [
+        "long_query_time",
+        "min_examined_row_limit",
+        "log_slow_admin_statements",
+        "log_output",
+        "slow_query_log_file",
+        "general_log",
+        "slow_query_log",
+    ];
+    for name in order {
+        let Some(value) = saved.get(name) else {
+            continue;
+        };
+        let literal = match name {
+            "log_output" | "slow_query_log_file" => quote(value),
+            _ => value.clone(),
+        };
+        let sql = format!("SET GLOBAL {name} = {literal}");
+        if let Err(e) = load::exec(conn, &sql).await {
+            tracing::error!(error = %e, "could not restore {name}; set it back by hand");
+        }
+    }
+}
+
+/// Runs the whole capture and writes the output files.
+pub async fn run(config: &CaptureConfig) -> Result<CaptureSummary, CaptureError> {
+    let admin_opts = options(&config.url)?;
+    let mut admin = MySqlConnection::connect_with(&admin_opts)
+        .await
+        .map_err(CaptureError::Connect)?;
+    let version = scalar(&mut admin, "SELECT VERSION()")
+        .await?
+        .unwrap_or_default();
+    let flavor = if version.to_ascii_lowercase().contains("mariadb") {
+        "mariadb"
+    } else {
+        "mysql"
+    };
+    tracing::info!(%version, "connected");
+
+    let db = &config.database;
+    let data_url_opts = admin_opts.clone().database(db);
+    load::exec(&mut admin, &format!("CREATE DATABASE IF NOT EXISTS `{db}`")).await?;
+    load::exec(&mut admin, &format!("USE `{db}`")).await?;
+    let loaded_sf = scalar(
+        &mut admin,
+        "SELECT CAST(scale_factor AS CHAR) FROM qlat_capture_meta LIMIT 1",
+    )
+    .await
+    .ok()
+    .flatten()
+    .and_then(|s| s.parse::<f64>().ok());
+    let reload = config.reload || loaded_sf != Some(config.workload.scale_factor);
+    if reload {
+        let ddl = std::fs::read_to_string(&config.ddl_path)
+            .map_err(|e| CaptureError::io(&config.ddl_path, e))?;
+        tracing::info!(
+            scale_factor = config.workload.scale_factor,
+            "loading TPC-H data"
+        );
+        load::exec(&mut admin, "DROP TABLE IF EXISTS qlat_capture_meta").await?;
+        load::create_schema(&mut admin, &ddl).await?;
+        let url = connect_url(&config.url, db);
+        load::load_data(&url, config.workload.scale_factor).await?;
+        for table in load::TABLE_ORDER {
+            let sql = format!("ANALYZE TABLE `{table}`");
+            admin
+                .fetch_all(AssertSqlSafe(sql.as_str()))
+                .await
+                .map_err(|e| CaptureError::sql(&sql, e))?;
+        }
+        load::exec(
+            &mut admin,
+            "CREATE TABLE qlat_capture_meta (scale_factor DOUBLE NOT NULL, loaded_at DATETIME NOT NULL)",
+        )
+        .await?;
+        load::exec(
+            &mut admin,
+            &format!(
+                "INSERT INTO qlat_capture_meta VALUES ({}, NOW())",
+                config.workload.scale_factor
+            ),
+        )
+        .await?;
+    } else {
+        tracing::info!("reusing TPC-H data already loaded at this scale factor");
+        load::exec(&mut admin, "TRUNCATE TABLE qlat_scratch").await?;
+    }
+    let mut table_rows = BTreeMap::new();
+    for table in load::TABLE_ORDER {
+        let n = scalar(
+            &mut admin,
+            &format!("SELECT CAST(COUNT(*) AS CHAR) FROM `{table}`"),
+        )
+        .await?
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+        table_rows.insert(table.to_string(), n);
+    }
+    create_accounts(&mut admin, db, &config.workload_password).await?;
+
+    let settings_before = read_settings(&mut admin).await?;
+    std::fs::create_dir_all(&config.out_dir).map_err(|e| CaptureError::io(&config.out_dir, e))?;
+    let datadir = scalar(&mut admin, "SELECT @@datadir")
+        .await?
+        .unwrap_or_default();
+    let stamp = Utc::now().format("%Y%m%d%H%M%S");
+    let capture_slow_file = format!("{datadir}qlat-capture-{stamp}-slow.log");
+
+    let outcome = async {
+        let sets = [
+            "SET GLOBAL log_output = 'TABLE,FILE'".to_string(),
+            format!(
+                "SET GLOBAL slow_query_log_file = {}",
+                quote(&capture_slow_file)
+            ),
+            "SET GLOBAL long_query_time = 0".to_string(),
+            "SET GLOBAL min_examined_row_limit = 0".to_string(),
+            "SET GLOBAL log_slow_admin_statements = ON".to_string(),
+            "SET GLOBAL slow_query_log = ON".to_string(),
+            "SET GLOBAL general_log = ON".to_string(),
+        ];
+        for sql in &sets {
+            load::exec(&mut admin, sql).await?;
+        }
+        let settings_during = read_settings(&mut admin).await?;
+        let started = scalar(&mut admin, "SELECT CAST(NOW(6) AS CHAR)")
+            .await?
+            .unwrap_or_default();
+        let started_utc = Utc::now();
+        let sessions = workload::generate(&config.workload);
+        let stats = tokio::select! {
+            stats = run_workload(config, &data_url_opts, flavor, sessions.clone()) => stats,
+            _ = tokio::signal::ctrl_c() => return Err(CaptureError::Interrupted),
+        };
+        let finished = scalar(&mut admin, "SELECT CAST(NOW(6) AS CHAR)")
+            .await?
+            .unwrap_or_default();
+        Ok((
+            settings_during,
+            started,
+            started_utc,
+            finished,
+            sessions.len(),
+            stats,
+        ))
+    }
+    .await;
+    restore_settings(&mut admin, &settings_before).await;
+    let (settings_during, started, started_utc, finished, sessions, stats) = outcome?;
+
+    let slow = export_table(&mut admin, "slow_log", "start_time", &started, &finished).await?;
+    let general =
+        export_table(&mut admin, "general_log", "event_time", &started, &finished).await?;
+    write_json_array(&config.out_dir.join("slow_log.json"), &slow)?;
+    write_json_array(&config.out_dir.join("general_log.json"), &general)?;
+    let slow_log_file = match std::fs::copy(&capture_slow_file, config.out_dir.join("slow.log")) {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&capture_slow_file);
+            Some("slow.log".to_string())
+        }
+        Err(e) => {
+            tracing::warn!(
+                file = %capture_slow_file, error = %e,
+                "the native slow log stays on the server: copy it by hand if the server is remote"
+            );
+            None
+        }
+    };
+    let _ = admin.close().await;
+
+    let summary = CaptureSummary {
+        server_version: version,
+        server_flavor: flavor.to_string(),
+        scale_factor: config.workload.scale_factor,
+        seed: config.workload.seed,
+        started_at: started,
+        finished_at: finished,
+        duration_seconds: (Utc::now() - started_utc).num_milliseconds() as f64 / 1000.0,
+        table_rows,
+        data_reloaded: reload,
+        sessions,
+        statements_sent: stats.sent.load(Ordering::Relaxed),
+        statements_failed: stats.failed.load(Ordering::Relaxed),
+        pings: stats.pings.load(Ordering::Relaxed),
+        statements_by_label: stats.by_label(),
+        slow_log_rows: slow.len(),
+        general_log_rows: general.len(),
+        slow_log_file,
+        settings_before,
+        settings_during,
+        config: config.clone(),
+    };
+    let path = config.out_dir.join("capture.json");
+    let text = serde_json::to_string_pretty(&summary).unwrap_or_default();
+    std::fs::write(&path, text + "\n").map_err(|e| CaptureError::io(&path, e))?;
+    Ok(summary)
+}
+
+/// The URL of a loader connection to `db`: the server URL with its path
+/// replaced, keeping credentials and query options.
+fn connect_url(url: &str, db: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let host_end = base[scheme_end..]
+        .find('/')
+        .map(|i| i + scheme_end)
+        .unwrap_or(base.len());
+    let mut out = format!("{}/{db}", &base[..host_end]);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
+async fn create_accounts(
+    conn: &mut MySqlConnection,
+    db: &str,
+    password: &str,
+) -> Result<(), CaptureError> {
+    for profile in Profile::ALL {
+        let Some(user) = profile.user() else { continue };
+        for host in ["localhost", "127.0.0.1", "%"] {
+            load::exec(
+                conn,
+                &format!(
+                    "CREATE USER IF NOT EXISTS '{user}'@'{host}' IDENTIFIED BY {}",
+                    quote(password)
+                ),
+            )
+            .await?;
+            load::exec(
+                conn,
+                &format!("GRANT ALL PRIVILEGES ON `{db}`.* TO '{user}'@'{host}'"),
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+#[derive(Default)]
+struct Stats {
+    sent: AtomicU64,
+    failed: AtomicU64,
+    pings: AtomicU64,
+    labels: std::sync::Mutex<BTreeMap<String, u64>>,
+}
+
+impl Stats {
+    fn by_label(&self) -> BTreeMap<String, u64> {
+        self.labels.lock().map(|m| m.clone()).unwrap_or_default()
+    }
+}
+
+async fn run_workload(
+    config: &CaptureConfig,
+    opts: &MySqlConnectOptions,
+    flavor: &str,
+    sessions: Vec<Session>,
+) -> Arc<Stats> {
+    let stats = Arc::new(Stats::default());
+    let stretches = if config.concurrency_stretches.is_empty() {
+        vec![1]
+    } else {
+        config.concurrency_stretches.clone()
+    };
+    let per = sessions.len().div_ceil(stretches.len()).max(1);
+    let bar = indicatif::ProgressBar::new(sessions.len() as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "workload [{bar:40}] {pos}/{len} sessions, {msg} ({elapsed}, eta {eta})",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    let timeout_sql = if flavor == "mariadb" {
+        format!(
+            "SET SESSION max_statement_time = {}",
+            config.statement_timeout.as_secs_f64()
+        )
+    } else {
+        format!(
+            "SET SESSION max_execution_time = {}",
+            config.statement_timeout.as_millis()
+        )
+    };
+    for (chunk, clients) in sessions.chunks(per).zip(stretches.iter().cycle()) {
+        let queue = Arc::new(tokio::sync::Mutex::new(chunk.to_vec().into_iter()));
+        let mut workers = Vec::new();
+        for _ in 0..*clients {
+            let queue = queue.clone();
+            let stats = stats.clone();
+            let bar = bar.clone();
+            let opts = opts.clone();
+            let password = config.workload_password.clone();
+            let timeout_sql = timeout_sql.clone();
+            workers.push(tokio::spawn(async move {
+                loop {
+                    let next = queue.lock().await.next();
+                    let Some(session) = next else { break };
+                    let mut o = opts.clone();
+                    if let Some(user) = session.profile.user() {
+                        o = o.username(user).password(&password);
+                    }
+                    run_session(&o, &session, &timeout_sql, &stats).await;
+                    bar.inc(1);
+                    bar.set_message(format!(
+                        "{} statements, {} failed",
+                        stats.sent.load(Ordering::Relaxed),
+                        stats.failed.load(Ordering::Relaxed)
+                    ));
+                }
+            }));
+        }
+        for w in workers {
+            let _ = w.await;
+        }
+    }
+    bar.finish();
+    stats
+}
+
+async fn run_session(
+    opts: &MySqlConnectOptions,
+    session: &Session,
+    timeout_sql: &str,
+    stats: &Stats,
+) {
+    let mut conn = match MySqlConnection::connect_with(opts).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(error = %e, profile = ?session.profile, "session could not connect");
+            stats.failed.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+    };
+    let _ = conn.execute(AssertSqlSafe(timeout_sql)).await;
+    for action in &session.actions {
+        match action {
+            Action::Ping => {
+                stats.pings.fetch_add(1, Ordering::Relaxed);
+                if conn.ping().await.is_err() {
+                    stats.failed.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            Action::Sql { label, text } => {
+                stats.sent.fetch_add(1, Ordering::Relaxed);
+                if let Ok(mut m) = stats.labels.lock() {
+                    *m.entry(label.clone()).or_default() += 1;
+                }
+                // Results are read to the end, as a real client would, so the
+                // logged time includes sending every row.
+                if let Err(e) = conn.fetch_all(AssertSqlSafe(text.as_str())).await {
+                    tracing::debug!(%label, error = %e, "statement failed");
+                    stats.failed.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+    let _ = conn.close().await;
+}
+
+/// Exports a `mysql.*_log` table's rows in `[from, to]` with exactly the
+/// table's columns: integers as JSON numbers, everything else in MySQL's
+/// own text form (`2021-01-14 15:11:51.815988`, `00:00:00.000093`).
+async fn export_table(
+    conn: &mut MySqlConnection,
+    table: &str,
+    time_column: &str,
+    from: &str,
+    to: &str,
+) -> Result<Vec<Map<String, Value>>, CaptureError> {
+    let cols_sql = format!(
+        "SELECT CAST(column_name AS CHAR), CAST(data_type AS CHAR) FROM information_schema.columns WHERE table_schema = 'mysql' AND table_name = '{table}' ORDER BY ordinal_position"
+    );
+    let cols: Vec<(String, String)> = conn
+        .fetch_all(AssertSqlSafe(cols_sql.as_str()))
+        .await
+        .map_err(|e| CaptureError::sql(&cols_sql, e))?
+        .into_iter()
+        .filter_map(|r| Some((r.try_get(0).ok()?, r.try_get(1).ok()?)))
+        .collect();
+    let select: Vec<String> = cols
+        .iter()
+        .map(|(c, t)| {
+            if t.contains("blob") || t.contains("text") {
+                format!("CONVERT(`{c}` USING utf8mb4)")
+            } else {
+                format!("CAST(`{c}` AS CHAR)")
+            }
+        })
+        .collect();
+    let sql = format!(
+        "SELECT {} FROM mysql.{table} WHERE {time_column} BETWEEN {} AND {} ORDER BY {time_column}",
+        select.join(", "),
+        quote(from),
+        quote(to)
+    );
+    let rows = conn
+        .fetch_all(AssertSqlSafe(sql.as_str()))
+        .await
+        .map_err(|e| CaptureError::sql(&sql, e))?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let mut obj = Map::new();
+        for (i, (name, ty)) in cols.iter().enumerate() {
+            let text: Option<String> = row.try_get(i).ok().flatten();
+            let value = match text {
+                None => Value::Null,
+                Some(s) if ty.contains("int") => s
+                    .parse::<u64>()
+                    .map(Value::from)
+                    .or_else(|_| s.parse::<i64>().map(Value::from))
+                    .unwrap_or(Value::String(s)),
+                Some(s) => Value::String(s),
+            };
+            obj.insert(name.clone(), value);
+        }
+        out.push(obj);
+    }
+    Ok(out)
+}
+
+/// Writes one object per line inside a JSON array, so the file is both a
+/// valid JSON document and easy to diff and stream.
+fn write_json_array(path: &Path, rows: &[Map<String, Value>]) -> Result<(), CaptureError> {
+    use std::io::Write;
+    let file = std::fs::File::create(path).map_err(|e| CaptureError::io(path, e))?;
+    let mut w = std::io::BufWriter::new(file);
+    let mut write = || -> std::io::Result<()> {
+        w.write_all(b"[\n")?;
+        for (i, row) in rows.iter().enumerate() {
+            serde_json::to_writer(&mut w, row)?;
+            w.write_all(if i + 1 < rows.len() { b",\n" } else { b"\n" })?;
+        }
+        w.write_all(b"]\n")?;
+        w.flush()
+    };
+    write().map_err(|e| CaptureError::io(path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loader_url_points_at_the_database() {
+        assert_eq!(
+            connect_url("mysql://root@127.0.0.1:3306", "tpch"),
+            "mysql://root@127.0.0.1:3306/tpch"
+        );
+        assert_eq!(
+            connect_url("mysql://u:p@h:1/other?ssl-mode=disabled", "tpch"),
+            "mysql://u:p@h:1/tpch?ssl-mode=disabled"
+        );
+    }
+
+    #[test]
+    fn quoting_escapes() {
+        assert_eq!(quote("a'b\\c"), r"'a''b\\c'");
+    }
+}
