@@ -155,7 +155,7 @@ fn call_statement(q: &[u8]) -> Option<(usize, usize)> {
     }
     i += ws;
     let run = q[i..].iter().take_while(|&&b| !is_space(b)).count();
-    let paren = q[i + 1..i + run].iter().rposition(|&b| b == b'(')?;
+    let paren = q.get(i + 1..i + run)?.iter().rposition(|&b| b == b'(')?;
     Some((start, i + 1 + paren))
 }
 
