@@ -50,7 +50,7 @@ pub fn fingerprint(sql: &str) -> String {
     let q = &q[..multi_row_insert_end(q).unwrap_or(q.len())];
 
     let q = strip_block_comments(q);
-    let q = strip_line_comments(&q);
+    let q = strip_line_comments(q);
     if let Some(fp) = use_statement(&q) {
         return fp;
     }
@@ -60,8 +60,8 @@ pub fn fingerprint(sql: &str) -> String {
     } else {
         q
     };
-    let q = replace_quoted(&q, b'"');
-    let q = replace_quoted(&q, b'\'');
+    let q = replace_quoted(q, b'"');
+    let q = replace_quoted(q, b'\'');
     let q = replace_literals(&q);
     let q = collapse_whitespace_lowercase(&q);
     let q = replace_null(q);
@@ -249,9 +249,9 @@ fn strip_block_comments(q: &[u8]) -> Vec<u8> {
 /// Removes `-- ...` and `# ...` comments, but only when the comment runs to
 /// a line end or the end of the text without meeting a quote character
 /// (pt-query-digest's deliberately crude rule).
-fn strip_line_comments(q: &[u8]) -> Vec<u8> {
-    if memchr::memchr2(b'#', b'-', q).is_none() {
-        return q.to_vec();
+fn strip_line_comments(q: Vec<u8>) -> Vec<u8> {
+    if memchr::memchr2(b'#', b'-', &q).is_none() {
+        return q;
     }
     let mut out = Vec::with_capacity(q.len());
     let mut copy_from = 0;
@@ -342,9 +342,9 @@ fn remove_escapes(q: &[u8]) -> Vec<u8> {
 /// preceded by some byte other than a backslash (so a quote at offset 0 is
 /// kept); the string ends at the next quote, and an empty string directly
 /// followed by another quote swallows that third quote too.
-fn replace_quoted(q: &[u8], quote: u8) -> Vec<u8> {
-    let Some(first) = memchr::memchr(quote, q) else {
-        return q.to_vec();
+fn replace_quoted(q: Vec<u8>, quote: u8) -> Vec<u8> {
+    let Some(first) = memchr::memchr(quote, &q) else {
+        return q;
     };
     let mut out = Vec::with_capacity(q.len());
     let mut copy_from = 0;
