@@ -4,7 +4,9 @@
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use qlat::capture::{self, CaptureConfig, workload::WorkloadSpec};
-use std::path::PathBuf;
+use qlat::sql::catalog::Catalog;
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 #[derive(Parser, Debug)]
@@ -32,6 +34,52 @@ enum Command {
     /// Load TPC-H into a live server, run a seeded workload with the general
     /// and slow logs on, and export what the server logged.
     Capture(CaptureArgs),
+    /// Profile a workload from its logs: digest per fingerprint, charts,
+    /// data quality. Inputs may be files or directories, any supported format.
+    Analyze(AnalyzeArgs),
+    /// Print the pt-query-digest fingerprint and query ID of a statement.
+    Fingerprint(FingerprintArgs),
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq)]
+enum OutputFormat {
+    Text,
+    Json,
+}
+
+#[derive(Args, Debug)]
+struct AnalyzeArgs {
+    /// Log files or directories (slow log, general log, JSON exports).
+    #[arg(default_value = "data")]
+    inputs: Vec<PathBuf>,
+    /// `text` prints a summary; `json` prints the full analysis object.
+    #[arg(long, default_value = "text")]
+    format: OutputFormat,
+    /// Folder for report.html and the charts (SVG and PNG).
+    #[arg(long, default_value = "report")]
+    out: PathBuf,
+    /// Do not write the report folder.
+    #[arg(long)]
+    no_report: bool,
+    /// Schema DDL the statements are resolved against.
+    #[arg(long, default_value = "data/tpch.sql")]
+    schema: PathBuf,
+    /// capture.json with table row counts (used when the file exists).
+    #[arg(long, default_value = "data/capture.json")]
+    capture_meta: PathBuf,
+    /// Classes shown in the terminal summary.
+    #[arg(long, default_value_t = 10)]
+    top: usize,
+}
+
+#[derive(Args, Debug)]
+struct FingerprintArgs {
+    /// The statement; omit it with --jsonl.
+    query: Option<String>,
+    /// Read `{"query": "..."}` lines on stdin, write
+    /// `{"query", "fingerprint", "query_id"}` lines on stdout.
+    #[arg(long, conflicts_with = "query")]
+    jsonl: bool,
 }
 
 #[derive(Args, Debug)]
@@ -105,6 +153,8 @@ async fn main() -> std::process::ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Analyze(a) => analyze(a),
+        Command::Fingerprint(a) => fingerprint(a),
         Command::Capture(a) => {
             anyhow::ensure!(
                 a.scale_factor > 0.0 && a.scale_factor <= 100.0,
@@ -145,4 +195,72 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+fn load_catalog(schema: &Path, capture_meta: &Path) -> anyhow::Result<Catalog> {
+    let ddl = std::fs::read_to_string(schema)
+        .with_context(|| format!("cannot read the schema {}", schema.display()))?;
+    let mut catalog = Catalog::from_ddl(&ddl).with_context(|| format!("{}", schema.display()))?;
+    if capture_meta.exists() {
+        for (table, rows) in capture::read_table_rows(capture_meta)? {
+            catalog.set_row_count(&table, rows);
+        }
+    }
+    Ok(catalog)
+}
+
+fn analyze(a: AnalyzeArgs) -> anyhow::Result<()> {
+    let catalog = load_catalog(&a.schema, &a.capture_meta)?;
+    let analysis = qlat::analyze::analyze_paths(&a.inputs, &catalog)?;
+    let mut stdout = std::io::stdout().lock();
+    match a.format {
+        OutputFormat::Json => {
+            serde_json::to_writer(&mut stdout, &analysis)?;
+            writeln!(stdout)?;
+        }
+        OutputFormat::Text => {
+            write!(stdout, "{}", qlat::report::terminal_summary(&analysis, a.top))?;
+        }
+    }
+    if !a.no_report {
+        let files = qlat::report::write_report(&analysis, &a.out)?;
+        tracing::info!(
+            files = files.len(),
+            "report written to {}",
+            a.out.join("report.html").display()
+        );
+    }
+    Ok(())
+}
+
+#[derive(serde::Deserialize)]
+struct FingerprintRequest {
+    query: String,
+}
+
+fn fingerprint(a: FingerprintArgs) -> anyhow::Result<()> {
+    use qlat::sql::fingerprint::{fingerprint, query_id};
+    let mut stdout = std::io::stdout().lock();
+    if !a.jsonl {
+        let Some(query) = a.query else {
+            anyhow::bail!("give a statement, or --jsonl to read JSON lines on stdin");
+        };
+        let fp = fingerprint(&query);
+        writeln!(stdout, "{fp}\n{}", query_id(&fp))?;
+        return Ok(());
+    }
+    for (i, line) in std::io::stdin().lock().lines().enumerate() {
+        let line = line.context("cannot read stdin")?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let req: FingerprintRequest = serde_json::from_str(&line).with_context(|| {
+            format!("stdin line {}: expected {{\"query\": \"...\"}}", i + 1)
+        })?;
+        let fp = fingerprint(&req.query);
+        let id = query_id(&fp);
+        let out = serde_json::json!({"query": req.query, "fingerprint": fp, "query_id": id});
+        writeln!(stdout, "{out}")?;
+    }
+    Ok(())
 }

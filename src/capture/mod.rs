@@ -367,6 +367,24 @@ pub async fn run(config: &CaptureConfig) -> Result<CaptureSummary, CaptureError>
     Ok(summary)
 }
 
+/// Table row counts recorded in a `capture.json`, so the catalog knows
+/// table sizes without a connection to the server.
+pub fn read_table_rows(path: &Path) -> Result<BTreeMap<String, u64>, CaptureError> {
+    #[derive(serde::Deserialize)]
+    struct Meta {
+        #[serde(default)]
+        table_rows: BTreeMap<String, u64>,
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| CaptureError::io(path, e))?;
+    let meta: Meta = serde_json::from_str(&text).map_err(|e| {
+        CaptureError::io(
+            path,
+            std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()),
+        )
+    })?;
+    Ok(meta.table_rows)
+}
+
 /// The URL of a loader connection to `db`: the server URL with its path
 /// replaced, keeping credentials and query options.
 fn connect_url(url: &str, db: &str) -> String {

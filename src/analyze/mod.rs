@@ -1,0 +1,478 @@
+//! `qlat analyze`: one streaming pass over any mix of logs that yields the
+//! workload's profile — a pt-query-digest compatible digest, where time goes
+//! (statement kinds, tables, columns, operations), how it moves over time,
+//! and how trustworthy the logs are.
+//!
+//! Memory is bounded by the number of distinct fingerprints (statements are
+//! parsed once per fingerprint), by the capture's duration in minutes for the
+//! timeline, and by fixed-size samples for the scatter plot.
+
+pub mod digest;
+mod quality;
+mod shape;
+
+pub use digest::{ClassReport, Digest, Distribution, Stats};
+pub use quality::Quality;
+pub use shape::Shape;
+
+use crate::ingest::{self, Event, LogKind};
+use crate::sql::catalog::Catalog;
+use crate::sql::fingerprint;
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+/// How one input file went.
+#[derive(Debug, Clone, Serialize)]
+pub struct InputSummary {
+    pub path: String,
+    pub format: String,
+    pub events: u64,
+    pub errors: u64,
+    /// The first few errors, for the report.
+    pub error_examples: Vec<String>,
+}
+
+/// A digest class with the tables it touches (the JSON contract's shape).
+#[derive(Debug, Clone, Serialize)]
+pub struct ClassSummary {
+    #[serde(flatten)]
+    pub class: ClassReport,
+    pub tables: Vec<String>,
+    pub kind: String,
+    pub parsed: bool,
+}
+
+/// Count and time spent for one label (a table, a column, a kind ...).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Usage {
+    pub name: String,
+    pub count: u64,
+    pub time: f64,
+}
+
+/// Activity in one time bucket.
+#[derive(Debug, Clone, Serialize)]
+pub struct TimelinePoint {
+    /// Start of the bucket, as logged (server local time).
+    pub start: String,
+    pub queries: u64,
+    pub qps: f64,
+    pub avg_seconds: f64,
+    pub p95_seconds: f64,
+    pub max_seconds: f64,
+}
+
+/// One bar of the query-time histogram (log-spaced bins).
+#[derive(Debug, Clone, Serialize)]
+pub struct HistogramBin {
+    pub lo: f64,
+    pub hi: f64,
+    pub count: u64,
+}
+
+/// Latency distribution of one account, for the box plot.
+#[derive(Debug, Clone, Serialize)]
+pub struct UserLatency {
+    pub user: String,
+    pub count: u64,
+    pub min: f64,
+    pub q1: f64,
+    pub median: f64,
+    pub q3: f64,
+    pub p95: f64,
+    pub max: f64,
+    pub total: f64,
+}
+
+/// Everything `qlat analyze` found; rendered by [`crate::report`].
+#[derive(Debug, Clone, Serialize)]
+pub struct Analysis {
+    pub query_count: u64,
+    pub unique_query_count: usize,
+    pub classes: Vec<ClassSummary>,
+    pub total_query_time: Stats,
+    pub inputs: Vec<InputSummary>,
+    pub time_range: Option<(String, String)>,
+    pub timeline_bucket_seconds: i64,
+    pub timeline: Vec<TimelinePoint>,
+    pub kinds: Vec<Usage>,
+    pub tables: Vec<Usage>,
+    pub columns: Vec<Usage>,
+    pub operations: Vec<Usage>,
+    /// (rows examined, query time) of a uniform sample of statements.
+    pub scatter: Vec<(f64, f64)>,
+    pub histogram: Vec<HistogramBin>,
+    pub users: Vec<UserLatency>,
+    pub quality: Quality,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AnalyzeError {
+    #[error(transparent)]
+    Ingest(#[from] ingest::IngestError),
+    #[error("no input files found in {0}")]
+    NoInput(PathBuf),
+}
+
+/// Fixed-size uniform sample (Algorithm R) so the scatter plot costs the
+/// same memory for a thousand statements or a billion.
+#[derive(Debug)]
+struct Reservoir {
+    cap: usize,
+    seen: u64,
+    items: Vec<(f64, f64)>,
+    state: u64,
+}
+
+impl Reservoir {
+    fn new(cap: usize) -> Self {
+        Reservoir {
+            cap,
+            seen: 0,
+            items: Vec::with_capacity(cap),
+            state: 0x9E37_79B9_7F4A_7C15,
+        }
+    }
+
+    fn next_random(&mut self) -> u64 {
+        // xorshift64*: deterministic, so reports are reproducible.
+        self.state ^= self.state >> 12;
+        self.state ^= self.state << 25;
+        self.state ^= self.state >> 27;
+        self.state.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn offer(&mut self, item: (f64, f64)) {
+        self.seen += 1;
+        if self.items.len() < self.cap {
+            self.items.push(item);
+        } else {
+            let j = self.next_random() % self.seen;
+            if (j as usize) < self.cap {
+                self.items[j as usize] = item;
+            }
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Bucket {
+    dist: Distribution,
+}
+
+/// Streaming state of an analysis; feed it events, then [`finish`](Self::finish).
+pub struct Analyzer<'c> {
+    catalog: &'c Catalog,
+    digest: Digest,
+    shapes: HashMap<String, Shape>,
+    timeline: BTreeMap<i64, Bucket>,
+    kinds: HashMap<String, (u64, f64)>,
+    tables: HashMap<String, (u64, f64)>,
+    columns: HashMap<String, (u64, f64)>,
+    operations: HashMap<String, (u64, f64)>,
+    users: HashMap<String, Distribution>,
+    scatter: Reservoir,
+    histogram: [u64; HISTOGRAM_BINS],
+    quality: quality::QualityBuilder,
+    inputs: Vec<InputSummary>,
+}
+
+/// Bucket width for the timeline: fine enough to show bursts, coarse
+/// enough that a week of logs is still a readable line.
+fn timeline_bucket(span_seconds: i64) -> i64 {
+    match span_seconds {
+        s if s <= 2 * 3600 => 60,
+        s if s <= 2 * 86_400 => 600,
+        s if s <= 14 * 86_400 => 3600,
+        _ => 86_400,
+    }
+}
+
+fn bump(map: &mut HashMap<String, (u64, f64)>, key: &str, time: f64) {
+    if let Some(v) = map.get_mut(key) {
+        v.0 += 1;
+        v.1 += time;
+    } else {
+        map.insert(key.to_string(), (1, time));
+    }
+}
+
+fn usage(map: HashMap<String, (u64, f64)>) -> Vec<Usage> {
+    let mut v: Vec<Usage> = map
+        .into_iter()
+        .map(|(name, (count, time))| Usage { name, count, time })
+        .collect();
+    v.sort_by(|a, b| {
+        b.time
+            .total_cmp(&a.time)
+            .then(b.count.cmp(&a.count))
+            .then(a.name.cmp(&b.name))
+    });
+    v
+}
+
+impl<'c> Analyzer<'c> {
+    pub fn new(catalog: &'c Catalog) -> Self {
+        Analyzer {
+            catalog,
+            digest: Digest::new(),
+            shapes: HashMap::new(),
+            timeline: BTreeMap::new(),
+            kinds: HashMap::new(),
+            tables: HashMap::new(),
+            columns: HashMap::new(),
+            operations: HashMap::new(),
+            users: HashMap::new(),
+            scatter: Reservoir::new(4000),
+            histogram: [0; HISTOGRAM_BINS],
+            quality: quality::QualityBuilder::default(),
+            inputs: Vec::new(),
+        }
+    }
+
+    /// Reads every input (files or directories) and adds its events; bad
+    /// records are counted and reported, not fatal, so one corrupt line does
+    /// not hide a day of logs.
+    pub fn add_paths(&mut self, paths: &[PathBuf]) -> Result<(), AnalyzeError> {
+        let files = ingest::expand_paths(paths)?;
+        if files.is_empty() {
+            return Err(AnalyzeError::NoInput(
+                paths.first().cloned().unwrap_or_default(),
+            ));
+        }
+        for (path, format) in files {
+            self.add_file(&path, format)?;
+        }
+        Ok(())
+    }
+
+    fn add_file(&mut self, path: &Path, format: ingest::Format) -> Result<(), AnalyzeError> {
+        let mut summary = InputSummary {
+            path: path.display().to_string(),
+            format: format.to_string(),
+            events: 0,
+            errors: 0,
+            error_examples: Vec::new(),
+        };
+        for item in ingest::read_path_as(path, format)? {
+            match item {
+                Ok(event) => {
+                    summary.events += 1;
+                    self.add_event(&event);
+                }
+                Err(e) => {
+                    summary.errors += 1;
+                    if summary.error_examples.len() < 5 {
+                        summary.error_examples.push(e.to_string());
+                    }
+                    if e.is_fatal() {
+                        break;
+                    }
+                }
+            }
+        }
+        self.inputs.push(summary);
+        Ok(())
+    }
+
+    pub fn add_event(&mut self, event: &Event) {
+        let fp = fingerprint::fingerprint(&event.sql);
+        self.quality.observe(event, &fp);
+        if event.kind == LogKind::General {
+            return;
+        }
+        let Some(qt) = event.query_time else { return };
+        let shape = self
+            .shapes
+            .entry(fp.clone())
+            .or_insert_with(|| Shape::of(&event.sql, self.catalog));
+        if !shape.parsed {
+            self.quality.unparsed(&fp, &event.sql);
+        }
+        bump(&mut self.kinds, &shape.kind, qt);
+        for t in &shape.tables {
+            bump(&mut self.tables, t, qt);
+        }
+        for c in &shape.columns {
+            bump(&mut self.columns, c, qt);
+        }
+        for o in &shape.operations {
+            bump(&mut self.operations, o, qt);
+        }
+        if let Some(user) = &event.user {
+            self.users.entry(user.clone()).or_default().add(qt);
+        }
+        if let Some(t) = event.time {
+            let minute = t.and_utc().timestamp().div_euclid(60) * 60;
+            self.timeline.entry(minute).or_default().dist.add(qt);
+        }
+        self.scatter
+            .offer((event.rows_examined.unwrap_or(0) as f64, qt));
+        self.histogram[histogram_bin(qt)] += 1;
+        self.digest.add_fingerprinted(event, qt, fp);
+    }
+
+    pub fn finish(self) -> Analysis {
+        let ranked = self.digest.ranked();
+        let classes = ranked
+            .into_iter()
+            .map(|class| {
+                let shape = self.shapes.get(&class.fingerprint);
+                ClassSummary {
+                    tables: shape.map(|s| s.tables.clone()).unwrap_or_default(),
+                    kind: shape.map(|s| s.kind.clone()).unwrap_or_default(),
+                    parsed: shape.is_some_and(|s| s.parsed),
+                    class,
+                }
+            })
+            .collect();
+
+        let first = self.timeline.keys().next().copied();
+        let last = self.timeline.keys().next_back().copied();
+        let span = match (first, last) {
+            (Some(a), Some(b)) => b - a + 60,
+            _ => 0,
+        };
+        let width = timeline_bucket(span);
+        let mut merged: BTreeMap<i64, Distribution> = BTreeMap::new();
+        for (minute, bucket) in &self.timeline {
+            merged
+                .entry(minute.div_euclid(width) * width)
+                .or_default()
+                .merge(&bucket.dist);
+        }
+        let timeline = merged
+            .into_iter()
+            .map(|(start, d)| {
+                let s = d.stats();
+                TimelinePoint {
+                    start: chrono::DateTime::from_timestamp(start, 0)
+                        .map(|t| t.naive_utc().to_string())
+                        .unwrap_or_default(),
+                    queries: d.count,
+                    qps: d.count as f64 / width as f64,
+                    avg_seconds: s.avg,
+                    p95_seconds: d.quantile(0.95),
+                    max_seconds: s.max,
+                }
+            })
+            .collect();
+
+        let mut users: Vec<UserLatency> = self
+            .users
+            .iter()
+            .map(|(user, d)| UserLatency {
+                user: user.clone(),
+                count: d.count,
+                min: d.min,
+                q1: d.quantile(0.25),
+                median: d.quantile(0.5),
+                q3: d.quantile(0.75),
+                p95: d.quantile(0.95),
+                max: d.max,
+                total: d.sum,
+            })
+            .collect();
+        users.sort_by(|a, b| b.total.total_cmp(&a.total).then(a.user.cmp(&b.user)));
+
+        let histogram = histogram(&self.histogram);
+        let time_range = self
+            .quality
+            .slow_time_range()
+            .map(|(a, b)| (a.to_string(), b.to_string()));
+        Analysis {
+            query_count: self.digest.query_count,
+            unique_query_count: self.digest.unique_query_count(),
+            total_query_time: self.digest.total.stats(),
+            classes,
+            inputs: self.inputs,
+            time_range,
+            timeline_bucket_seconds: width,
+            timeline,
+            kinds: usage(self.kinds),
+            tables: usage(self.tables),
+            columns: usage(self.columns),
+            operations: usage(self.operations),
+            scatter: self.scatter.items,
+            histogram,
+            users,
+            quality: self.quality.finish(),
+        }
+    }
+}
+
+/// Four log-spaced bins per decade from 1 µs to 1,000 s.
+const HISTOGRAM_BINS: usize = 36;
+
+fn bin_edge(i: usize) -> f64 {
+    10f64.powf(-6.0 + i as f64 / 4.0)
+}
+
+/// Bin of a query time; under 1 µs (zero times are common) goes to the
+/// first bin and over 1,000 s to the last.
+fn histogram_bin(seconds: f64) -> usize {
+    if seconds <= bin_edge(0) {
+        return 0;
+    }
+    (((seconds.log10() + 6.0) * 4.0).floor().max(0.0) as usize).min(HISTOGRAM_BINS - 1)
+}
+
+/// The histogram trimmed to the range that holds data.
+fn histogram(counts: &[u64; HISTOGRAM_BINS]) -> Vec<HistogramBin> {
+    let lo = counts.iter().position(|c| *c > 0).unwrap_or(0);
+    let hi = counts.iter().rposition(|c| *c > 0).map_or(0, |i| i + 1);
+    (lo..hi.max(lo))
+        .map(|i| HistogramBin {
+            lo: bin_edge(i),
+            hi: bin_edge(i + 1),
+            count: counts[i],
+        })
+        .collect()
+}
+
+/// Analyses the given inputs against `catalog` in one pass.
+pub fn analyze_paths(paths: &[PathBuf], catalog: &Catalog) -> Result<Analysis, AnalyzeError> {
+    let mut a = Analyzer::new(catalog);
+    a.add_paths(paths)?;
+    Ok(a.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_bins_are_log_spaced() {
+        assert_eq!(histogram_bin(0.0), 0);
+        assert_eq!(histogram_bin(1e-6), 0);
+        assert_eq!(histogram_bin(1.0), 24);
+        assert_eq!(histogram_bin(0.9), 23);
+        assert_eq!(histogram_bin(1e9), HISTOGRAM_BINS - 1);
+        let mut counts = [0; HISTOGRAM_BINS];
+        counts[3] = 2;
+        counts[5] = 1;
+        let h = histogram(&counts);
+        assert_eq!(h.len(), 3);
+        assert_eq!(h[0].count, 2);
+        assert!((h[0].lo - 10f64.powf(-5.25)).abs() < 1e-12);
+    }
+
+    #[test]
+    fn reservoir_is_bounded_and_uniform_enough() {
+        let mut r = Reservoir::new(100);
+        for i in 0..10_000 {
+            r.offer((i as f64, 0.0));
+        }
+        assert_eq!(r.items.len(), 100);
+        let late = r.items.iter().filter(|(x, _)| *x >= 5000.0).count();
+        assert!((30..=70).contains(&late), "{late} of 100 from the second half");
+    }
+
+    #[test]
+    fn timeline_buckets_grow_with_the_span() {
+        assert_eq!(timeline_bucket(600), 60);
+        assert_eq!(timeline_bucket(86_400), 600);
+        assert_eq!(timeline_bucket(30 * 86_400), 86_400);
+    }
+}

@@ -1,0 +1,119 @@
+//! `qlat capture` against the machine's real MariaDB, at a tiny size.
+//!
+//! Needs a MySQL/MariaDB server at `QLAT_TEST_MYSQL_URL` (default
+//! `mysql://root@127.0.0.1:3306`) whose account may set global log settings.
+
+use serde_json::Value;
+use std::process::Command;
+
+fn url() -> String {
+    std::env::var("QLAT_TEST_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into())
+}
+
+fn global(name: &str) -> String {
+    let out = Command::new("mariadb")
+        .args(["-uroot", "-h127.0.0.1", "-N", "-B", "-e"])
+        .arg(format!("SELECT @@GLOBAL.{name}"))
+        .output()
+        .expect("the mariadb client runs");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+const SLOW_COLUMNS: [&str; 12] = [
+    "start_time",
+    "user_host",
+    "query_time",
+    "lock_time",
+    "rows_sent",
+    "rows_examined",
+    "db",
+    "last_insert_id",
+    "insert_id",
+    "server_id",
+    "sql_text",
+    "thread_id",
+];
+
+#[test]
+fn capture_writes_every_file_and_restores_the_server() {
+    let settings = ["general_log", "slow_query_log", "long_query_time", "log_output"];
+    let before: Vec<String> = settings.iter().map(|s| global(s)).collect();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = Command::new(env!("CARGO_BIN_EXE_qlat"))
+        .args(["capture", "--scale-factor", "0.01", "--tpch-runs", "1"])
+        .args(["--adhoc", "80", "--database", "qlat_test_capture", "--seed", "7"])
+        .args(["--concurrency", "1,2"])
+        .arg("--url")
+        .arg(url())
+        .arg("--out")
+        .arg(dir.path())
+        .arg("--ddl")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/data/tpch.sql"))
+        .output()
+        .expect("qlat runs");
+    assert!(
+        out.status.success(),
+        "capture failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let after: Vec<String> = settings.iter().map(|s| global(s)).collect();
+    assert_eq!(before, after, "log settings restored: {settings:?}");
+
+    let summary: Value = serde_json::from_slice(
+        &std::fs::read(dir.path().join("capture.json")).expect("capture.json"),
+    )
+    .expect("capture.json is JSON");
+    assert_eq!(summary["seed"], 7);
+    assert_eq!(summary["table_rows"]["region"], 5);
+    assert_eq!(summary["table_rows"]["nation"], 25);
+    assert!(summary["table_rows"]["lineitem"].as_u64().unwrap_or(0) > 50_000);
+    for q in 1..=22 {
+        assert_eq!(
+            summary["statements_by_label"][format!("tpch:q{q:02}")],
+            1,
+            "Q{q} ran once"
+        );
+    }
+
+    let slow: Vec<serde_json::Map<String, Value>> = serde_json::from_slice(
+        &std::fs::read(dir.path().join("slow_log.json")).expect("slow_log.json"),
+    )
+    .expect("slow_log.json is a JSON array of objects");
+    let sent = summary["statements_sent"].as_u64().unwrap_or(0) as usize;
+    assert!(sent >= 22 + 80);
+    assert!(slow.len() >= sent, "every statement is in the slow log: {} < {sent}", slow.len());
+    assert_eq!(summary["slow_log_rows"].as_u64(), Some(slow.len() as u64));
+    for row in &slow {
+        for col in SLOW_COLUMNS {
+            assert!(row.contains_key(col), "slow-log row lacks {col}: {row:?}");
+        }
+        let qt = row["query_time"].as_str().unwrap_or("");
+        assert_eq!(qt.len(), 15, "query_time in HH:MM:SS.ffffff: {qt}");
+        assert!(row["rows_examined"].is_u64());
+    }
+    let texts: Vec<&str> = slow.iter().filter_map(|r| r["sql_text"].as_str()).collect();
+    assert!(texts.iter().any(|t| t.contains("l_returnflag") && t.contains("sum_charge")), "Q1 logged");
+    assert!(texts.iter().any(|t| t.starts_with("/* ApplicationName=DBeaver")) || sent < 200);
+
+    let general: Vec<serde_json::Map<String, Value>> = serde_json::from_slice(
+        &std::fs::read(dir.path().join("general_log.json")).expect("general_log.json"),
+    )
+    .expect("general_log.json is a JSON array");
+    let commands: std::collections::HashSet<&str> = general
+        .iter()
+        .filter_map(|r| r["command_type"].as_str())
+        .collect();
+    for c in ["Connect", "Query", "Quit"] {
+        assert!(commands.contains(c), "general log has {c}: {commands:?}");
+    }
+    let users: std::collections::HashSet<&str> = slow
+        .iter()
+        .filter_map(|r| r["user_host"].as_str())
+        .filter_map(|u| u.split('[').next())
+        .collect();
+    assert!(users.len() >= 3, "several accounts: {users:?}");
+
+    let native = std::fs::read_to_string(dir.path().join("slow.log")).expect("native slow.log");
+    assert!(native.matches("# Query_time:").count() >= sent);
+}
