@@ -3,10 +3,24 @@
 //! Every reader yields [`Event`]s, one per logged statement, so the rest of
 //! qlat never cares which log or which format a statement came from.
 
+pub mod error;
 pub mod json;
+mod lines;
+mod parse;
+pub mod slowlog;
+
+pub use error::{IngestError, Location};
+pub use parse::parse_mysql_duration;
+pub use slowlog::SlowLogReader;
 
 use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
+
+/// Cap on the bytes of one event (statement plus headers, or one JSON
+/// record). Real statements stay far below it even with `max_allowed_packet`
+/// at its 1 GiB maximum in practice; the cap exists so that a corrupt or
+/// non-log file cannot make a reader buffer gigabytes.
+pub const MAX_EVENT_BYTES: usize = 64 << 20;
 
 /// Which server log an event came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -33,6 +47,7 @@ pub struct Event {
     pub thread_id: Option<u64>,
     pub db: Option<String>,
     /// General log command type (`Query`, `Connect`, `Quit`, `Ping`, ...).
+    /// For slow-log administrator commands, the command name (`Quit`).
     pub command: Option<String>,
     /// Execution time in seconds.
     pub query_time: Option<f64>,
@@ -40,7 +55,9 @@ pub struct Event {
     pub lock_time: Option<f64>,
     pub rows_sent: Option<u64>,
     pub rows_examined: Option<u64>,
-    /// The statement text exactly as logged (for admin commands, the command
-    /// name such as `Quit`).
+    /// The statement text exactly as logged, without the `;` the slow log
+    /// appends. Slow-log administrator commands read
+    /// `administrator command: Quit`, as pt-query-digest shows them; for
+    /// general-log commands this is the argument (empty for `Quit`).
     pub sql: String,
 }
