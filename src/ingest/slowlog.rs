@@ -275,21 +275,19 @@ impl<R: BufRead> Iterator for SlowLogReader<R> {
                 cur.use_db = (!db.is_empty()).then(|| String::from_utf8_lossy(db).into_owned());
                 continue;
             }
-            if let Some(settings) = line.strip_prefix(b"SET ") {
-                if is_log_setting(settings) {
-                    if let Some(ts) = settings
-                        .trim_ascii_end()
-                        .strip_suffix(b";")
-                        .unwrap_or(settings)
-                        .split(|&c| c == b',')
-                        .find_map(|kv| kv.trim_ascii().strip_prefix(b"timestamp="))
-                    {
-                        cur.set_timestamp = parse_u64(ts)
-                            .and_then(|s| i64::try_from(s).ok())
-                            .and_then(from_unix_seconds);
-                    }
-                    continue;
+            if let Some(settings) = line.strip_prefix(b"SET ").filter(|s| is_log_setting(s)) {
+                let settings = settings.trim_ascii_end();
+                let timestamp = settings
+                    .strip_suffix(b";")
+                    .unwrap_or(settings)
+                    .split(|&c| c == b',')
+                    .find_map(|kv| kv.trim_ascii().strip_prefix(b"timestamp="));
+                if let Some(ts) = timestamp {
+                    cur.set_timestamp = parse_u64(ts)
+                        .and_then(|s| i64::try_from(s).ok())
+                        .and_then(from_unix_seconds);
                 }
+                continue;
             }
             cur.in_statement = true;
             append_statement_line(&mut self.sql, cur, line, self.max_event);
@@ -433,5 +431,194 @@ fn parse_user_host_line(rest: &[u8], cur: &mut Pending) {
     cur.host = host;
     if id.is_some() {
         cur.thread_id = id;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(log: &str) -> Vec<Event> {
+        SlowLogReader::new(log.as_bytes(), "slow.log")
+            .collect::<Result<Vec<_>, _>>()
+            .expect("valid log")
+    }
+
+    fn time(e: &Event) -> String {
+        e.time.map(|t| t.to_string()).unwrap_or_default()
+    }
+
+    #[test]
+    fn mysql_51_with_restart_header_and_use() {
+        let log = "/usr/sbin/mysqld, Version: 5.1.73-log (Source distribution). started with:\n\
+                   Tcp port: 3306  Unix socket: /var/lib/mysql/mysql.sock\n\
+                   Time                 Id Command    Argument\n\
+                   # Time: 130601  9:05:17\n\
+                   # User@Host: shop[shop] @ web1.example.com [10.0.0.21]\n\
+                   # Query_time: 3.271808  Lock_time: 0.000091 Rows_sent: 20  Rows_examined: 419302\n\
+                   use shop;\n\
+                   SET timestamp=1370077517;\n\
+                   SELECT o.id, c.name\n  FROM orders o JOIN customers c ON c.id = o.customer_id\n ORDER BY o.created DESC LIMIT 20;\n\
+                   /usr/sbin/mysqld, Version: 5.1.73-log (Source distribution). started with:\n\
+                   Tcp port: 3306  Unix socket: /var/lib/mysql/mysql.sock\n\
+                   Time                 Id Command    Argument\n\
+                   # User@Host: shop[shop] @ web1.example.com [10.0.0.21]\n\
+                   # Query_time: 1.000412  Lock_time: 0.000000 Rows_sent: 0  Rows_examined: 0\n\
+                   SET timestamp=1370077600;\n\
+                   SET NAMES utf8;\n";
+        let ev = read(log);
+        assert_eq!(ev.len(), 2);
+        let e = &ev[0];
+        assert_eq!(e.kind, LogKind::Slow);
+        assert_eq!(time(e), "2013-06-01 09:05:17");
+        assert_eq!(e.user.as_deref(), Some("shop"));
+        assert_eq!(e.host.as_deref(), Some("web1.example.com"));
+        assert_eq!(e.db.as_deref(), Some("shop"));
+        assert_eq!(e.query_time, Some(3.271808));
+        assert_eq!(e.lock_time, Some(0.000091));
+        assert_eq!(e.rows_sent, Some(20));
+        assert_eq!(e.rows_examined, Some(419302));
+        assert_eq!(
+            e.sql,
+            "SELECT o.id, c.name\n  FROM orders o JOIN customers c ON c.id = o.customer_id\n ORDER BY o.created DESC LIMIT 20"
+        );
+        assert_eq!(ev[1].sql, "SET NAMES utf8");
+        assert_eq!(
+            time(&ev[1]),
+            "2013-06-01 09:06:40",
+            "SET timestamp is the fallback"
+        );
+    }
+
+    #[test]
+    fn mysql_80_rfc3339_time_and_thread_id_on_user_host() {
+        let log = "# Time: 2021-01-14T15:11:51.815988Z\n\
+                   # User@Host: app[app] @  [172.17.0.1]  Id:    12\n\
+                   # Query_time: 0.000652  Lock_time: 0.000109 Rows_sent: 1  Rows_examined: 1\n\
+                   use tpch;\n\
+                   SET timestamp=1610637111;\n\
+                   SELECT c_name FROM customer WHERE c_custkey = 42;\n\
+                   # Time: 2021-01-14T15:11:52.000001Z\n\
+                   # User@Host: app[app] @  [172.17.0.1]  Id:    12\n\
+                   # Query_time: 0.000100  Lock_time: 0.000000 Rows_sent: 0  Rows_examined: 0 Thread_id: 12 Errno: 0 Killed: 0 Bytes_received: 0 Bytes_sent: 11 Start: 2021-01-14T15:11:51.999901Z End: 2021-01-14T15:11:52.000001Z\n\
+                   SET timestamp=1610637112;\n\
+                   # administrator command: Quit;\n";
+        let ev = read(log);
+        assert_eq!(ev.len(), 2);
+        assert_eq!(time(&ev[0]), "2021-01-14 15:11:51.815988");
+        assert_eq!(ev[0].thread_id, Some(12));
+        assert_eq!(ev[0].host.as_deref(), Some("172.17.0.1"));
+        assert_eq!(ev[0].db.as_deref(), Some("tpch"));
+        assert_eq!(ev[1].sql, "administrator command: Quit");
+        assert_eq!(ev[1].command.as_deref(), Some("Quit"));
+        assert_eq!(ev[1].command, Some("Quit".to_owned()));
+    }
+
+    #[test]
+    fn mariadb_extended_headers() {
+        let log = "# Time: 211114 10:11:12\n\
+                   # User@Host: root[root] @ localhost []\n\
+                   # Thread_id: 8  Schema: test  QC_hit: No\n\
+                   # Query_time: 0.000224  Lock_time: 0.000088  Rows_sent: 1  Rows_examined: 0\n\
+                   # Rows_affected: 0  Bytes_sent: 78\n\
+                   # Full_scan: No  Full_join: No  Tmp_table: No  Tmp_table_on_disk: No\n\
+                   # Filesort: No  Filesort_on_disk: No  Merge_passes: 0  Priority_queue: No\n\
+                   #\n\
+                   # explain: id\tselect_type\ttable\ttype\tpossible_keys\tkey\tkey_len\tref\trows\tExtra\n\
+                   # explain: 1\tSIMPLE\tNULL\tNULL\tNULL\tNULL\tNULL\tNULL\tNULL\tNo tables used\n\
+                   #\n\
+                   SET timestamp=1636881072;\n\
+                   select 1;\n";
+        let ev = read(log);
+        assert_eq!(ev.len(), 1);
+        assert_eq!(ev[0].thread_id, Some(8));
+        assert_eq!(ev[0].db.as_deref(), Some("test"));
+        assert_eq!(ev[0].user.as_deref(), Some("root"));
+        assert_eq!(ev[0].host.as_deref(), Some("localhost"));
+        assert_eq!(ev[0].sql, "select 1");
+        assert_eq!(time(&ev[0]), "2021-11-14 10:11:12");
+    }
+
+    #[test]
+    fn percona_extended_attributes_and_empty_schema() {
+        let log = "# Time: 140714 14:16:52\n\
+                   # User@Host: root[root] @ localhost [127.0.0.1]\n\
+                   # Thread_id: 1  Schema:   Last_errno: 0  Killed: 0\n\
+                   # Query_time: 10.000373  Lock_time: 0.000000  Rows_sent: 1  Rows_examined: 0  Rows_affected: 0  Rows_read: 0\n\
+                   # Bytes_sent: 64  Tmp_tables: 0  Tmp_disk_tables: 0  Tmp_table_sizes: 0\n\
+                   #   InnoDB_IO_r_ops: 0  InnoDB_IO_r_bytes: 0  InnoDB_IO_r_wait: 0.000000\n\
+                   #   InnoDB_rec_lock_wait: 0.000000  InnoDB_queue_wait: 0.000000\n\
+                   #   InnoDB_pages_distinct: 1\n\
+                   SET timestamp=1405358212;\n\
+                   select sleep(10);\n";
+        let ev = read(log);
+        assert_eq!(ev.len(), 1);
+        assert_eq!(ev[0].db, None);
+        assert_eq!(ev[0].thread_id, Some(1));
+        assert_eq!(ev[0].query_time, Some(10.000373));
+        assert_eq!(ev[0].sql, "select sleep(10)");
+    }
+
+    #[test]
+    fn hash_comment_inside_statement_stays_in_statement() {
+        let log = "# Query_time: 0.5  Lock_time: 0.1  Rows_sent: 1  Rows_examined: 9\n\
+                   SELECT a\n\
+                   # pick the newest\n\
+                   FROM t ORDER BY id DESC LIMIT 1;\n\
+                   # Query_time: 0.25  Lock_time: 0  Rows_sent: 0  Rows_examined: 0\n\
+                   DELETE FROM t WHERE id = 3;\n";
+        let ev = read(log);
+        assert_eq!(ev.len(), 2);
+        assert_eq!(
+            ev[0].sql,
+            "SELECT a\n# pick the newest\nFROM t ORDER BY id DESC LIMIT 1"
+        );
+        assert_eq!(ev[1].sql, "DELETE FROM t WHERE id = 3");
+    }
+
+    #[test]
+    fn bad_value_names_line_and_field_and_reading_continues() {
+        let log = "# Time: 081116 15:07:11\n\
+                   # Query_time: 12x  Lock_time: 0.000036  Rows_sent: 1  Rows_examined: 127\n\
+                   SELECT 1;\n\
+                   # Query_time: 1  Lock_time: 0  Rows_sent: 1  Rows_examined: 1\n\
+                   SELECT 2;\n";
+        let items: Vec<_> = SlowLogReader::new(log.as_bytes(), "data/slow.log").collect();
+        assert_eq!(items.len(), 2);
+        let err = items[0].as_ref().expect_err("bad Query_time").to_string();
+        assert_eq!(
+            err,
+            "data/slow.log: line 2: field \"Query_time\": expected a number of seconds, got \"12x\""
+        );
+        assert_eq!(
+            items[1].as_ref().map(|e| e.sql.as_str()).ok(),
+            Some("SELECT 2")
+        );
+    }
+
+    #[test]
+    fn event_without_query_time_is_an_error() {
+        let log = "# Time: 081116 15:07:11\n# User@Host: a[a] @ localhost []\nSELECT 1;\n";
+        let items: Vec<_> = SlowLogReader::new(log.as_bytes(), "s.log").collect();
+        assert_eq!(items.len(), 1);
+        let err = items[0].as_ref().expect_err("missing").to_string();
+        assert_eq!(err, "s.log: line 1: field \"Query_time\" is missing");
+    }
+
+    #[test]
+    fn oversized_event_is_skipped_with_an_error() {
+        let long = "x".repeat(200);
+        let log = format!(
+            "# Query_time: 1  Lock_time: 0  Rows_sent: 0  Rows_examined: 0\nSELECT '\n{long}\n{long}';\n\
+             # Query_time: 2  Lock_time: 0  Rows_sent: 0  Rows_examined: 0\nSELECT 2;\n"
+        );
+        let items: Vec<_> =
+            SlowLogReader::with_max_event_bytes(log.as_bytes(), "s.log", 300).collect();
+        assert_eq!(items.len(), 2);
+        assert!(matches!(items[0], Err(IngestError::EventTooLarge { .. })));
+        assert_eq!(
+            items[1].as_ref().map(|e| e.query_time).ok(),
+            Some(Some(2.0))
+        );
     }
 }
