@@ -434,8 +434,7 @@ impl Fields<'_> {
             Some(s @ Scalar::I64(n)) => u64::try_from(*n)
                 .map(Some)
                 .map_err(|_| self.bad(field, EXPECTED, s)),
-            Some(s @ Scalar::F64(f)) if f.fract() == 0.0 && *f >= 0.0 && *f < 1.8e19 => {
-                let _ = s;
+            Some(Scalar::F64(f)) if f.fract() == 0.0 && *f >= 0.0 && *f < 1.8e19 => {
                 Ok(Some(*f as u64))
             }
             Some(s @ Scalar::Str(t)) => t

@@ -21,6 +21,14 @@
 //! `# Time:`, `# User@Host:` and `# Query_time:` lines start a new event
 //! even without a preceding `;`, so a statement cut short by a crash does not
 //! swallow the next event.
+//!
+//! Deliberate differences from pt-query-digest (see
+//! `tests/ingest_conformance.rs`): an event whose `Query_time`, `Lock_time`
+//! or row counts do not parse is yielded as an error naming the line and
+//! field instead of being dropped silently, and an event without any
+//! `Query_time` is an error too, because qlat learns from timings and a
+//! silently shrinking data set misleads. Administrator commands keep the row
+//! counts the server logged for them.
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
