@@ -3,10 +3,33 @@
 //! Every reader yields [`Event`]s, one per logged statement, so the rest of
 //! qlat never cares which log or which format a statement came from.
 
+mod detect;
+pub mod error;
+pub mod generallog;
 pub mod json;
+mod lines;
+mod parse;
+pub mod slowlog;
+
+pub use detect::{Format, detect, detect_bytes};
+pub use error::{IngestError, Location};
+pub use generallog::GeneralLogReader;
+pub use json::JsonLogReader;
+pub use parse::parse_mysql_duration;
+pub use slowlog::SlowLogReader;
+
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
 
 use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
+
+/// Cap on the bytes of one event (statement plus headers, or one JSON
+/// record). Real statements stay far below it even with `max_allowed_packet`
+/// at its 1 GiB maximum in practice; the cap exists so that a corrupt or
+/// non-log file cannot make a reader buffer gigabytes.
+pub const MAX_EVENT_BYTES: usize = 64 << 20;
 
 /// Which server log an event came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -33,6 +56,7 @@ pub struct Event {
     pub thread_id: Option<u64>,
     pub db: Option<String>,
     /// General log command type (`Query`, `Connect`, `Quit`, `Ping`, ...).
+    /// For slow-log administrator commands, the command name (`Quit`).
     pub command: Option<String>,
     /// Execution time in seconds.
     pub query_time: Option<f64>,
@@ -40,7 +64,109 @@ pub struct Event {
     pub lock_time: Option<f64>,
     pub rows_sent: Option<u64>,
     pub rows_examined: Option<u64>,
-    /// The statement text exactly as logged (for admin commands, the command
-    /// name such as `Quit`).
+    /// The statement text exactly as logged, without the `;` the slow log
+    /// appends. Slow-log administrator commands read
+    /// `administrator command: Quit`, as pt-query-digest shows them; for
+    /// general-log commands this is the argument (empty for `Quit`).
     pub sql: String,
+}
+
+/// A stream of events from one or more logs. Per-event errors (a bad field,
+/// an oversized event) are yielded in place and reading continues; I/O and
+/// JSON syntax errors end the stream of the file they occur in.
+pub type Events = Box<dyn Iterator<Item = Result<Event, IngestError>> + Send>;
+
+/// Read buffer size: large enough that refills are rare next to parsing.
+const READ_BUFFER: usize = 256 * 1024;
+
+/// Reads the log at `path`, whose format is detected from its content.
+///
+/// A file that is not a query log is an [`IngestError::NotALog`].
+pub fn read_path(path: &Path) -> Result<Events, IngestError> {
+    let format = detect(path)?;
+    open_as(path, format)
+}
+
+/// Reads the log at `path` as `format`, skipping detection.
+pub fn open_as(path: &Path, format: Format) -> Result<Events, IngestError> {
+    let file = File::open(path).map_err(|source| IngestError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    Ok(read_from(
+        BufReader::with_capacity(READ_BUFFER, file),
+        path,
+        format,
+    ))
+}
+
+/// Reads a log of a known format from any reader (stdin, a decompressor);
+/// `source` names it in error messages.
+pub fn read_from<R: BufRead + Send + 'static>(reader: R, source: &Path, format: Format) -> Events {
+    match format {
+        Format::SlowLogFile => Box::new(SlowLogReader::new(reader, source)),
+        Format::GeneralLogFile => Box::new(GeneralLogReader::new(reader, source)),
+        Format::SlowLogJson => Box::new(JsonLogReader::new(reader, source, LogKind::Slow)),
+        Format::GeneralLogJson => Box::new(JsonLogReader::new(reader, source, LogKind::General)),
+    }
+}
+
+/// Reads several logs in order, one after the other.
+///
+/// A directory stands for the log files directly inside it, in name order
+/// (no recursion, so a data folder's subfolders of models or plots are not
+/// read). Inside a directory, hidden files, `*.md` files and `capture.json`
+/// (the capture's metadata, written next to its logs) are passed over, and
+/// any other file that is not a log is skipped with a warning, because data
+/// folders routinely hold notes and schemas. A file named explicitly that
+/// is not a log is an error: the user asked for it. All formats are
+/// detected before the first event is read, so such mistakes surface at once.
+pub fn read_paths<I, P>(paths: I) -> Result<Events, IngestError>
+where
+    I: IntoIterator<Item = P>,
+    P: AsRef<Path>,
+{
+    let mut files: Vec<(PathBuf, Format)> = Vec::new();
+    for path in paths {
+        let path = path.as_ref();
+        let io = |source| IngestError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        if !std::fs::metadata(path).map_err(io)?.is_dir() {
+            files.push((path.to_owned(), detect(path)?));
+            continue;
+        }
+        let mut entries = Vec::new();
+        for entry in std::fs::read_dir(path).map_err(io)? {
+            let entry = entry.map_err(io)?;
+            let is_file = std::fs::metadata(entry.path()).map_err(io)?.is_file();
+            if is_file && !passed_over(&entry.path()) {
+                entries.push(entry.path());
+            }
+        }
+        entries.sort();
+        for file in entries {
+            match detect(&file) {
+                Ok(format) => files.push((file, format)),
+                Err(e @ IngestError::NotALog { .. }) => tracing::warn!("skipping {e}"),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(Box::new(files.into_iter().flat_map(|(path, format)| {
+        open_as(&path, format).unwrap_or_else(|e| Box::new(std::iter::once(Err(e))))
+    })))
+}
+
+fn passed_over(path: &Path) -> bool {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    name.starts_with('.')
+        || name == "capture.json"
+        || path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("md"))
 }
