@@ -255,7 +255,7 @@ impl<'c> Analyzer<'c> {
             errors: 0,
             error_examples: Vec::new(),
         };
-        for item in ingest::read_path_as(path, format)? {
+        for item in ingest::open_as(path, format)? {
             match item {
                 Ok(event) => {
                     summary.events += 1;

@@ -24,6 +24,17 @@ pub enum Format {
     GeneralLogFile,
 }
 
+impl std::fmt::Display for Format {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Format::SlowLogJson => "slow log (JSON export)",
+            Format::GeneralLogJson => "general log (JSON export)",
+            Format::SlowLogFile => "slow log file",
+            Format::GeneralLogFile => "general log file",
+        })
+    }
+}
+
 /// How much of a file detection looks at: enough for the server header and
 /// several events even when the first statement is long.
 const HEAD_BYTES: usize = 64 * 1024;

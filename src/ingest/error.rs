@@ -94,3 +94,15 @@ pub(crate) fn quote_value(raw: &[u8]) -> String {
         format!("{text:?}")
     }
 }
+
+impl IngestError {
+    /// Whether reading stops after this error; per-event errors do not stop it.
+    pub fn is_fatal(&self) -> bool {
+        !matches!(
+            self,
+            IngestError::BadField { .. }
+                | IngestError::MissingField { .. }
+                | IngestError::EventTooLarge { .. }
+        )
+    }
+}

@@ -126,6 +126,19 @@ where
     I: IntoIterator<Item = P>,
     P: AsRef<Path>,
 {
+    let files = expand_paths(paths)?;
+    Ok(Box::new(files.into_iter().flat_map(|(path, format)| {
+        open_as(&path, format).unwrap_or_else(|e| Box::new(std::iter::once(Err(e))))
+    })))
+}
+
+/// The log files `paths` stand for, with their detected formats, following
+/// the directory rules of [`read_paths`]; for callers that report per file.
+pub fn expand_paths<I, P>(paths: I) -> Result<Vec<(PathBuf, Format)>, IngestError>
+where
+    I: IntoIterator<Item = P>,
+    P: AsRef<Path>,
+{
     let mut files: Vec<(PathBuf, Format)> = Vec::new();
     for path in paths {
         let path = path.as_ref();
@@ -154,9 +167,7 @@ where
             }
         }
     }
-    Ok(Box::new(files.into_iter().flat_map(|(path, format)| {
-        open_as(&path, format).unwrap_or_else(|e| Box::new(std::iter::once(Err(e))))
-    })))
+    Ok(files)
 }
 
 fn passed_over(path: &Path) -> bool {
