@@ -4,6 +4,8 @@
 //! [`ingest`] reads logs, [`sql`] understands statements, [`capture`] records
 //! a real workload from a live MySQL/MariaDB server.
 
+pub mod analyze;
 pub mod capture;
+pub mod report;
 pub mod ingest;
 pub mod sql;
