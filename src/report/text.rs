@@ -44,8 +44,8 @@ pub fn terminal_summary_width(analysis: &Analysis, top: usize, width: usize) -> 
     let _ = writeln!(out, "# Profile");
     let _ = writeln!(
         out,
-        "# {:>4} {:<id_width$} {:>17} {:>8} {:>9} {:>9} {:>9} {}",
-        "Rank", "Query ID", "Response time (s)", "Calls", "R/Call", "p95", "max", "Item"
+        "# {:>4} {:<id_width$} {:>17} {:>8} {:>9} {:>9} {:>9} Item",
+        "Rank", "Query ID", "Response time (s)", "Calls", "R/Call", "p95", "max"
     );
     let _ = writeln!(
         out,
