@@ -1,0 +1,374 @@
+//! `report.html`: one self-contained page (inline CSS, inline SVG, no
+//! scripts, no external URLs) that opens offline and prints cleanly.
+//!
+//! Everything from the logs — SQL, user names, paths — goes through maud's
+//! escaping; the only unescaped content is the CSS below and the SVG that
+//! plotters produced (which escapes its own text).
+
+use super::charts::ChartSpec;
+use super::units;
+use crate::analyze::quality::{LogQuality, OnlyIn};
+use crate::analyze::{Analysis, ClassSummary, Usage};
+use maud::{DOCTYPE, Markup, PreEscaped, html};
+use std::collections::BTreeMap;
+
+/// Section headings, in page order (the tests look for each).
+pub const SECTIONS: [&str; 6] = [
+    "Summary",
+    "Charts",
+    "Query digest",
+    "Workload breakdown",
+    "Latency per user",
+    "Data quality",
+];
+
+const CSS: &str = r#"
+body{font-family:-apple-system,"Segoe UI",Roboto,"DejaVu Sans",Arial,sans-serif;margin:2em auto;max-width:1200px;padding:0 1em;color:#222;line-height:1.4}
+h1{font-size:1.7em;margin-bottom:.2em}
+h2{border-bottom:2px solid #0072b2;padding-bottom:.2em;margin-top:2em}
+h3{margin:1.2em 0 .3em}
+p.how{color:#555;font-style:italic;margin:.2em 0 .8em}
+table{border-collapse:collapse;margin:.5em 0 1em;font-size:.9em}
+th,td{border:1px solid #ccc;padding:.25em .5em;vertical-align:top;text-align:left}
+th{background:#eef4f9}
+td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+tr:nth-child(even) td{background:#fafafa}
+code,pre{font-family:"DejaVu Sans Mono",Menlo,Consolas,monospace;font-size:.85em}
+pre{white-space:pre-wrap;word-break:break-word;background:#f6f6f6;padding:.5em;margin:.3em 0;max-width:80em}
+details summary{cursor:pointer;color:#0072b2}
+figure{margin:1em 0 2em;page-break-inside:avoid;break-inside:avoid}
+figure svg{max-width:100%;height:auto;border:1px solid #eee}
+.nodata{color:#a33}
+.warn{color:#a33;font-weight:bold}
+@media print{body{max-width:none;margin:0}details{display:block}h2{page-break-after:avoid}}
+"#;
+
+/// Renders the page; `svgs[i]` is the SVG of `charts[i]`.
+pub fn render(a: &Analysis, charts: &[ChartSpec], svgs: &[String]) -> String {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { "qlat workload report" }
+                style { (PreEscaped(CSS)) }
+            }
+            body {
+                h1 { "qlat workload report" }
+                (summary(a))
+                (chart_section(charts, svgs))
+                (digest(a))
+                (breakdown(a))
+                (users(a))
+                (quality(a))
+            }
+        }
+    }
+    .into_string()
+}
+
+fn how(text: &str) -> Markup {
+    html! { p.how { "How to read this: " (text) } }
+}
+
+fn num(v: f64) -> String {
+    units::count(v)
+}
+
+fn summary(a: &Analysis) -> Markup {
+    let t = &a.total_query_time;
+    html! {
+        h2 { (SECTIONS[0]) }
+        (how("what was read, over which period, and the overall load; errors are lines or events qlat could not read."))
+        table {
+            tr { th { "Inputs" } td {
+                @if a.inputs.is_empty() { "none" }
+                @for i in &a.inputs {
+                    div {
+                        code { (i.path) } " — " (i.format) ", " (i.events) " events, "
+                        @if i.errors > 0 { span.warn { (i.errors) " errors" } } @else { "0 errors" }
+                        @if !i.error_examples.is_empty() {
+                            details { summary { "error examples" }
+                                @for e in &i.error_examples { pre { (e) } }
+                            }
+                        }
+                    }
+                }
+            } }
+            tr { th { "Time range" } td {
+                @match &a.time_range {
+                    Some((from, to)) => { (from) " to " (to) }
+                    None => { "unknown (no timestamps)" }
+                }
+            } }
+            tr { th { "Statements" } td { (a.query_count) " (" (a.unique_query_count) " distinct query classes)" } }
+            tr { th { "Total query time" } td {
+                (units::seconds(t.sum)) " — avg " (units::seconds(t.avg)) ", median " (units::seconds(t.median))
+                ", p95 " (units::seconds(t.p95)) ", max " (units::seconds(t.max))
+            } }
+        }
+    }
+}
+
+fn chart_section(charts: &[ChartSpec], svgs: &[String]) -> Markup {
+    html! {
+        h2 { (SECTIONS[1]) }
+        (how("each chart is also saved next to this page as an SVG and a PNG file with the name shown."))
+        @for (spec, svg) in charts.iter().zip(svgs) {
+            figure id=(spec.stem) {
+                h3 { (spec.title) }
+                (how(spec.how_to_read))
+                @if let Some(reason) = spec.no_data() {
+                    p.nodata { "No data for this chart: " (reason) "." }
+                }
+                (PreEscaped(svg.as_str()))
+                figcaption { code { (spec.stem) ".svg" } ", " code { (spec.stem) ".png" } }
+            }
+        }
+    }
+}
+
+fn digest(a: &Analysis) -> Markup {
+    let mut classes: Vec<&ClassSummary> = a.classes.iter().collect();
+    classes.sort_by_key(|c| c.class.rank);
+    html! {
+        h2 { (SECTIONS[2]) }
+        (how("statements grouped by fingerprint (literals removed), most total time first; the Query ID matches pt-query-digest and PMM. The example is the slowest statement of the class."))
+        @if classes.is_empty() {
+            p.nodata { "No statements with a query time (the profile needs a slow log)." }
+        } @else {
+            table {
+                thead { tr {
+                    th.num { "Rank" } th { "Query ID" } th.num { "Count" } th.num { "Total" }
+                    th.num { "Avg" } th.num { "p95" } th.num { "Max" } th.num { "% of time" }
+                    th.num { "Rows sent" } th.num { "Rows examined" } th.num { "Lock time" }
+                    th { "Kind / tables" } th { "Query" }
+                } }
+                tbody {
+                    @for c in classes {
+                        @let q = &c.class.query_time;
+                        tr {
+                            td.num { (c.class.rank) }
+                            td { code { (c.class.query_id) } }
+                            td.num { (c.class.count) }
+                            td.num { (units::seconds(q.sum)) }
+                            td.num { (units::seconds(q.avg)) }
+                            td.num { (units::seconds(q.p95)) }
+                            td.num { (units::seconds(q.max)) }
+                            td.num { (units::percent(c.class.time_share)) }
+                            td.num { (num(c.class.rows_sent_sum)) }
+                            td.num { (num(c.class.rows_examined_sum)) }
+                            td.num { (units::seconds(c.class.lock_time_sum)) }
+                            td {
+                                (c.kind)
+                                @if !c.parsed { " (unparsed)" }
+                                @if !c.tables.is_empty() { br; (c.tables.join(", ")) }
+                            }
+                            td {
+                                code { (units::truncate(&c.class.fingerprint, 80)) }
+                                details {
+                                    summary { "example" @if let Some(db) = &c.class.db { " (db " (db) ")" } }
+                                    pre { (c.class.example) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn usage_table(title: &str, rows: &[Usage]) -> Markup {
+    let total: f64 = rows.iter().map(|u| u.time).filter(|t| t.is_finite()).sum();
+    let mut rows: Vec<&Usage> = rows.iter().collect();
+    rows.sort_by(|x, y| y.time.total_cmp(&x.time).then(y.count.cmp(&x.count)));
+    html! {
+        h3 { (title) }
+        @if rows.is_empty() {
+            p.nodata { "none found" }
+        } @else {
+            table {
+                thead { tr { th { "Name" } th.num { "Statements" } th.num { "Time" } th.num { "% of time" } } }
+                tbody {
+                    @for u in rows {
+                        tr {
+                            td { code { (u.name) } }
+                            td.num { (u.count) }
+                            td.num { (units::seconds(u.time)) }
+                            td.num { (if total > 0.0 { units::percent(u.time / total) } else { "-".to_string() }) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn breakdown(a: &Analysis) -> Markup {
+    html! {
+        h2 { (SECTIONS[3]) }
+        (how("where the time goes by statement kind, table, column and operation. A statement touching three tables counts for each, so table shares can add up to more than 100%."))
+        (usage_table("Statement kinds", &a.kinds))
+        (usage_table("Tables", &a.tables))
+        (usage_table("Columns", &a.columns))
+        (usage_table("Operations", &a.operations))
+    }
+}
+
+fn users(a: &Analysis) -> Markup {
+    let mut users: Vec<_> = a.users.iter().collect();
+    users.sort_by(|x, y| y.total.total_cmp(&x.total).then(x.user.cmp(&y.user)));
+    html! {
+        h2 { (SECTIONS[4]) }
+        (how("query time per database account: a user with a high median runs heavy statements, one with a high max but low median has occasional slow ones."))
+        @if users.is_empty() {
+            p.nodata { "No per-user query times (the logs carry no user, or no query times)." }
+        } @else {
+            table {
+                thead { tr {
+                    th { "User" } th.num { "Statements" } th.num { "Total" } th.num { "Min" } th.num { "Q1" }
+                    th.num { "Median" } th.num { "Q3" } th.num { "p95" } th.num { "Max" }
+                } }
+                tbody {
+                    @for u in users {
+                        tr {
+                            td { code { (u.user) } }
+                            td.num { (u.count) }
+                            td.num { (units::seconds(u.total)) }
+                            td.num { (units::seconds(u.min)) }
+                            td.num { (units::seconds(u.q1)) }
+                            td.num { (units::seconds(u.median)) }
+                            td.num { (units::seconds(u.q3)) }
+                            td.num { (units::seconds(u.p95)) }
+                            td.num { (units::seconds(u.max)) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn opt(v: &Option<String>) -> &str {
+    v.as_deref().unwrap_or("-")
+}
+
+fn log_row(label: &str, slow: impl Into<String>, general: impl Into<String>) -> Markup {
+    html! { tr { th { (label) } td.num { (slow.into()) } td.num { (general.into()) } } }
+}
+
+fn per_log(s: &LogQuality, g: &LogQuality) -> Markup {
+    let dup = |q: &LogQuality| {
+        if q.duplicates_tracking_capped {
+            format!("{} (counting stopped: too many events)", q.duplicates)
+        } else {
+            q.duplicates.to_string()
+        }
+    };
+    html! {
+        table {
+            thead { tr { th { "" } th.num { "Slow log" } th.num { "General log" } } }
+            tbody {
+                (log_row("Events", s.events.to_string(), g.events.to_string()))
+                (log_row("First event", opt(&s.first), opt(&g.first)))
+                (log_row("Last event", opt(&s.last), opt(&g.last)))
+                (log_row("Missing time", s.missing_time.to_string(), g.missing_time.to_string()))
+                (log_row("Missing user", s.missing_user.to_string(), g.missing_user.to_string()))
+                (log_row("Missing database", s.missing_db.to_string(), g.missing_db.to_string()))
+                (log_row("Query time exactly 0", s.zero_query_time.to_string(), "n/a"))
+                (log_row("Rows examined 0", s.zero_rows_examined.to_string(), "n/a"))
+                (log_row("Exact duplicates", dup(s), dup(g)))
+            }
+        }
+    }
+}
+
+fn only_in(title: &str, total: u64, rows: &[OnlyIn]) -> Markup {
+    html! {
+        h3 { (title) " (" (total) " query classes)" }
+        @if rows.is_empty() {
+            p { "none" }
+        } @else {
+            @if (rows.len() as u64) < total { p { "The " (rows.len()) " most frequent:" } }
+            table {
+                thead { tr { th.num { "Count" } th { "Fingerprint" } } }
+                tbody {
+                    @for r in rows {
+                        tr {
+                            td.num { (r.count) }
+                            td {
+                                code { (units::truncate(&r.fingerprint, 100)) }
+                                details { summary { "example" } pre { (r.example) } }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn quality(a: &Analysis) -> Markup {
+    let q = &a.quality;
+    let mut users: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
+    for (u, n) in &q.slow.per_user {
+        users.entry(u).or_default().0 += n;
+    }
+    for (u, n) in &q.general.per_user {
+        users.entry(u).or_default().1 += n;
+    }
+    html! {
+        h2 { (SECTIONS[5]) }
+        (how("can these logs be trusted? Missing or zero values, duplicates and differences between the slow and the general log point at logging settings (long_query_time, log filters, rotation) rather than at the workload."))
+        h3 { "Per log" }
+        (per_log(&q.slow, &q.general))
+        h3 { "Statements per user in each log" }
+        @if users.is_empty() {
+            p { "No user names in the logs." }
+        } @else {
+            table {
+                thead { tr { th { "User" } th.num { "Slow log" } th.num { "General log" } } }
+                tbody {
+                    @for (u, (s, g)) in &users {
+                        tr { td { code { (u) } } td.num { (s) } td.num { (g) } }
+                    }
+                }
+            }
+        }
+        @if !q.general.commands.is_empty() {
+            h3 { "General log commands" }
+            table {
+                thead { tr { th { "Command" } th.num { "Events" } } }
+                tbody { @for (c, n) in &q.general.commands { tr { td { (c) } td.num { (n) } } } }
+            }
+        }
+        @if q.both_logs {
+            (only_in("Statements only in the general log", q.only_in_general_total, &q.only_in_general))
+            (only_in("Statements only in the slow log", q.only_in_slow_total, &q.only_in_slow))
+        } @else {
+            p { "Only one kind of log was read, so the slow and general logs could not be compared." }
+        }
+        h3 { "Unparsed statements (" (q.unparsed_events) " events)" }
+        (how("statements the SQL parser could not read: still counted in the digest, but without kind, tables or columns."))
+        @if q.unparsed.is_empty() {
+            p { "none" }
+        } @else {
+            table {
+                thead { tr { th.num { "Count" } th { "Fingerprint" } } }
+                tbody {
+                    @for u in &q.unparsed {
+                        tr {
+                            td.num { (u.count) }
+                            td {
+                                code { (units::truncate(&u.fingerprint, 100)) }
+                                details { summary { "example" } pre { (u.example) } }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
