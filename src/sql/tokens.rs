@@ -112,15 +112,8 @@ pub(crate) fn looks_like_date(s: &str) -> bool {
 /// to the end of the text.
 pub fn fallback_tokens(sql: &str) -> Vec<String> {
     let mut out = Vec::new();
-    scan(sql, |t| out.push(t.into_owned()));
+    scan_tokens(sql, |t| out.push(t.into_owned()));
     out
-}
-
-/// Number of tokens [`fallback_tokens`] would produce, without allocating.
-pub(crate) fn fallback_token_count(sql: &str) -> usize {
-    let mut n = 0;
-    scan(sql, |_| n += 1);
-    n
 }
 
 fn is_word_byte(b: u8) -> bool {
@@ -130,7 +123,7 @@ fn is_word_byte(b: u8) -> bool {
 /// Scans `sql`, calling `emit` for each token. Works on bytes; multi-byte
 /// UTF-8 sequences are treated as word bytes, so slicing stays on char
 /// boundaries (every boundary we cut at is an ASCII byte or the end).
-fn scan<'a>(sql: &'a str, mut emit: impl FnMut(std::borrow::Cow<'a, str>)) {
+pub(crate) fn scan_tokens<'a>(sql: &'a str, mut emit: impl FnMut(std::borrow::Cow<'a, str>)) {
     use std::borrow::Cow;
     let b = sql.as_bytes();
     let n = b.len();
@@ -322,7 +315,7 @@ mod tests {
             t,
             vec!["select", "*", "from", "t", "where", "a", "=", "<str>"]
         );
-        assert_eq!(fallback_token_count(sql), t.len());
+        assert_eq!(fallback_tokens(sql), t);
         assert_eq!(
             fallback_tokens("select `A`,'2020-01-02', 3.5e-3, b <= 4 /* open"),
             vec!["select", "a", "<date>", "<num>", "b", "<=", "<num>"]
