@@ -50,6 +50,7 @@ fn map_token(tok: &Token) -> Option<String> {
         Token::EOF | Token::Whitespace(_) | Token::Comma | Token::SemiColon | Token::Period => {
             return None;
         }
+        Token::Word(w) if w.value.is_empty() => return None,
         Token::Word(w) => w.value.to_lowercase(),
         Token::Number(n, _) => {
             if n.starts_with("0x") || n.starts_with("0X") {
@@ -163,7 +164,9 @@ pub(crate) fn scan_tokens<'a>(sql: &'a str, mut emit: impl FnMut(std::borrow::Co
             let body = &sql[start..end];
             i = (end + 1).min(n);
             if c == b'`' {
-                emit(Cow::Owned(body.to_lowercase()));
+                if !body.is_empty() {
+                    emit(Cow::Owned(body.to_lowercase()));
+                }
             } else {
                 emit(Cow::Borrowed(string_class(body)));
             }
