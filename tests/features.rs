@@ -82,7 +82,10 @@ fn q1_pricing_summary() {
     );
     assert_eq!(f.joins.count, 0);
     assert_eq!(f.limit, None);
-    assert_eq!(value(&f, "rows of largest scanned table (log10)").round(), 7.0);
+    assert_eq!(
+        value(&f, "rows of largest scanned table (log10)").round(),
+        7.0
+    );
 }
 
 #[test]
@@ -135,7 +138,10 @@ fn q5_local_supplier_volume() {
     assert_eq!(date_spans(&f), vec![365.0]);
     assert_eq!(access(&f, "region"), vec![TableAccess::FullScan]);
     assert_eq!(value(&f, "tables scanned without index"), 1.0);
-    assert_eq!(f.joins.keys_indexed, 6, "c_nationkey and s_nationkey are indexed too");
+    assert_eq!(
+        f.joins.keys_indexed, 6,
+        "c_nationkey and s_nationkey are indexed too"
+    );
     assert_eq!(f.joins.keys_unindexed, 0);
 }
 
@@ -220,7 +226,10 @@ fn q13_left_outer_join_with_not_like() {
     assert_eq!(f.predicates.like_leading_wildcard, 1);
     assert_eq!(access(&f, "customer"), vec![TableAccess::FullScan]);
     assert_eq!(access(&f, "orders"), vec![TableAccess::IndexJoin]);
-    assert_eq!(f.columns.group_by, vec!["customer.c_custkey", "c_orders.c_count"]);
+    assert_eq!(
+        f.columns.group_by,
+        vec!["customer.c_custkey", "c_orders.c_count"]
+    );
 }
 
 #[test]
@@ -239,7 +248,11 @@ fn q15_top_supplier_as_cte() {
     let names: Vec<&str> = f.tables.iter().map(|t| t.name.as_str()).collect();
     assert_eq!(names, vec!["lineitem", "supplier"]);
     assert_eq!(date_spans(&f), vec![91.0]);
-    assert!(f.columns.where_.contains(&"revenue0.total_revenue".to_owned()));
+    assert!(
+        f.columns
+            .where_
+            .contains(&"revenue0.total_revenue".to_owned())
+    );
 }
 
 #[test]
@@ -280,7 +293,10 @@ fn q19_disjunctive_discounted_revenue() {
     assert_eq!(f.predicates.ops.in_list, 6);
     assert_eq!(f.predicates.in_list_max, 4);
     assert_eq!(f.predicates.ops.between, 3);
-    assert!(f.predicates.ranges.is_empty(), "ranges under OR are not closed");
+    assert!(
+        f.predicates.ranges.is_empty(),
+        "ranges under OR are not closed"
+    );
     assert_eq!(f.joins.implicit, 0, "join key only under OR");
     assert_eq!(f.joins.cross, 1);
 }
@@ -303,7 +319,11 @@ fn q21_exists_and_not_exists_on_lineitem_aliases() {
     assert_eq!(f.subqueries.correlated, 2);
     assert_eq!(access(&f, "lineitem").len(), 3);
     assert_eq!(f.tables[1].alias.as_deref(), Some("l1"));
-    assert!(f.columns.where_.contains(&"lineitem.l_receiptdate".to_owned()));
+    assert!(
+        f.columns
+            .where_
+            .contains(&"lineitem.l_receiptdate".to_owned())
+    );
 }
 
 #[test]
@@ -390,11 +410,14 @@ fn ad_hoc_point_range_and_join_queries() {
     assert_eq!(value(&f, "tables scanned without index"), 0.0);
     assert_eq!(value(&f, "filters on indexed columns"), 1.0);
 
-    let f = an("SELECT count(*) FROM lineitem WHERE l_shipdate BETWEEN '1995-01-01' AND '1995-01-31'");
+    let f =
+        an("SELECT count(*) FROM lineitem WHERE l_shipdate BETWEEN '1995-01-01' AND '1995-01-31'");
     assert_eq!(access(&f, "lineitem"), vec![TableAccess::FullScan]);
     assert_eq!(date_spans(&f), vec![30.0]);
 
-    let f = an("SELECT * FROM lineitem WHERE l_shipdate >= '1995-01-01' AND l_shipdate < date_add('1995-01-01', interval 3 month)");
+    let f = an(
+        "SELECT * FROM lineitem WHERE l_shipdate >= '1995-01-01' AND l_shipdate < date_add('1995-01-01', interval 3 month)",
+    );
     assert_eq!(date_spans(&f), vec![90.0]);
 
     let f = an("SELECT * FROM orders LIMIT 100");
@@ -413,10 +436,17 @@ fn ad_hoc_point_range_and_join_queries() {
     assert_eq!(f.joins.keys_indexed, 1);
     assert_eq!(access(&f, "orders"), vec![TableAccess::IndexLookup]);
     assert_eq!(access(&f, "lineitem"), vec![TableAccess::IndexJoin]);
-    assert_eq!(f.columns.join, vec!["lineitem.l_orderkey", "orders.o_orderkey"]);
-    assert_eq!(f.columns.select, vec!["orders.o_orderkey", "lineitem.l_quantity"]);
+    assert_eq!(
+        f.columns.join,
+        vec!["lineitem.l_orderkey", "orders.o_orderkey"]
+    );
+    assert_eq!(
+        f.columns.select,
+        vec!["orders.o_orderkey", "lineitem.l_quantity"]
+    );
 
-    let f = an("SELECT * FROM orders WHERE o_totalprice BETWEEN 1000 AND 2500.5 ORDER BY o_orderdate");
+    let f =
+        an("SELECT * FROM orders WHERE o_totalprice BETWEEN 1000 AND 2500.5 ORDER BY o_orderdate");
     assert_eq!(f.predicates.ranges.len(), 1);
     assert_eq!(f.predicates.ranges[0].kind, RangeKind::Number);
     assert_eq!(f.predicates.ranges[0].span, 1500.5);
@@ -427,7 +457,11 @@ fn ad_hoc_point_range_and_join_queries() {
     assert_eq!(f.joins.implicit, 0);
 
     let f = an("SELECT * FROM orders WHERE o_custkey IN (1, 2, 3) OR o_orderkey = 5");
-    assert_eq!(access(&f, "orders"), vec![TableAccess::FullScan], "OR defeats index");
+    assert_eq!(
+        access(&f, "orders"),
+        vec![TableAccess::FullScan],
+        "OR defeats index"
+    );
     assert_eq!(f.predicates.in_list_max, 3);
 }
 
@@ -472,7 +506,10 @@ fn dml_statements() {
     let f = an("UPDATE lineitem SET l_tax = 0.1 WHERE l_orderkey = 5 AND l_linenumber = 1");
     assert_eq!(f.kind, StatementKind::Update);
     assert_eq!(access(&f, "lineitem"), vec![TableAccess::IndexLookup]);
-    assert_eq!(f.columns.where_, vec!["lineitem.l_orderkey", "lineitem.l_linenumber"]);
+    assert_eq!(
+        f.columns.where_,
+        vec!["lineitem.l_orderkey", "lineitem.l_linenumber"]
+    );
 
     let f = an("UPDATE orders SET o_comment = 'x' WHERE o_orderdate < '1993-01-01' LIMIT 10");
     assert_eq!(access(&f, "orders"), vec![TableAccess::FullScan]);
@@ -492,9 +529,13 @@ fn union_and_interval_forms() {
     assert_eq!(f.set_operations, vec!["union all"]);
     assert_eq!(f.tables.len(), 2);
 
-    let f = an("SELECT * FROM orders WHERE o_orderdate >= '1994-01-01' AND o_orderdate < '1994-01-01' + interval 3 month");
+    let f = an(
+        "SELECT * FROM orders WHERE o_orderdate >= '1994-01-01' AND o_orderdate < '1994-01-01' + interval 3 month",
+    );
     assert_eq!(date_spans(&f), vec![90.0]);
-    let f = an("SELECT * FROM orders WHERE o_orderdate > date '1994-01-01' - interval '1' day AND o_orderdate <= date '1994-12-31'");
+    let f = an(
+        "SELECT * FROM orders WHERE o_orderdate > date '1994-01-01' - interval '1' day AND o_orderdate <= date '1994-12-31'",
+    );
     assert_eq!(date_spans(&f), vec![365.0]);
 }
 
