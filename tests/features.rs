@@ -557,6 +557,28 @@ fn pathological_input_is_unparsed_not_a_crash() {
     assert!(!f.parsed);
     assert_eq!(f.tables.len(), 1);
 
+    // Long but legal chains and bulk inserts still parse (on a 2 MiB test
+    // thread stack, in a debug build).
+    let chain = format!(
+        "SELECT * FROM orders WHERE {}",
+        (0..2_450)
+            .map(|i| format!("o_orderkey = {i}"))
+            .collect::<Vec<_>>()
+            .join(" OR ")
+    );
+    let f = an(&chain);
+    assert!(f.parsed, "{:?}", f.unparsed_reason);
+    let bulk = format!(
+        "INSERT INTO region VALUES {}",
+        (0..3_000)
+            .map(|i| format!("({i}, 'R{i}', '-{i}')"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let f = an(&bulk);
+    assert!(f.parsed, "{:?}", f.unparsed_reason);
+    assert_eq!(f.literal_count, 9_000);
+
     let f = an(&format!("SELECT {}1{}", "(".repeat(30), ")".repeat(30)));
     assert!(f.parsed || f.unparsed_reason.is_some());
 }

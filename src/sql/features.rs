@@ -52,7 +52,7 @@ const MAX_PAREN_DEPTH: usize = 32;
 /// iteratively, without its recursion guard; dropping or walking such a tree
 /// recurses once per operator. Statements with more binary operators than
 /// this are classified without parsing.
-const MAX_OPERATORS: usize = 1_000;
+const MAX_OPERATORS: usize = 5_000;
 
 /// Expression nesting beyond which the walker stops descending (it still
 /// returns a result; deeper parts are just not counted).
