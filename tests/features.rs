@@ -375,6 +375,8 @@ fn select_literals_and_variables() {
     assert!(!f.fast_path);
     assert_eq!(f.literal_count, 1);
     assert!(f.tables.is_empty());
+    let f = an("SELECT @@session.transaction_isolation");
+    assert!(f.columns.select.is_empty(), "{:?}", f.columns.select);
     let f = an("SELECT @@version_comment LIMIT 1");
     assert_eq!(f.limit, Some(1));
     assert!(f.tables.is_empty());

@@ -1674,10 +1674,11 @@ impl<'c> Analyzer<'c> {
     /// Resolves a column reference against the open scopes (innermost
     /// first) without recording anything.
     fn resolve(&self, parts: &[Ident]) -> Option<ColRef> {
-        let column = lower(parts.last()?);
-        if column.starts_with('@') {
+        // `@var`, `@@session.var`: variables, not columns.
+        if parts.first()?.value.starts_with('@') {
             return None;
         }
+        let column = lower(parts.last()?);
         if parts.len() >= 2 {
             let qualifier = &parts[parts.len() - 2].value;
             for (si, scope) in self.scopes.iter().enumerate().rev() {
