@@ -624,10 +624,6 @@ pub fn analyze(sql: &str, catalog: &Catalog) -> StatementFeatures {
             format!("more than {MAX_OPERATORS} operators"),
         );
     }
-    // The parser skips whitespace on every peek; handing it only the
-    // significant tokens roughly halves its work on formatted queries.
-    let mut tokens = tokens;
-    tokens.retain(|t| !matches!(t.token, Token::Whitespace(_)));
     let statements = match Parser::new(&dialect)
         .with_tokens_with_locations(tokens)
         .parse_statements()
