@@ -1,1 +1,519 @@
-//! TODO
+//! Schema catalog: the tables, columns, keys and (optionally) row counts that
+//! statement features are resolved against.
+//!
+//! Latency depends far more on *how* a table is read (index lookup vs. full
+//! scan) and on *how big* it is than on the statement text, so the feature
+//! extractor needs to know which columns are indexed and how many rows each
+//! table holds. The catalog is built from the `CREATE TABLE` DDL the server
+//! reports (`SHOW CREATE TABLE`), and is serialisable so that it can be saved
+//! next to a trained model as the snapshot the model was trained against.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use sqlparser::ast::{
+    ColumnOption, Expr, IndexColumn, ObjectName, ObjectNamePart, Statement, TableConstraint,
+};
+use sqlparser::dialect::MySqlDialect;
+use sqlparser::parser::Parser;
+
+/// The TPC-H schema as created on the MariaDB server the workload was captured
+/// from.
+const TPCH_DDL: &str = include_str!("../../data/tpch.sql");
+
+/// Errors from building a [`Catalog`].
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    /// A DDL statement could not be parsed. `statement` is 1-based, counting
+    /// the statements of the input in order.
+    #[error("cannot parse DDL statement {statement}: {message}")]
+    Parse {
+        /// 1-based number of the offending statement.
+        statement: usize,
+        /// Parser message.
+        message: String,
+    },
+    /// The input held no `CREATE TABLE` statement at all.
+    #[error("no CREATE TABLE statement found in DDL")]
+    Empty,
+}
+
+/// One column of a table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Column {
+    /// Lower-case column name.
+    pub name: String,
+    /// SQL type as written in the DDL, e.g. `decimal(19,4)`.
+    pub data_type: String,
+    /// Whether the column may hold NULL.
+    pub nullable: bool,
+}
+
+/// A secondary index (`KEY`, `INDEX` or `UNIQUE KEY`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Index {
+    /// Lower-case index name (empty when the DDL gave none).
+    pub name: String,
+    /// Lower-case column names in index order; only a prefix is usable for
+    /// lookups, so the order matters.
+    pub columns: Vec<String>,
+    /// Whether the index enforces uniqueness.
+    pub unique: bool,
+}
+
+/// A foreign key constraint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForeignKey {
+    /// Lower-case constraint name (empty when the DDL gave none).
+    pub name: String,
+    /// Referencing columns, in order.
+    pub columns: Vec<String>,
+    /// Referenced table (lower-case).
+    pub referenced_table: String,
+    /// Referenced columns, in order.
+    pub referenced_columns: Vec<String>,
+}
+
+/// One table of the catalog.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Table {
+    /// Lower-case table name.
+    pub name: String,
+    /// Columns in DDL order.
+    pub columns: Vec<Column>,
+    /// Primary key columns in key order (empty when the table has none).
+    pub primary_key: Vec<String>,
+    /// Secondary indexes.
+    pub indexes: Vec<Index>,
+    /// Foreign keys.
+    pub foreign_keys: Vec<ForeignKey>,
+    /// Number of rows, when known (capture metadata, `information_schema`).
+    pub row_count: Option<u64>,
+}
+
+/// How an index can serve a predicate on one column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum IndexUse {
+    /// The column is the leading column of the primary key or of a secondary
+    /// index, so an equality or range predicate on it alone can use the index.
+    Leading,
+    /// The column is only a non-leading part of some index: the index helps
+    /// only when the columns before it are constrained too.
+    NonLeading,
+    /// No index contains the column (or the table/column is unknown).
+    NotIndexed,
+}
+
+impl Table {
+    /// Looks a column up by name, ignoring ASCII case.
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns
+            .iter()
+            .find(|c| c.name.eq_ignore_ascii_case(name))
+    }
+
+    /// Whether `column` can be looked up through the primary key or a
+    /// secondary index of this table. See [`IndexUse`].
+    pub fn index_use(&self, column: &str) -> IndexUse {
+        let keys =
+            std::iter::once(&self.primary_key).chain(self.indexes.iter().map(|i| &i.columns));
+        let mut result = IndexUse::NotIndexed;
+        for key in keys {
+            match key.iter().position(|c| c.eq_ignore_ascii_case(column)) {
+                Some(0) => return IndexUse::Leading,
+                Some(_) => result = IndexUse::NonLeading,
+                None => {}
+            }
+        }
+        result
+    }
+}
+
+/// The schema the workload runs against.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Catalog {
+    /// Tables keyed by lower-case name.
+    pub tables: BTreeMap<String, Table>,
+}
+
+impl Catalog {
+    /// Builds a catalog from MySQL `CREATE TABLE` DDL such as `SHOW CREATE
+    /// TABLE` or `mysqldump --no-data` output.
+    ///
+    /// Statements are separated by `;` and/or blank lines. Statements other
+    /// than `CREATE TABLE` (`SET`, `DROP TABLE IF EXISTS`, ...) are ignored,
+    /// because dumps are full of them; a statement that cannot be parsed at
+    /// all is an error naming its number, since silently dropping a table
+    /// would make every query on it look like an unknown-table query.
+    pub fn from_ddl(ddl: &str) -> Result<Catalog, CatalogError> {
+        let dialect = MySqlDialect {};
+        let mut catalog = Catalog::default();
+        for (i, chunk) in split_ddl(ddl).into_iter().enumerate() {
+            let statements =
+                Parser::parse_sql(&dialect, chunk).map_err(|e| CatalogError::Parse {
+                    statement: i + 1,
+                    message: e.to_string(),
+                })?;
+            for statement in statements {
+                if let Statement::CreateTable(create) = statement {
+                    let table = table_from_create(&create);
+                    catalog.tables.insert(table.name.clone(), table);
+                }
+            }
+        }
+        if catalog.tables.is_empty() {
+            return Err(CatalogError::Empty);
+        }
+        Ok(catalog)
+    }
+
+    /// The TPC-H schema of the captured workload (`data/tpch.sql`), without
+    /// row counts.
+    pub fn tpch() -> Catalog {
+        // The DDL is compiled in and covered by tests, so failure here is a
+        // build defect rather than an input error; fall back to an empty
+        // catalog rather than panicking in a server.
+        Catalog::from_ddl(TPCH_DDL).unwrap_or_default()
+    }
+
+    /// Sets the row counts of the TPC-H tables for a scale factor, as
+    /// generated by `dbgen` (lineitem is approximate: ~6M rows per SF).
+    pub fn with_tpch_row_counts(mut self, scale_factor: f64) -> Catalog {
+        let per_sf: [(&str, f64); 6] = [
+            ("supplier", 10_000.0),
+            ("customer", 150_000.0),
+            ("part", 200_000.0),
+            ("partsupp", 800_000.0),
+            ("orders", 1_500_000.0),
+            ("lineitem", 6_001_215.0),
+        ];
+        self.set_row_count("region", 5);
+        self.set_row_count("nation", 25);
+        for (table, rows) in per_sf {
+            self.set_row_count(table, (rows * scale_factor).round().max(0.0) as u64);
+        }
+        self
+    }
+
+    /// Records the number of rows of `table`; returns false when the table is
+    /// not in the catalog.
+    pub fn set_row_count(&mut self, table: &str, rows: u64) -> bool {
+        match self.tables.get_mut(&table.to_ascii_lowercase()) {
+            Some(t) => {
+                t.row_count = Some(rows);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Looks a table up by name, ignoring ASCII case. A schema qualifier
+    /// (`tpch.lineitem`) is ignored: the catalog describes one schema.
+    pub fn table(&self, name: &str) -> Option<&Table> {
+        let name = name.rsplit('.').next().unwrap_or(name);
+        if let Some(t) = self.tables.get(name) {
+            return Some(t);
+        }
+        self.tables.get(&name.to_ascii_lowercase())
+    }
+
+    /// The table owning column `column` when exactly one catalog table has a
+    /// column of that name. Ambiguous names resolve to `None`; callers that
+    /// know the FROM tables should use [`Catalog::column_owner_in`].
+    pub fn column_owner(&self, column: &str) -> Option<&str> {
+        let mut owners = self.tables.values().filter(|t| t.column(column).is_some());
+        let first = owners.next()?;
+        match owners.next() {
+            Some(_) => None,
+            None => Some(first.name.as_str()),
+        }
+    }
+
+    /// The first table among `from_tables` (names, any case) owning
+    /// `column`. This is how an unqualified column of a query resolves.
+    pub fn column_owner_in<'a, S: AsRef<str>>(
+        &'a self,
+        column: &str,
+        from_tables: &[S],
+    ) -> Option<&'a str> {
+        from_tables
+            .iter()
+            .filter_map(|t| self.table(t.as_ref()))
+            .find(|t| t.column(column).is_some())
+            .map(|t| t.name.as_str())
+    }
+
+    /// Whether `column` of `table` is usable through an index. Unknown tables
+    /// or columns are [`IndexUse::NotIndexed`].
+    pub fn is_indexed(&self, table: &str, column: &str) -> IndexUse {
+        self.table(table)
+            .map_or(IndexUse::NotIndexed, |t| t.index_use(column))
+    }
+}
+
+/// Splits DDL text into statements on `;` and on blank lines, skipping
+/// chunks that hold only whitespace. Semicolons inside quotes are rare in DDL
+/// (only in comments/defaults); those are kept intact by tracking quotes.
+fn split_ddl(ddl: &str) -> Vec<&str> {
+    let mut chunks = Vec::new();
+    let bytes = ddl.as_bytes();
+    let mut start = 0;
+    let mut quote: Option<u8> = None;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        match quote {
+            Some(q) => {
+                if b == b'\\' {
+                    i += 1;
+                } else if b == q {
+                    quote = None;
+                }
+            }
+            None => {
+                if b == b'\'' || b == b'"' || b == b'`' {
+                    quote = Some(b);
+                } else if b == b';' || (b == b'\n' && is_blank_line_ahead(bytes, i + 1)) {
+                    chunks.push(&ddl[start..i]);
+                    start = i + 1;
+                }
+            }
+        }
+        i += 1;
+    }
+    chunks.push(&ddl[start.min(ddl.len())..]);
+    chunks.retain(|c| !c.trim().is_empty());
+    chunks
+}
+
+/// True when the line starting at `from` is empty or whitespace only.
+fn is_blank_line_ahead(bytes: &[u8], from: usize) -> bool {
+    bytes[from.min(bytes.len())..]
+        .iter()
+        .take_while(|&&b| b != b'\n')
+        .all(|b| b.is_ascii_whitespace())
+}
+
+fn object_name_last(name: &ObjectName) -> String {
+    match name.0.last() {
+        Some(ObjectNamePart::Identifier(ident)) => ident.value.to_ascii_lowercase(),
+        Some(part) => part.to_string().to_ascii_lowercase(),
+        None => String::new(),
+    }
+}
+
+fn index_columns(columns: &[IndexColumn]) -> Vec<String> {
+    columns
+        .iter()
+        .map(|c| match &c.column.expr {
+            Expr::Identifier(ident) => ident.value.to_ascii_lowercase(),
+            Expr::CompoundIdentifier(parts) => parts
+                .last()
+                .map(|p| p.value.to_ascii_lowercase())
+                .unwrap_or_default(),
+            // Prefix indexes (`KEY (c(10))`) parse as function calls.
+            Expr::Function(f) => object_name_last(&f.name),
+            other => other.to_string().to_ascii_lowercase(),
+        })
+        .collect()
+}
+
+fn ident_name(ident: Option<&sqlparser::ast::Ident>) -> String {
+    ident
+        .map(|i| i.value.to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+fn table_from_create(create: &sqlparser::ast::CreateTable) -> Table {
+    let mut table = Table {
+        name: object_name_last(&create.name),
+        columns: Vec::with_capacity(create.columns.len()),
+        primary_key: Vec::new(),
+        indexes: Vec::new(),
+        foreign_keys: Vec::new(),
+        row_count: None,
+    };
+    for col in &create.columns {
+        let name = col.name.value.to_ascii_lowercase();
+        let mut nullable = true;
+        for opt in &col.options {
+            match &opt.option {
+                ColumnOption::NotNull => nullable = false,
+                ColumnOption::PrimaryKey(_) => {
+                    nullable = false;
+                    table.primary_key = vec![name.clone()];
+                }
+                ColumnOption::Unique(_) => table.indexes.push(Index {
+                    name: name.clone(),
+                    columns: vec![name.clone()],
+                    unique: true,
+                }),
+                _ => {}
+            }
+        }
+        table.columns.push(Column {
+            name,
+            data_type: col.data_type.to_string().to_ascii_lowercase(),
+            nullable,
+        });
+    }
+    for constraint in &create.constraints {
+        match constraint {
+            TableConstraint::PrimaryKey(pk) => {
+                table.primary_key = index_columns(&pk.columns);
+            }
+            TableConstraint::Index(idx) => table.indexes.push(Index {
+                name: ident_name(idx.name.as_ref()),
+                columns: index_columns(&idx.columns),
+                unique: false,
+            }),
+            TableConstraint::Unique(u) => table.indexes.push(Index {
+                name: ident_name(u.index_name.as_ref().or(u.name.as_ref())),
+                columns: index_columns(&u.columns),
+                unique: true,
+            }),
+            TableConstraint::ForeignKey(fk) => table.foreign_keys.push(ForeignKey {
+                name: ident_name(fk.name.as_ref()),
+                columns: fk
+                    .columns
+                    .iter()
+                    .map(|c| c.value.to_ascii_lowercase())
+                    .collect(),
+                referenced_table: object_name_last(&fk.foreign_table),
+                referenced_columns: fk
+                    .referred_columns
+                    .iter()
+                    .map(|c| c.value.to_ascii_lowercase())
+                    .collect(),
+            }),
+            _ => {}
+        }
+    }
+    for pk_col in &table.primary_key {
+        if let Some(c) = table.columns.iter_mut().find(|c| &c.name == pk_col) {
+            c.nullable = false;
+        }
+    }
+    table
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tpch_has_all_tables_and_keys() {
+        let cat = Catalog::from_ddl(TPCH_DDL).expect("tpch ddl parses");
+        assert_eq!(cat.tables.len(), 8);
+        let li = cat.table("LINEITEM").expect("lineitem");
+        assert_eq!(li.columns.len(), 16);
+        assert_eq!(li.primary_key, vec!["l_orderkey", "l_linenumber"]);
+        assert_eq!(li.indexes.len(), 2);
+        assert_eq!(li.indexes[0].name, "l_suppkey");
+        assert_eq!(li.indexes[0].columns, vec!["l_suppkey", "l_partkey"]);
+        assert_eq!(li.foreign_keys.len(), 2);
+        assert_eq!(li.foreign_keys[1].referenced_table, "partsupp");
+        assert_eq!(li.foreign_keys[1].columns, vec!["l_partkey", "l_suppkey"]);
+        let ship = li.column("l_shipdate").expect("l_shipdate");
+        assert_eq!(ship.data_type, "date");
+        assert!(ship.nullable);
+        let disc = li.column("L_DISCOUNT").expect("l_discount");
+        assert_eq!(disc.data_type, "decimal(19,4)");
+        assert!(!disc.nullable);
+        assert_eq!(
+            cat.table("tpch.orders").map(|t| t.name.as_str()),
+            Some("orders")
+        );
+    }
+
+    #[test]
+    fn index_use_distinguishes_leading_and_non_leading() {
+        let cat = Catalog::tpch();
+        assert_eq!(cat.is_indexed("lineitem", "l_orderkey"), IndexUse::Leading);
+        assert_eq!(
+            cat.is_indexed("lineitem", "l_linenumber"),
+            IndexUse::NonLeading
+        );
+        assert_eq!(cat.is_indexed("lineitem", "l_partkey"), IndexUse::Leading);
+        assert_eq!(
+            cat.is_indexed("lineitem", "l_shipdate"),
+            IndexUse::NotIndexed
+        );
+        assert_eq!(cat.is_indexed("Orders", "O_CUSTKEY"), IndexUse::Leading);
+        assert_eq!(cat.is_indexed("nosuch", "x"), IndexUse::NotIndexed);
+        assert_eq!(cat.is_indexed("supplier", "s_nationkey"), IndexUse::Leading);
+    }
+
+    #[test]
+    fn column_owner_resolves_unique_and_from_scoped_names() {
+        let cat = Catalog::tpch();
+        assert_eq!(cat.column_owner("l_shipdate"), Some("lineitem"));
+        assert_eq!(cat.column_owner("C_NAME"), Some("customer"));
+        assert_eq!(cat.column_owner("nope"), None);
+        assert_eq!(
+            cat.column_owner_in("o_orderkey", &["lineitem", "ORDERS"]),
+            Some("orders")
+        );
+        assert_eq!(cat.column_owner_in("o_orderkey", &["lineitem"]), None);
+    }
+
+    #[test]
+    fn ambiguous_column_has_no_global_owner() {
+        let cat = Catalog::from_ddl(
+            "CREATE TABLE a (id int NOT NULL PRIMARY KEY, v int);\n\
+             CREATE TABLE b (id int, UNIQUE KEY u (id));",
+        )
+        .expect("parses");
+        assert_eq!(cat.column_owner("id"), None);
+        assert_eq!(cat.column_owner("v"), Some("a"));
+        assert_eq!(cat.is_indexed("a", "id"), IndexUse::Leading);
+        assert_eq!(cat.is_indexed("b", "id"), IndexUse::Leading);
+        assert!(
+            !cat.table("a")
+                .and_then(|t| t.column("id"))
+                .expect("id")
+                .nullable
+        );
+    }
+
+    #[test]
+    fn row_counts_and_serde_round_trip() {
+        let mut cat = Catalog::tpch().with_tpch_row_counts(1.0);
+        assert_eq!(cat.table("region").and_then(|t| t.row_count), Some(5));
+        assert_eq!(
+            cat.table("orders").and_then(|t| t.row_count),
+            Some(1_500_000)
+        );
+        assert!(cat.set_row_count("LineItem", 42));
+        assert!(!cat.set_row_count("nosuch", 1));
+        let json = serde_json::to_string(&cat).expect("serialises");
+        let back: Catalog = serde_json::from_str(&json).expect("deserialises");
+        assert_eq!(back, cat);
+        assert_eq!(back.table("lineitem").and_then(|t| t.row_count), Some(42));
+    }
+
+    #[test]
+    fn bad_statement_is_reported_by_number() {
+        let err = Catalog::from_ddl("CREATE TABLE a (x int);\n\nCREATE TABLE (oops")
+            .expect_err("must fail");
+        match err {
+            CatalogError::Parse { statement, .. } => assert_eq!(statement, 2),
+            other => panic!("unexpected error {other}"),
+        }
+        assert!(matches!(
+            Catalog::from_ddl("SET NAMES utf8;"),
+            Err(CatalogError::Empty)
+        ));
+    }
+
+    #[test]
+    fn dump_noise_is_ignored() {
+        let cat = Catalog::from_ddl(
+            "DROP TABLE IF EXISTS `t`;\nSET NAMES utf8mb4;\n\
+             CREATE TABLE `t` (\n  `a` int NOT NULL,\n  `b` varchar(10) DEFAULT 'x;y',\n\
+             PRIMARY KEY (`a`)\n) ENGINE=InnoDB;\n",
+        )
+        .expect("parses");
+        assert_eq!(cat.table("t").map(|t| t.columns.len()), Some(2));
+    }
+}

@@ -1,1 +1,2297 @@
-//! TODO
+//! Structured features of one SQL statement, resolved against a [`Catalog`].
+//!
+//! The latency model cannot run the optimizer, so it needs a cheap static
+//! picture of the work a statement implies: which tables it touches and
+//! whether they are reached through an index or scanned, how many joins and
+//! how selective the filters look (date ranges, IN lists, leading-wildcard
+//! LIKEs), how much post-processing it asks for (GROUP BY, ORDER BY,
+//! DISTINCT, LIMIT) and how deeply it nests. [`analyze`] computes that
+//! picture; [`StatementFeatures::numeric_vector`] flattens it into named
+//! numbers for the model and for explanations shown to DBAs.
+//!
+//! `analyze` never fails: logs contain truncated statements, client chatter
+//! and administrator commands, and every one of them must still get a
+//! prediction. Session/administrative chatter (`SET`, `SHOW`, `USE`,
+//! `COMMIT`, `Quit`, ...) is classified from its first keyword without
+//! running sqlparser, which keeps the serving path fast for the bulk of a
+//! real log; text sqlparser rejects is classified the same way and marked
+//! `parsed: false`.
+//!
+//! Index-use heuristic: a table is "read via index" when a top-level (not
+//! under `OR`) WHERE/ON predicate compares the leading column of its primary
+//! key or of a secondary index with a value that does not depend on the same
+//! query block (constant, outer column, subquery), or when an equality join
+//! key on such a column connects it to another table of the block. A block
+//! whose tables are *all* only reachable through join keys still has to start
+//! somewhere, so the smallest of them (by catalog row count, else the first
+//! in FROM order) is counted as scanned. The inner side of an outer join is
+//! the only side that can use the ON keys.
+
+use chrono::{Days, Months, NaiveDate};
+use serde::{Deserialize, Serialize};
+use sqlparser::ast::{
+    BinaryOperator, DataType, DateTimeField, Distinct, DuplicateTreatment, Expr, FromTable,
+    Function, FunctionArg, FunctionArgExpr, FunctionArguments, GroupByExpr, Ident, InTarget,
+    JoinConstraint, JoinOperator, LimitClause, ObjectName, ObjectNamePart, OrderBy, OrderByKind,
+    Query, Select, SelectItem, SetExpr, SetOperator, SetQuantifier, Statement, TableFactor,
+    TableObject, TableWithJoins, UnaryOperator, Value,
+};
+use sqlparser::dialect::MySqlDialect;
+use sqlparser::parser::Parser;
+use sqlparser::tokenizer::{Token, Tokenizer};
+
+use super::catalog::{Catalog, IndexUse, Table};
+use super::tokens::{looks_like_date, scan_tokens};
+
+/// Statements nested deeper than this many parentheses are not handed to
+/// sqlparser: its recursion limit would reject them anyway, and refusing early
+/// keeps stack use bounded on small (2 MiB) worker-thread stacks.
+const MAX_PAREN_DEPTH: usize = 32;
+
+/// sqlparser builds left-deep trees for chains like `a OR b OR c ...`
+/// iteratively, without its recursion guard; dropping or walking such a tree
+/// recurses once per operator. Statements with more binary operators than
+/// this are classified without parsing.
+const MAX_OPERATORS: usize = 5_000;
+
+/// Expression nesting beyond which the walker stops descending (it still
+/// returns a result; deeper parts are just not counted).
+const MAX_WALK_DEPTH: u32 = 256;
+
+/// What a statement does, as a DBA would name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub enum StatementKind {
+    /// `SELECT`, `WITH ... SELECT`, `VALUES`, `TABLE t`.
+    Select,
+    /// `INSERT` (and `LOAD DATA`).
+    Insert,
+    /// `UPDATE`.
+    Update,
+    /// `DELETE`.
+    Delete,
+    /// `REPLACE` (MySQL's delete-then-insert).
+    Replace,
+    /// `SET` session/global variables, `SET NAMES`.
+    Set,
+    /// `SHOW ...`.
+    Show,
+    /// `USE db`.
+    Use,
+    /// `BEGIN`, `START TRANSACTION`.
+    Begin,
+    /// `COMMIT`.
+    Commit,
+    /// `ROLLBACK`.
+    Rollback,
+    /// `CREATE ...`.
+    Create,
+    /// `DROP ...`, `TRUNCATE`.
+    Drop,
+    /// `ALTER ...`, `RENAME`.
+    Alter,
+    /// `CALL procedure(...)`.
+    Call,
+    /// `EXPLAIN`, `DESCRIBE`.
+    Explain,
+    /// Protocol/administrative commands logged as statements: `Quit`,
+    /// `Ping`, `Connect`, `administrator command: ...`, `KILL`, `FLUSH`,
+    /// `ANALYZE/OPTIMIZE TABLE`, `GRANT`, ...
+    Admin,
+    /// Anything else (including empty text).
+    #[default]
+    Other,
+}
+
+impl StatementKind {
+    /// Whether this kind carries no query structure worth parsing: its cost
+    /// is a round trip, not data access.
+    fn is_chatter(self) -> bool {
+        matches!(
+            self,
+            StatementKind::Set
+                | StatementKind::Show
+                | StatementKind::Use
+                | StatementKind::Begin
+                | StatementKind::Commit
+                | StatementKind::Rollback
+                | StatementKind::Admin
+        )
+    }
+}
+
+/// How a referenced table is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum TableAccess {
+    /// A filter compares a leading index column with a constant/outer value.
+    IndexLookup,
+    /// Reached through an equality join key on a leading index column.
+    IndexJoin,
+    /// No usable index predicate: every row is read.
+    FullScan,
+    /// Only written (the target of `INSERT`/`REPLACE`).
+    Write,
+    /// Unknown table, or the statement was not parsed.
+    #[default]
+    Unknown,
+}
+
+/// One table reference (a table referenced twice, e.g. a self join, appears
+/// twice).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct TableRef {
+    /// Lower-case table name without schema.
+    pub name: String,
+    /// Lower-case alias, when one was given.
+    pub alias: Option<String>,
+    /// Whether the catalog knows the table.
+    pub known: bool,
+    /// How the table is read.
+    pub access: TableAccess,
+    /// Catalog row count, when known.
+    pub row_count: Option<u64>,
+}
+
+/// Columns referenced per clause, as `table.column` when they could be
+/// resolved (derived tables/CTEs use their alias as table), else as written.
+/// Each list is de-duplicated in order of first appearance.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ClauseColumns {
+    /// Select list.
+    pub select: Vec<String>,
+    /// WHERE clauses.
+    #[serde(rename = "where")]
+    pub where_: Vec<String>,
+    /// JOIN ... ON / USING conditions.
+    pub join: Vec<String>,
+    /// GROUP BY.
+    pub group_by: Vec<String>,
+    /// ORDER BY.
+    pub order_by: Vec<String>,
+}
+
+/// Join shape, summed over all query blocks.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct JoinFeatures {
+    /// All joins (explicit and comma joins).
+    pub count: u32,
+    /// `[INNER] JOIN`, `STRAIGHT_JOIN`, `NATURAL JOIN`.
+    pub inner: u32,
+    /// `LEFT [OUTER] JOIN`.
+    pub left: u32,
+    /// `RIGHT [OUTER] JOIN`.
+    pub right: u32,
+    /// `FULL OUTER JOIN`.
+    pub full: u32,
+    /// `CROSS JOIN`, or comma joins in a block with no join key at all.
+    pub cross: u32,
+    /// Comma joins (`FROM a, b WHERE a.x = b.y`).
+    pub implicit: u32,
+    /// Equality join keys where at least one side is a leading index column.
+    pub keys_indexed: u32,
+    /// Equality join keys with no usable index on either side.
+    pub keys_unindexed: u32,
+}
+
+/// Predicate operator counts (WHERE, ON and HAVING).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct OperatorCounts {
+    /// `=` and `<=>`.
+    pub eq: u32,
+    /// `<>`, `!=`.
+    pub ne: u32,
+    /// `<`.
+    pub lt: u32,
+    /// `>`.
+    pub gt: u32,
+    /// `<=`.
+    pub le: u32,
+    /// `>=`.
+    pub ge: u32,
+    /// `LIKE`.
+    pub like: u32,
+    /// `NOT LIKE`.
+    pub not_like: u32,
+    /// `IN (list)`.
+    pub in_list: u32,
+    /// `NOT IN (list)`.
+    pub not_in_list: u32,
+    /// `IN (subquery)`.
+    pub in_subquery: u32,
+    /// `NOT IN (subquery)`.
+    pub not_in_subquery: u32,
+    /// `BETWEEN`.
+    pub between: u32,
+    /// `NOT BETWEEN`.
+    pub not_between: u32,
+    /// `IS NULL`.
+    pub is_null: u32,
+    /// `IS NOT NULL`.
+    pub is_not_null: u32,
+    /// `EXISTS`.
+    pub exists: u32,
+    /// `NOT EXISTS`.
+    pub not_exists: u32,
+    /// `REGEXP`/`RLIKE`, `MATCH ... AGAINST`.
+    pub regexp: u32,
+}
+
+/// Whether a range bounds dates or numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RangeKind {
+    /// Date bounds; the span is in days.
+    Date,
+    /// Numeric bounds; the span is the numeric difference.
+    Number,
+}
+
+/// A closed range on one column (`BETWEEN`, or `>=`/`>` paired with
+/// `<`/`<=` on the same column in one block).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RangeFeature {
+    /// The column, resolved like [`ClauseColumns`].
+    pub column: String,
+    /// Dates or numbers.
+    pub kind: RangeKind,
+    /// Upper minus lower bound (days for dates).
+    pub span: f64,
+}
+
+/// Filter predicates.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct PredicateFeatures {
+    /// Number of predicates (comparisons, LIKE, IN, BETWEEN, IS NULL,
+    /// EXISTS) in WHERE, ON and HAVING clauses.
+    pub count: u32,
+    /// Per-operator counts.
+    pub ops: OperatorCounts,
+    /// `LIKE` patterns starting with `%` or `_` (no index prefix possible).
+    pub like_leading_wildcard: u32,
+    /// Largest `IN (...)` list.
+    pub in_list_max: u32,
+    /// Items over all `IN (...)` lists.
+    pub in_list_total: u32,
+    /// Closed ranges with computable spans.
+    pub ranges: Vec<RangeFeature>,
+    /// Range bounds with only one side (`l_shipdate <= date '1998-09-02'`).
+    pub open_ranges: u32,
+    /// Comparisons of a column with a constant where the column is the
+    /// leading column of an index.
+    pub indexed_filters: u32,
+    /// Comparisons of a column with a constant where no index can help.
+    pub unindexed_filters: u32,
+}
+
+/// Subqueries (scalar, IN, EXISTS, derived tables and CTEs).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct SubqueryFeatures {
+    /// All subqueries.
+    pub count: u32,
+    /// Deepest nesting (0: none, 1: a subquery of the top-level query, ...).
+    pub max_depth: u32,
+    /// Subqueries referencing a table/alias of an enclosing block; MariaDB
+    /// may re-run these once per outer row.
+    pub correlated: u32,
+    /// Derived tables (`FROM (SELECT ...) AS x`).
+    pub derived_tables: u32,
+    /// Common table expressions (`WITH x AS (...)`).
+    pub ctes: u32,
+}
+
+/// Everything [`analyze`] knows about a statement.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct StatementFeatures {
+    /// Whether the statement's structure was understood: parsed by
+    /// sqlparser, or recognised as session/admin chatter by its keyword.
+    pub parsed: bool,
+    /// True when the chatter shortcut classified the statement (no AST).
+    pub fast_path: bool,
+    /// Statement kind.
+    pub kind: StatementKind,
+    /// Why the statement could not be parsed.
+    pub unparsed_reason: Option<String>,
+    /// Length in bytes after leading comments are stripped.
+    pub length_bytes: usize,
+    /// Number of tokens (comments and whitespace excluded).
+    pub token_count: usize,
+    /// Table references.
+    pub tables: Vec<TableRef>,
+    /// Columns per clause.
+    pub columns: ClauseColumns,
+    /// Joins.
+    pub joins: JoinFeatures,
+    /// Filter predicates.
+    pub predicates: PredicateFeatures,
+    /// Number of aggregate function calls.
+    pub aggregate_count: u32,
+    /// Distinct aggregate function names, sorted.
+    pub aggregates: Vec<String>,
+    /// `SELECT DISTINCT` or an aggregate over `DISTINCT` anywhere.
+    pub distinct: bool,
+    /// GROUP BY expressions over all blocks.
+    pub group_by: u32,
+    /// ORDER BY expressions over all blocks.
+    pub order_by: u32,
+    /// Any HAVING clause.
+    pub having: bool,
+    /// LIMIT of the outermost query.
+    pub limit: Option<u64>,
+    /// OFFSET of the outermost query.
+    pub offset: Option<u64>,
+    /// Subqueries.
+    pub subqueries: SubqueryFeatures,
+    /// Set operations, e.g. `union all`.
+    pub set_operations: Vec<String>,
+    /// Distinct function names used (lower-case, sorted), including
+    /// aggregates and special forms (`extract`, `substring`, `cast`).
+    pub functions: Vec<String>,
+    /// CASE expressions.
+    pub case_count: u32,
+    /// Literal values (numbers, strings, dates, NULL).
+    pub literal_count: u32,
+    /// Items in the outermost select list.
+    pub select_items: u32,
+    /// `SELECT *` or `t.*` anywhere.
+    pub select_star: bool,
+}
+
+impl StatementFeatures {
+    /// The numeric features the latency model consumes, in a fixed order
+    /// with names a DBA can read in an explanation. Counts are raw; row
+    /// counts are `log10(rows + 1)` because their effect is multiplicative.
+    ///
+    /// | name | meaning |
+    /// |---|---|
+    /// | statement could not be parsed | 1 when sqlparser rejected the text |
+    /// | is SELECT / is data change / is session or admin command | kind flags (data change: INSERT, UPDATE, DELETE, REPLACE) |
+    /// | statement length (bytes) | text length without leading comments |
+    /// | tokens | token count |
+    /// | tables referenced / distinct tables / unknown tables | table references |
+    /// | tables read via index | [`TableAccess::IndexLookup`] or [`TableAccess::IndexJoin`] |
+    /// | tables scanned without index | [`TableAccess::FullScan`] |
+    /// | rows of largest scanned table (log10) | biggest full scan |
+    /// | rows of all scanned tables (log10) | sum over full scans |
+    /// | rows of largest table referenced (log10) | biggest table touched at all |
+    /// | joins, outer joins, comma joins, cross joins | [`JoinFeatures`] |
+    /// | join keys with index / without index | equality join keys |
+    /// | predicates, equality / range / LIKE / negated predicates | [`PredicateFeatures`] |
+    /// | LIKE with leading wildcard | `LIKE '%...'` |
+    /// | IN lists, largest IN list, IN list items | `IN (...)` lists |
+    /// | IS NULL checks, EXISTS subqueries | |
+    /// | filters on indexed columns / filters on non-indexed columns | column-vs-constant comparisons |
+    /// | date range days (widest) | widest closed date range |
+    /// | numeric range span (widest) | widest closed numeric range |
+    /// | open-ended ranges | one-sided bounds |
+    /// | aggregate functions, DISTINCT, GROUP BY columns, ORDER BY columns, HAVING | |
+    /// | has LIMIT, LIMIT rows, OFFSET rows | outermost LIMIT (0 when absent) |
+    /// | subqueries, subquery nesting depth, correlated subqueries | [`SubqueryFeatures`] |
+    /// | derived tables and CTEs | |
+    /// | UNION/set operations, functions used, CASE expressions, literals | |
+    /// | selected columns, SELECT * | outermost select list |
+    pub fn numeric_vector(&self) -> Vec<(&'static str, f64)> {
+        let b = |x: bool| if x { 1.0 } else { 0.0 };
+        let log_rows = |rows: u64| ((rows as f64) + 1.0).log10();
+        let scanned = || {
+            self.tables
+                .iter()
+                .filter(|t| t.access == TableAccess::FullScan)
+        };
+        let largest_scanned = scanned().filter_map(|t| t.row_count).max().unwrap_or(0);
+        let total_scanned: u64 = scanned().filter_map(|t| t.row_count).sum();
+        let largest = self
+            .tables
+            .iter()
+            .filter_map(|t| t.row_count)
+            .max()
+            .unwrap_or(0);
+        let mut distinct_tables: Vec<&str> = self.tables.iter().map(|t| t.name.as_str()).collect();
+        distinct_tables.sort_unstable();
+        distinct_tables.dedup();
+        let widest = |kind: RangeKind| {
+            self.predicates
+                .ranges
+                .iter()
+                .filter(|r| r.kind == kind)
+                .map(|r| r.span)
+                .fold(0.0_f64, f64::max)
+        };
+        let ops = &self.predicates.ops;
+        let k = self.kind;
+        vec![
+            ("statement could not be parsed", b(!self.parsed)),
+            ("is SELECT", b(k == StatementKind::Select)),
+            (
+                "is data change",
+                b(matches!(
+                    k,
+                    StatementKind::Insert
+                        | StatementKind::Update
+                        | StatementKind::Delete
+                        | StatementKind::Replace
+                )),
+            ),
+            ("is session or admin command", b(k.is_chatter())),
+            ("statement length (bytes)", self.length_bytes as f64),
+            ("tokens", self.token_count as f64),
+            ("tables referenced", self.tables.len() as f64),
+            ("distinct tables", distinct_tables.len() as f64),
+            (
+                "unknown tables",
+                self.tables.iter().filter(|t| !t.known).count() as f64,
+            ),
+            (
+                "tables read via index",
+                self.tables
+                    .iter()
+                    .filter(|t| {
+                        matches!(t.access, TableAccess::IndexLookup | TableAccess::IndexJoin)
+                    })
+                    .count() as f64,
+            ),
+            ("tables scanned without index", scanned().count() as f64),
+            (
+                "rows of largest scanned table (log10)",
+                log_rows(largest_scanned),
+            ),
+            (
+                "rows of all scanned tables (log10)",
+                log_rows(total_scanned),
+            ),
+            (
+                "rows of largest table referenced (log10)",
+                log_rows(largest),
+            ),
+            ("joins", self.joins.count as f64),
+            (
+                "outer joins",
+                (self.joins.left + self.joins.right + self.joins.full) as f64,
+            ),
+            ("comma joins", self.joins.implicit as f64),
+            ("cross joins", self.joins.cross as f64),
+            ("join keys with index", self.joins.keys_indexed as f64),
+            ("join keys without index", self.joins.keys_unindexed as f64),
+            ("predicates", self.predicates.count as f64),
+            ("equality predicates", ops.eq as f64),
+            (
+                "range predicates",
+                (ops.lt + ops.gt + ops.le + ops.ge + ops.between) as f64,
+            ),
+            ("LIKE predicates", (ops.like + ops.not_like) as f64),
+            (
+                "negated predicates",
+                (ops.ne
+                    + ops.not_like
+                    + ops.not_in_list
+                    + ops.not_in_subquery
+                    + ops.not_between
+                    + ops.not_exists) as f64,
+            ),
+            (
+                "LIKE with leading wildcard",
+                self.predicates.like_leading_wildcard as f64,
+            ),
+            ("IN lists", (ops.in_list + ops.not_in_list) as f64),
+            ("largest IN list", self.predicates.in_list_max as f64),
+            ("IN list items", self.predicates.in_list_total as f64),
+            (
+                "IN subqueries",
+                (ops.in_subquery + ops.not_in_subquery) as f64,
+            ),
+            ("IS NULL checks", (ops.is_null + ops.is_not_null) as f64),
+            ("EXISTS subqueries", (ops.exists + ops.not_exists) as f64),
+            (
+                "filters on indexed columns",
+                self.predicates.indexed_filters as f64,
+            ),
+            (
+                "filters on non-indexed columns",
+                self.predicates.unindexed_filters as f64,
+            ),
+            ("date range days (widest)", widest(RangeKind::Date)),
+            ("numeric range span (widest)", widest(RangeKind::Number)),
+            ("open-ended ranges", self.predicates.open_ranges as f64),
+            ("aggregate functions", self.aggregate_count as f64),
+            ("DISTINCT", b(self.distinct)),
+            ("GROUP BY columns", self.group_by as f64),
+            ("ORDER BY columns", self.order_by as f64),
+            ("HAVING", b(self.having)),
+            ("has LIMIT", b(self.limit.is_some())),
+            ("LIMIT rows", self.limit.unwrap_or(0) as f64),
+            ("OFFSET rows", self.offset.unwrap_or(0) as f64),
+            ("subqueries", self.subqueries.count as f64),
+            ("subquery nesting depth", self.subqueries.max_depth as f64),
+            ("correlated subqueries", self.subqueries.correlated as f64),
+            (
+                "derived tables and CTEs",
+                (self.subqueries.derived_tables + self.subqueries.ctes) as f64,
+            ),
+            ("UNION/set operations", self.set_operations.len() as f64),
+            ("functions used", self.functions.len() as f64),
+            ("CASE expressions", self.case_count as f64),
+            ("literals", self.literal_count as f64),
+            ("selected columns", self.select_items as f64),
+            ("SELECT *", b(self.select_star)),
+        ]
+    }
+
+    /// The names of [`StatementFeatures::numeric_vector`], in order.
+    pub fn feature_names() -> Vec<&'static str> {
+        StatementFeatures::default()
+            .numeric_vector()
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect()
+    }
+}
+
+/// Analyzes one statement. Never panics and never fails; see the module
+/// documentation.
+pub fn analyze(sql: &str, catalog: &Catalog) -> StatementFeatures {
+    let body = strip_leading_comments(sql);
+    let mut f = StatementFeatures {
+        length_bytes: body.len(),
+        ..StatementFeatures::default()
+    };
+    if body.is_empty() {
+        f.unparsed_reason = Some("empty statement".to_owned());
+        return f;
+    }
+    let guess = kind_from_keywords(body);
+    f.kind = guess;
+    if guess.is_chatter() && !(guess == StatementKind::Set && contains_select(body)) {
+        f.parsed = true;
+        f.fast_path = true;
+        fallback_scan(body, catalog, &mut f);
+        return f;
+    }
+
+    let dialect = MySqlDialect {};
+    let tokens = match Tokenizer::new(&dialect, body).tokenize_with_location() {
+        Ok(t) => t,
+        Err(e) => return unparsed(body, catalog, f, format!("tokenizer: {e}")),
+    };
+    let mut depth = 0usize;
+    let mut max_depth = 0usize;
+    let mut operators = 0usize;
+    let mut count = 0usize;
+    for t in &tokens {
+        match &t.token {
+            Token::Whitespace(_) | Token::EOF => continue,
+            Token::LParen => {
+                depth += 1;
+                max_depth = max_depth.max(depth);
+            }
+            Token::RParen => depth = depth.saturating_sub(1),
+            Token::Plus
+            | Token::Minus
+            | Token::Mul
+            | Token::Div
+            | Token::Mod
+            | Token::Eq
+            | Token::Neq
+            | Token::Lt
+            | Token::Gt
+            | Token::LtEq
+            | Token::GtEq
+            | Token::StringConcat
+            | Token::Pipe
+            | Token::Ampersand
+            | Token::Caret => operators += 1,
+            Token::Word(w)
+                if w.quote_style.is_none()
+                    && (w.value.eq_ignore_ascii_case("and")
+                        || w.value.eq_ignore_ascii_case("or")) =>
+            {
+                operators += 1
+            }
+            _ => {}
+        }
+        count += 1;
+    }
+    f.token_count = count;
+    if max_depth > MAX_PAREN_DEPTH {
+        return unparsed(
+            body,
+            catalog,
+            f,
+            format!("nesting deeper than {MAX_PAREN_DEPTH} parentheses"),
+        );
+    }
+    if operators > MAX_OPERATORS {
+        return unparsed(
+            body,
+            catalog,
+            f,
+            format!("more than {MAX_OPERATORS} operators"),
+        );
+    }
+    let statements = match Parser::new(&dialect)
+        .with_tokens_with_locations(tokens)
+        .parse_statements()
+    {
+        Ok(s) => s,
+        Err(e) => return unparsed(body, catalog, f, e.to_string()),
+    };
+    let Some(first) = statements.first() else {
+        return unparsed(body, catalog, f, "no statement".to_owned());
+    };
+    f.parsed = true;
+    f.kind = kind_of(first, guess);
+    let mut a = Analyzer::new(catalog, f);
+    for s in &statements {
+        a.statement(s);
+    }
+    a.finish()
+}
+
+/// Fills what can be known without an AST and marks the result unparsed.
+fn unparsed(
+    body: &str,
+    catalog: &Catalog,
+    mut f: StatementFeatures,
+    reason: String,
+) -> StatementFeatures {
+    f.parsed = false;
+    f.unparsed_reason = Some(reason);
+    fallback_scan(body, catalog, &mut f);
+    f
+}
+
+/// Token count and catalog tables named after FROM/JOIN/INTO/UPDATE/TABLE,
+/// from the never-failing scanner: truncated statements still tell which
+/// tables they were about to read.
+fn fallback_scan(body: &str, catalog: &Catalog, f: &mut StatementFeatures) {
+    let mut count = 0;
+    let mut after_table_keyword = false;
+    let tables = &mut f.tables;
+    scan_tokens(body, |tok| {
+        count += 1;
+        if after_table_keyword && let Some(t) = catalog.table(&tok) {
+            tables.push(TableRef {
+                name: t.name.clone(),
+                alias: None,
+                known: true,
+                access: TableAccess::Unknown,
+                row_count: t.row_count,
+            });
+        }
+        after_table_keyword = matches!(&*tok, "from" | "join" | "into" | "update" | "table");
+    });
+    if f.token_count == 0 {
+        f.token_count = count;
+    }
+}
+
+/// Strips leading whitespace, `/* ... */`, `-- ...` and `# ...` comments.
+/// MySQL executable comments (`/*!40101 SET NAMES utf8 */`) are the
+/// statement itself, so their content is returned instead.
+pub fn strip_leading_comments(sql: &str) -> &str {
+    let mut s = sql.trim_start();
+    loop {
+        if let Some(rest) = s.strip_prefix("/*!") {
+            let rest = rest.trim_start_matches(|c: char| c.is_ascii_digit());
+            let inner = rest.rfind("*/").map_or(rest, |end| &rest[..end]);
+            return inner.trim();
+        } else if let Some(rest) = s.strip_prefix("/*") {
+            s = rest
+                .find("*/")
+                .map_or("", |end| &rest[end + 2..])
+                .trim_start();
+        } else if s.starts_with("--") || s.starts_with('#') {
+            s = s.find('\n').map_or("", |end| &s[end + 1..]).trim_start();
+        } else {
+            return s.trim_end_matches(|c: char| c.is_whitespace() || c == ';');
+        }
+    }
+}
+
+/// True when `s` contains the word `select` in any case.
+fn contains_select(s: &str) -> bool {
+    s.as_bytes()
+        .windows(6)
+        .any(|w| w.eq_ignore_ascii_case(b"select"))
+}
+
+/// Classifies a statement by its first keyword(s). Used for chatter (no
+/// parse needed), for text sqlparser rejects, and for statement types whose
+/// AST variant we do not distinguish.
+pub fn kind_from_keywords(body: &str) -> StatementKind {
+    let body = body.trim_start_matches(|c: char| c == '(' || c.is_whitespace());
+    let mut words = body
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| !w.is_empty());
+    let first = words.next().unwrap_or("");
+    let second = words.next().unwrap_or("");
+    let is = |w: &str, k: &str| w.eq_ignore_ascii_case(k);
+    let any = |w: &str, ks: &[&str]| ks.iter().any(|k| w.eq_ignore_ascii_case(k));
+    if any(first, &["select", "with", "values", "table"]) {
+        StatementKind::Select
+    } else if any(first, &["insert", "load"]) {
+        StatementKind::Insert
+    } else if is(first, "update") {
+        StatementKind::Update
+    } else if is(first, "delete") {
+        StatementKind::Delete
+    } else if is(first, "replace") {
+        StatementKind::Replace
+    } else if is(first, "set") {
+        StatementKind::Set
+    } else if is(first, "show") {
+        StatementKind::Show
+    } else if is(first, "use") {
+        StatementKind::Use
+    } else if is(first, "begin") || (is(first, "start") && is(second, "transaction")) {
+        StatementKind::Begin
+    } else if is(first, "commit") {
+        StatementKind::Commit
+    } else if is(first, "rollback") {
+        StatementKind::Rollback
+    } else if is(first, "create") {
+        StatementKind::Create
+    } else if any(first, &["drop", "truncate"]) {
+        StatementKind::Drop
+    } else if any(first, &["alter", "rename"]) {
+        StatementKind::Alter
+    } else if is(first, "call") {
+        StatementKind::Call
+    } else if any(first, &["explain", "describe", "desc"]) {
+        StatementKind::Explain
+    } else if any(
+        first,
+        &[
+            "quit",
+            "ping",
+            "connect",
+            "administrator",
+            "kill",
+            "shutdown",
+            "flush",
+            "reset",
+            "init",
+            "statistics",
+            "processlist",
+            "change",
+            "binlog",
+            "field",
+            "grant",
+            "revoke",
+            "analyze",
+            "optimize",
+            "check",
+            "checksum",
+            "repair",
+            "lock",
+            "unlock",
+            "purge",
+            "install",
+            "uninstall",
+            "start",
+            "stop",
+            "xa",
+            "help",
+            "cache",
+        ],
+    ) {
+        StatementKind::Admin
+    } else {
+        StatementKind::Other
+    }
+}
+
+/// Kind from the AST, falling back to the keyword guess for the many
+/// statement variants that do not need distinguishing.
+fn kind_of(s: &Statement, guess: StatementKind) -> StatementKind {
+    match s {
+        Statement::Query(_) => StatementKind::Select,
+        Statement::Insert(i) if i.replace_into => StatementKind::Replace,
+        Statement::Insert(_) => {
+            if guess == StatementKind::Replace {
+                StatementKind::Replace
+            } else {
+                StatementKind::Insert
+            }
+        }
+        Statement::Update(_) => StatementKind::Update,
+        Statement::Delete(_) => StatementKind::Delete,
+        Statement::Set(_) => StatementKind::Set,
+        Statement::Use(_) => StatementKind::Use,
+        Statement::StartTransaction { .. } => StatementKind::Begin,
+        Statement::Commit { .. } => StatementKind::Commit,
+        Statement::Rollback { .. } => StatementKind::Rollback,
+        Statement::Call(_) => StatementKind::Call,
+        Statement::Explain { .. } | Statement::ExplainTable { .. } => StatementKind::Explain,
+        _ => guess,
+    }
+}
+
+/// A literal value usable as a range bound.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Lit {
+    Num(f64),
+    Date(NaiveDate),
+    /// An interval as (months, days).
+    Interval(i64, i64),
+}
+
+fn parse_date(s: &str) -> Option<NaiveDate> {
+    if !looks_like_date(s) {
+        return None;
+    }
+    NaiveDate::parse_from_str(s.get(..10)?, "%Y-%m-%d").ok()
+}
+
+fn shift_date(d: NaiveDate, months: i64, days: i64, sign: i64) -> Option<NaiveDate> {
+    let (months, days) = (months * sign, days * sign);
+    let d = if months >= 0 {
+        d.checked_add_months(Months::new(u32::try_from(months).ok()?))?
+    } else {
+        d.checked_sub_months(Months::new(u32::try_from(-months).ok()?))?
+    };
+    if days >= 0 {
+        d.checked_add_days(Days::new(u64::try_from(days).ok()?))
+    } else {
+        d.checked_sub_days(Days::new(u64::try_from(-days).ok()?))
+    }
+}
+
+fn combine(l: Lit, r: Lit, sign: i64) -> Option<Lit> {
+    match (l, r) {
+        (Lit::Num(a), Lit::Num(b)) => Some(Lit::Num(a + (sign as f64) * b)),
+        (Lit::Date(d), Lit::Interval(m, dd)) => shift_date(d, m, dd, sign).map(Lit::Date),
+        (Lit::Interval(m, dd), Lit::Date(d)) if sign > 0 => shift_date(d, m, dd, 1).map(Lit::Date),
+        (Lit::Interval(m1, d1), Lit::Interval(m2, d2)) => {
+            Some(Lit::Interval(m1 + sign * m2, d1 + sign * d2))
+        }
+        _ => None,
+    }
+}
+
+fn interval_of(amount: f64, field: Option<&DateTimeField>) -> Option<Lit> {
+    if !amount.is_finite() || amount.abs() > 1.0e6 {
+        return None;
+    }
+    let n = amount.round() as i64;
+    Some(match field? {
+        DateTimeField::Year | DateTimeField::Years => Lit::Interval(12 * n, 0),
+        DateTimeField::Quarter => Lit::Interval(3 * n, 0),
+        DateTimeField::Month | DateTimeField::Months => Lit::Interval(n, 0),
+        DateTimeField::Week(_) | DateTimeField::Weeks => Lit::Interval(0, 7 * n),
+        DateTimeField::Day | DateTimeField::Days => Lit::Interval(0, n),
+        _ => return None,
+    })
+}
+
+fn object_name_last(name: &ObjectName) -> String {
+    match name.0.last() {
+        Some(ObjectNamePart::Identifier(ident)) => ident.value.to_ascii_lowercase(),
+        Some(part) => part.to_string().to_ascii_lowercase(),
+        None => String::new(),
+    }
+}
+
+/// Evaluates a constant expression to a number, date or interval: the TPC-H
+/// forms `date '1994-01-01' + interval '1' year`, `'1994-01-01'`,
+/// `interval 3 month`, `.06 - 0.01`, `date_add('1994-01-01', interval 1 day)`.
+fn eval(e: &Expr, depth: u32) -> Option<Lit> {
+    if depth > 16 {
+        return None;
+    }
+    match e {
+        Expr::Value(v) => match &v.value {
+            Value::Number(n, _) => n.parse().ok().map(Lit::Num),
+            Value::SingleQuotedString(s) | Value::DoubleQuotedString(s) => parse_date(s)
+                .map(Lit::Date)
+                .or_else(|| s.trim().parse().ok().map(Lit::Num)),
+            _ => None,
+        },
+        Expr::TypedString(ts) => match &ts.value.value {
+            Value::SingleQuotedString(s) | Value::DoubleQuotedString(s) => match ts.data_type {
+                DataType::Date | DataType::Datetime(_) | DataType::Timestamp(..) => {
+                    parse_date(s).map(Lit::Date)
+                }
+                _ => None,
+            },
+            _ => None,
+        },
+        Expr::Interval(iv) => {
+            let amount = match eval(&iv.value, depth + 1)? {
+                Lit::Num(n) => n,
+                _ => return None,
+            };
+            interval_of(amount, iv.leading_field.as_ref())
+        }
+        Expr::Nested(inner) => eval(inner, depth + 1),
+        Expr::Cast { expr, .. } => eval(expr, depth + 1),
+        Expr::UnaryOp { op, expr } => match (op, eval(expr, depth + 1)?) {
+            (UnaryOperator::Minus, Lit::Num(n)) => Some(Lit::Num(-n)),
+            (UnaryOperator::Plus, lit) => Some(lit),
+            _ => None,
+        },
+        Expr::BinaryOp { left, op, right } => {
+            let l = eval(left, depth + 1)?;
+            let r = eval(right, depth + 1)?;
+            match (op, l, r) {
+                (BinaryOperator::Plus, ..) => combine(l, r, 1),
+                (BinaryOperator::Minus, ..) => combine(l, r, -1),
+                (BinaryOperator::Multiply, Lit::Num(a), Lit::Num(b)) => Some(Lit::Num(a * b)),
+                (BinaryOperator::Divide, Lit::Num(a), Lit::Num(b)) if b != 0.0 => {
+                    Some(Lit::Num(a / b))
+                }
+                _ => None,
+            }
+        }
+        Expr::Function(func) => {
+            let name = object_name_last(&func.name);
+            let sign = match name.as_str() {
+                "date_add" | "adddate" => 1,
+                "date_sub" | "subdate" => -1,
+                "date" => {
+                    return function_args(func)
+                        .next()
+                        .and_then(|a| eval(a, depth + 1))
+                        .filter(|l| matches!(l, Lit::Date(_)));
+                }
+                _ => return None,
+            };
+            let mut args = function_args(func);
+            let d = eval(args.next()?, depth + 1)?;
+            let iv = eval(args.next()?, depth + 1)?;
+            match iv {
+                Lit::Num(n) => combine(d, Lit::Interval(0, n.round() as i64), sign),
+                _ => combine(d, iv, sign),
+            }
+        }
+        _ => None,
+    }
+}
+
+/// The plain expression arguments of a function call.
+fn function_args(func: &Function) -> impl Iterator<Item = &Expr> {
+    let list: &[FunctionArg] = match &func.args {
+        FunctionArguments::List(l) => &l.args,
+        _ => &[],
+    };
+    list.iter().filter_map(|a| match a {
+        FunctionArg::Unnamed(FunctionArgExpr::Expr(e))
+        | FunctionArg::Named {
+            arg: FunctionArgExpr::Expr(e),
+            ..
+        }
+        | FunctionArg::ExprNamed {
+            arg: FunctionArgExpr::Expr(e),
+            ..
+        } => Some(e),
+        _ => None,
+    })
+}
+
+fn span(lo: Lit, hi: Lit) -> Option<(RangeKind, f64)> {
+    match (lo, hi) {
+        (Lit::Num(a), Lit::Num(b)) => Some((RangeKind::Number, (b - a).abs())),
+        (Lit::Date(a), Lit::Date(b)) => Some((RangeKind::Date, (b - a).num_days().abs() as f64)),
+        _ => None,
+    }
+}
+
+const AGGREGATES: &[&str] = &[
+    "count",
+    "sum",
+    "avg",
+    "min",
+    "max",
+    "group_concat",
+    "std",
+    "stddev",
+    "stddev_pop",
+    "stddev_samp",
+    "variance",
+    "var_pop",
+    "var_samp",
+    "bit_and",
+    "bit_or",
+    "bit_xor",
+    "json_arrayagg",
+    "json_objectagg",
+];
+
+/// Clause an expression is walked in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Clause {
+    Select,
+    Where,
+    Join,
+    GroupBy,
+    Having,
+    OrderBy,
+    Other,
+}
+
+/// Which tables of a block may use a join key: the inner side of an outer
+/// join only (the outer side must be read in full to produce its rows).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Restrict {
+    None,
+    Only(std::ops::Range<usize>),
+    Except(std::ops::Range<usize>),
+}
+
+impl Restrict {
+    fn allows(&self, t: usize) -> bool {
+        match self {
+            Restrict::None => true,
+            Restrict::Only(r) => r.contains(&t),
+            Restrict::Except(r) => !r.contains(&t),
+        }
+    }
+}
+
+/// An index-relevant fact about a table of the current block.
+#[derive(Debug)]
+enum Fact {
+    /// Column compared with a value independent of the block.
+    Const { table: usize, column: String },
+    /// Equality between columns of two tables of the block.
+    JoinKey {
+        a: (usize, String),
+        b: (usize, String),
+        restrict: Restrict,
+    },
+}
+
+/// A table (or derived table/CTE) visible in a query block.
+struct ScopeTable<'c> {
+    alias: String,
+    name: String,
+    table: Option<&'c Table>,
+    /// Output column names of a derived table/CTE.
+    derived_columns: Vec<String>,
+    /// Index into `StatementFeatures::tables` for base tables.
+    table_ref: Option<usize>,
+}
+
+/// One query block (SELECT / UPDATE / DELETE).
+#[derive(Default)]
+struct Scope<'c> {
+    tables: Vec<ScopeTable<'c>>,
+    select_aliases: Vec<String>,
+    facts: Vec<Fact>,
+    /// Range bounds: column, lower, upper.
+    bounds: Vec<(String, Option<Lit>, Option<Lit>)>,
+    comma_joins: u32,
+}
+
+/// Result of resolving a column reference.
+struct ColRef {
+    scope: Option<usize>,
+    table: Option<usize>,
+    column: String,
+    /// Qualifier as written when it matched no table in scope.
+    unresolved_qualifier: Option<String>,
+}
+
+/// The table part (alias-resolved table name, or the qualifier as written)
+/// and column part of a reference.
+fn qualified_parts<'a>(scopes: &'a [Scope<'_>], c: &'a ColRef) -> (Option<&'a str>, &'a str) {
+    let table = match (c.scope, c.table) {
+        (Some(s), Some(t)) => scopes
+            .get(s)
+            .and_then(|scope| scope.tables.get(t))
+            .map(|t| t.name.as_str()),
+        _ => None,
+    };
+    (table.or(c.unresolved_qualifier.as_deref()), &c.column)
+}
+
+/// A CTE visible by name.
+struct CteDef {
+    name: String,
+    columns: Vec<String>,
+}
+
+struct Analyzer<'c> {
+    catalog: &'c Catalog,
+    f: StatementFeatures,
+    scopes: Vec<Scope<'c>>,
+    ctes: Vec<CteDef>,
+    /// Open subqueries: (id, number of scopes when it started).
+    open_subqueries: Vec<(usize, usize)>,
+    correlated: Vec<bool>,
+    subquery_depth: u32,
+    walk_depth: u32,
+    clause: Clause,
+    under_or: bool,
+    restrict: Restrict,
+    functions: Vec<String>,
+    aggregates: Vec<String>,
+}
+
+fn push_unique(list: &mut Vec<String>, s: &str) {
+    if !list.iter().any(|x| x == s) {
+        list.push(s.to_owned());
+    }
+}
+
+fn lower(ident: &Ident) -> String {
+    ident.value.to_ascii_lowercase()
+}
+
+/// Output column names of a query (for derived tables and CTEs).
+fn projection_names(q: &Query) -> Vec<String> {
+    let mut body = &*q.body;
+    loop {
+        match body {
+            SetExpr::Select(s) => {
+                return s
+                    .projection
+                    .iter()
+                    .filter_map(|item| match item {
+                        SelectItem::ExprWithAlias { alias, .. } => Some(lower(alias)),
+                        SelectItem::UnnamedExpr(Expr::Identifier(i)) => Some(lower(i)),
+                        SelectItem::UnnamedExpr(Expr::CompoundIdentifier(p)) => p.last().map(lower),
+                        _ => None,
+                    })
+                    .collect();
+            }
+            SetExpr::SetOperation { left, .. } => body = left,
+            SetExpr::Query(q) => body = &q.body,
+            _ => return Vec::new(),
+        }
+    }
+}
+
+fn limit_value(e: &Expr) -> Option<u64> {
+    match e {
+        Expr::Value(v) => match &v.value {
+            Value::Number(n, _) => n.parse().ok(),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+impl<'c> Analyzer<'c> {
+    fn new(catalog: &'c Catalog, f: StatementFeatures) -> Self {
+        Analyzer {
+            catalog,
+            f,
+            scopes: Vec::new(),
+            ctes: Vec::new(),
+            open_subqueries: Vec::new(),
+            correlated: Vec::new(),
+            subquery_depth: 0,
+            walk_depth: 0,
+            clause: Clause::Other,
+            under_or: false,
+            restrict: Restrict::None,
+            functions: Vec::new(),
+            aggregates: Vec::new(),
+        }
+    }
+
+    fn finish(mut self) -> StatementFeatures {
+        self.f.subqueries.correlated = self.correlated.iter().filter(|c| **c).count() as u32;
+        self.functions.sort_unstable();
+        self.aggregates.sort_unstable();
+        self.f.functions = self.functions;
+        self.f.aggregates = self.aggregates;
+        self.f
+    }
+
+    fn statement(&mut self, s: &Statement) {
+        match s {
+            Statement::Query(q) => self.query(q, true),
+            Statement::Insert(ins) => {
+                if let TableObject::TableName(name) = &ins.table {
+                    let idx = self.add_table_ref(name, None);
+                    if let Some(i) = idx {
+                        self.f.tables[i].access = TableAccess::Write;
+                    }
+                }
+                if let Some(src) = &ins.source {
+                    self.query(src, false);
+                }
+            }
+            Statement::Update(u) => {
+                self.scopes.push(Scope::default());
+                self.table_with_joins(&u.table);
+                if let Some(sqlparser::ast::UpdateTableFromKind::BeforeSet(v))
+                | Some(sqlparser::ast::UpdateTableFromKind::AfterSet(v)) = &u.from
+                {
+                    self.add_from_list(v);
+                }
+                self.clause = Clause::Other;
+                for a in &u.assignments {
+                    self.expr(&a.value);
+                }
+                if let Some(w) = &u.selection {
+                    self.clause = Clause::Where;
+                    self.expr(w);
+                }
+                self.order_by_exprs(u.order_by.iter().map(|o| &o.expr));
+                if let Some(l) = &u.limit {
+                    self.f.limit = limit_value(l);
+                }
+                self.close_scope();
+            }
+            Statement::Delete(d) => {
+                self.scopes.push(Scope::default());
+                let from = match &d.from {
+                    FromTable::WithFromKeyword(v) | FromTable::WithoutKeyword(v) => v,
+                };
+                self.add_from_list(from);
+                if let Some(using) = &d.using {
+                    self.add_from_list(using);
+                }
+                if let Some(w) = &d.selection {
+                    self.clause = Clause::Where;
+                    self.expr(w);
+                }
+                self.order_by_exprs(d.order_by.iter().map(|o| &o.expr));
+                if let Some(l) = &d.limit {
+                    self.f.limit = limit_value(l);
+                }
+                self.close_scope();
+            }
+            Statement::Set(sqlparser::ast::Set::SingleAssignment { values, .. }) => {
+                self.clause = Clause::Other;
+                for v in values {
+                    self.expr(v);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn query(&mut self, q: &Query, top: bool) {
+        let cte_mark = self.ctes.len();
+        if let Some(with) = &q.with {
+            for cte in &with.cte_tables {
+                self.f.subqueries.ctes += 1;
+                self.subquery(&cte.query);
+                let columns = if cte.alias.columns.is_empty() {
+                    projection_names(&cte.query)
+                } else {
+                    cte.alias.columns.iter().map(|c| lower(&c.name)).collect()
+                };
+                self.ctes.push(CteDef {
+                    name: lower(&cte.alias.name),
+                    columns,
+                });
+            }
+        }
+        self.set_expr(&q.body, q.order_by.as_ref(), top);
+        if top && let Some(limit) = &q.limit_clause {
+            match limit {
+                LimitClause::LimitOffset { limit, offset, .. } => {
+                    self.f.limit = limit.as_ref().and_then(limit_value);
+                    self.f.offset = offset.as_ref().and_then(|o| limit_value(&o.value));
+                }
+                LimitClause::OffsetCommaLimit { offset, limit } => {
+                    self.f.limit = limit_value(limit);
+                    self.f.offset = limit_value(offset);
+                }
+            }
+        }
+        self.ctes.truncate(cte_mark);
+    }
+
+    fn set_expr(&mut self, body: &SetExpr, order_by: Option<&OrderBy>, top: bool) {
+        match body {
+            SetExpr::Select(s) => self.select(s, order_by, top),
+            SetExpr::Query(q) => {
+                self.query(q, false);
+                self.order_by(order_by);
+            }
+            SetExpr::SetOperation {
+                left,
+                op,
+                set_quantifier,
+                right,
+            } => {
+                let name = match op {
+                    SetOperator::Union => "union",
+                    SetOperator::Except | SetOperator::Minus => "except",
+                    SetOperator::Intersect => "intersect",
+                };
+                let name = match set_quantifier {
+                    SetQuantifier::All => format!("{name} all"),
+                    _ => name.to_owned(),
+                };
+                self.f.set_operations.push(name);
+                self.set_expr(left, None, top);
+                self.set_expr(right, None, false);
+                self.order_by(order_by);
+            }
+            SetExpr::Values(v) => {
+                self.clause = Clause::Other;
+                for row in &v.rows {
+                    for e in &row.content {
+                        self.expr(e);
+                    }
+                }
+            }
+            SetExpr::Insert(s) | SetExpr::Update(s) | SetExpr::Delete(s) | SetExpr::Merge(s) => {
+                self.statement(s)
+            }
+            SetExpr::Table(_) => {}
+        }
+    }
+
+    fn order_by(&mut self, order_by: Option<&OrderBy>) {
+        if let Some(OrderBy {
+            kind: OrderByKind::Expressions(exprs),
+            ..
+        }) = order_by
+        {
+            self.order_by_exprs(exprs.iter().map(|o| &o.expr));
+        }
+    }
+
+    fn order_by_exprs<'e>(&mut self, exprs: impl Iterator<Item = &'e Expr>) {
+        self.clause = Clause::OrderBy;
+        for e in exprs {
+            self.f.order_by += 1;
+            self.expr(e);
+        }
+    }
+
+    fn select(&mut self, s: &Select, order_by: Option<&OrderBy>, top: bool) {
+        self.scopes.push(Scope::default());
+        if matches!(s.distinct, Some(Distinct::Distinct) | Some(Distinct::On(_))) {
+            self.f.distinct = true;
+        }
+        self.add_from_list(&s.from);
+        if let Some(w) = &s.selection {
+            self.clause = Clause::Where;
+            self.expr(w);
+        }
+        self.clause = Clause::Select;
+        if top {
+            self.f.select_items += s.projection.len() as u32;
+        }
+        for item in &s.projection {
+            match item {
+                SelectItem::UnnamedExpr(e) => self.expr(e),
+                SelectItem::ExprWithAlias { expr, alias } => {
+                    self.expr(expr);
+                    if let Some(scope) = self.scopes.last_mut() {
+                        scope.select_aliases.push(lower(alias));
+                    }
+                }
+                SelectItem::ExprWithAliases { expr, .. } => self.expr(expr),
+                SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..) => {
+                    self.f.select_star = true
+                }
+            }
+        }
+        if let GroupByExpr::Expressions(exprs, _) = &s.group_by {
+            self.clause = Clause::GroupBy;
+            for e in exprs {
+                self.f.group_by += 1;
+                self.expr(e);
+            }
+        }
+        if let Some(h) = &s.having {
+            self.f.having = true;
+            self.clause = Clause::Having;
+            self.expr(h);
+        }
+        self.order_by(order_by);
+        self.close_scope();
+    }
+
+    fn add_from_list(&mut self, from: &[TableWithJoins]) {
+        for twj in from {
+            self.table_with_joins(twj);
+        }
+        if let Some(scope) = self.scopes.last_mut() {
+            scope.comma_joins += from.len().saturating_sub(1) as u32;
+        }
+    }
+
+    fn scope_len(&self) -> usize {
+        self.scopes.last().map_or(0, |s| s.tables.len())
+    }
+
+    fn table_with_joins(&mut self, twj: &TableWithJoins) {
+        self.table_factor(&twj.relation);
+        for join in &twj.joins {
+            let before = self.scope_len();
+            self.table_factor(&join.relation);
+            let new = before..self.scope_len();
+            let j = &mut self.f.joins;
+            j.count += 1;
+            let (constraint, restrict) = match &join.join_operator {
+                JoinOperator::Join(c)
+                | JoinOperator::Inner(c)
+                | JoinOperator::StraightJoin(c)
+                | JoinOperator::Semi(c)
+                | JoinOperator::LeftSemi(c)
+                | JoinOperator::RightSemi(c)
+                | JoinOperator::Anti(c)
+                | JoinOperator::LeftAnti(c)
+                | JoinOperator::RightAnti(c) => {
+                    j.inner += 1;
+                    (Some(c), Restrict::None)
+                }
+                JoinOperator::Left(c) | JoinOperator::LeftOuter(c) => {
+                    j.left += 1;
+                    (Some(c), Restrict::Only(new))
+                }
+                JoinOperator::Right(c) | JoinOperator::RightOuter(c) => {
+                    j.right += 1;
+                    (Some(c), Restrict::Except(new))
+                }
+                JoinOperator::FullOuter(c) => {
+                    j.full += 1;
+                    (Some(c), Restrict::Only(0..0))
+                }
+                JoinOperator::CrossJoin(c) => {
+                    j.cross += 1;
+                    (Some(c), Restrict::None)
+                }
+                _ => {
+                    j.inner += 1;
+                    (None, Restrict::None)
+                }
+            };
+            if let Some(JoinConstraint::On(on)) = constraint {
+                let saved = std::mem::replace(&mut self.restrict, restrict);
+                self.clause = Clause::Join;
+                self.expr(on);
+                self.restrict = saved;
+            } else if let Some(JoinConstraint::Using(cols)) = constraint {
+                for col in cols {
+                    let name = object_name_last(col);
+                    self.using_key(&name, before, restrict.clone());
+                }
+            }
+        }
+    }
+
+    /// `JOIN t USING (c)`: a join key between the new table(s) and the
+    /// earlier table owning `c`.
+    fn using_key(&mut self, column: &str, first_new: usize, restrict: Restrict) {
+        let Some(scope) = self.scopes.last() else {
+            return;
+        };
+        let owns = |t: &ScopeTable| {
+            t.table.is_some_and(|tab| tab.column(column).is_some())
+                || t.derived_columns.iter().any(|c| c == column)
+        };
+        let left = scope.tables[..first_new].iter().position(owns);
+        let right = scope.tables[first_new..]
+            .iter()
+            .position(owns)
+            .map(|p| p + first_new);
+        if let (Some(a), Some(b)) = (left, right) {
+            let qa = format!("{}.{column}", scope.tables[a].name);
+            let qb = format!("{}.{column}", scope.tables[b].name);
+            push_unique(&mut self.f.columns.join, &qa);
+            push_unique(&mut self.f.columns.join, &qb);
+            self.join_key((a, column.to_owned()), (b, column.to_owned()), restrict);
+        }
+    }
+
+    /// Adds a base table reference to the statement's table list; returns
+    /// its index. CTE names are not base tables and return `None`.
+    fn add_table_ref(&mut self, name: &ObjectName, alias: Option<String>) -> Option<usize> {
+        let table_name = object_name_last(name);
+        let table = self.catalog.table(&table_name);
+        self.f.tables.push(TableRef {
+            name: table_name,
+            alias,
+            known: table.is_some(),
+            access: TableAccess::Unknown,
+            row_count: table.and_then(|t| t.row_count),
+        });
+        Some(self.f.tables.len() - 1)
+    }
+
+    fn table_factor(&mut self, tf: &TableFactor) {
+        match tf {
+            TableFactor::Table { name, alias, .. } => {
+                let table_name = object_name_last(name);
+                let alias_name = alias.as_ref().map(|a| lower(&a.name));
+                let cte = (name.0.len() == 1)
+                    .then(|| self.ctes.iter().rev().find(|c| c.name == table_name))
+                    .flatten();
+                let entry = if let Some(cte) = cte {
+                    ScopeTable {
+                        alias: alias_name.unwrap_or_else(|| table_name.clone()),
+                        name: table_name,
+                        table: None,
+                        derived_columns: cte.columns.clone(),
+                        table_ref: None,
+                    }
+                } else {
+                    let table_ref = self.add_table_ref(name, alias_name.clone());
+                    ScopeTable {
+                        alias: alias_name.unwrap_or_else(|| table_name.clone()),
+                        table: self.catalog.table(&table_name),
+                        name: table_name,
+                        derived_columns: Vec::new(),
+                        table_ref,
+                    }
+                };
+                if let Some(scope) = self.scopes.last_mut() {
+                    scope.tables.push(entry);
+                }
+            }
+            TableFactor::Derived {
+                subquery, alias, ..
+            } => {
+                self.f.subqueries.derived_tables += 1;
+                self.subquery(subquery);
+                let alias_name = alias
+                    .as_ref()
+                    .map(|a| lower(&a.name))
+                    .unwrap_or_else(|| "<derived>".to_owned());
+                let derived_columns = match alias {
+                    Some(a) if !a.columns.is_empty() => {
+                        a.columns.iter().map(|c| lower(&c.name)).collect()
+                    }
+                    _ => projection_names(subquery),
+                };
+                if let Some(scope) = self.scopes.last_mut() {
+                    scope.tables.push(ScopeTable {
+                        alias: alias_name.clone(),
+                        name: alias_name,
+                        table: None,
+                        derived_columns,
+                        table_ref: None,
+                    });
+                }
+            }
+            TableFactor::NestedJoin {
+                table_with_joins, ..
+            } => self.table_with_joins(table_with_joins),
+            _ => {}
+        }
+    }
+
+    /// Walks a subquery: counts it, tracks depth, and scopes clause state.
+    fn subquery(&mut self, q: &Query) {
+        let id = self.correlated.len();
+        self.correlated.push(false);
+        self.f.subqueries.count += 1;
+        self.subquery_depth += 1;
+        self.f.subqueries.max_depth = self.f.subqueries.max_depth.max(self.subquery_depth);
+        self.open_subqueries.push((id, self.scopes.len()));
+        let saved = (
+            self.clause,
+            self.under_or,
+            std::mem::replace(&mut self.restrict, Restrict::None),
+        );
+        self.under_or = false;
+        self.query(q, false);
+        (self.clause, self.under_or, self.restrict) = saved;
+        self.open_subqueries.pop();
+        self.subquery_depth -= 1;
+    }
+
+    /// Decides table access for the block and turns bounds into ranges.
+    fn close_scope(&mut self) {
+        let Some(scope) = self.scopes.pop() else {
+            return;
+        };
+        let mut has_join_key = false;
+        let mut accesses: Vec<(usize, TableAccess, u64)> = Vec::new();
+        for (i, st) in scope.tables.iter().enumerate() {
+            let (Some(r), Some(table)) = (st.table_ref, st.table) else {
+                continue;
+            };
+            let leading = |c: &str| table.index_use(c) == IndexUse::Leading;
+            let mut access = TableAccess::FullScan;
+            for fact in &scope.facts {
+                match fact {
+                    Fact::Const { table: t, column } if *t == i && leading(column) => {
+                        access = TableAccess::IndexLookup;
+                        break;
+                    }
+                    Fact::JoinKey { a, b, restrict } => {
+                        has_join_key = true;
+                        let hit = [a, b]
+                            .iter()
+                            .any(|(t, c)| *t == i && restrict.allows(i) && leading(c));
+                        if hit {
+                            access = TableAccess::IndexJoin;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            accesses.push((r, access, table.row_count.unwrap_or(u64::MAX)));
+        }
+        has_join_key |= scope
+            .facts
+            .iter()
+            .any(|f| matches!(f, Fact::JoinKey { .. }));
+        let needs_driver = !accesses.is_empty()
+            && accesses
+                .iter()
+                .all(|(_, a, _)| *a == TableAccess::IndexJoin);
+        if needs_driver {
+            let driver = accesses
+                .iter()
+                .enumerate()
+                .min_by_key(|(pos, (_, _, rows))| (*rows, *pos))
+                .map(|(pos, _)| pos);
+            if let Some(d) = driver {
+                accesses[d].1 = TableAccess::FullScan;
+            }
+        }
+        for (r, access, _) in accesses {
+            if let Some(t) = self.f.tables.get_mut(r) {
+                t.access = access;
+            }
+        }
+        if has_join_key {
+            self.f.joins.implicit += scope.comma_joins;
+        } else {
+            self.f.joins.cross += scope.comma_joins;
+        }
+        self.f.joins.count += scope.comma_joins;
+        for (column, lo, hi) in scope.bounds {
+            match (lo, hi) {
+                (Some(lo), Some(hi)) => {
+                    if let Some((kind, s)) = span(lo, hi) {
+                        self.f.predicates.ranges.push(RangeFeature {
+                            column,
+                            kind,
+                            span: s,
+                        });
+                    }
+                }
+                _ => self.f.predicates.open_ranges += 1,
+            }
+        }
+    }
+
+    /// Resolves a column reference against the open scopes (innermost
+    /// first) without recording anything.
+    fn resolve(&self, parts: &[Ident]) -> Option<ColRef> {
+        // `@var`, `@@session.var`: variables, not columns.
+        if parts.first()?.value.starts_with('@') {
+            return None;
+        }
+        let column = lower(parts.last()?);
+        if parts.len() >= 2 {
+            let qualifier = &parts[parts.len() - 2].value;
+            for (si, scope) in self.scopes.iter().enumerate().rev() {
+                if let Some(ti) = scope
+                    .tables
+                    .iter()
+                    .position(|t| t.alias.eq_ignore_ascii_case(qualifier))
+                {
+                    return Some(ColRef {
+                        scope: Some(si),
+                        table: Some(ti),
+                        column,
+                        unresolved_qualifier: None,
+                    });
+                }
+            }
+            return Some(ColRef {
+                scope: None,
+                table: None,
+                column,
+                unresolved_qualifier: Some(qualifier.to_ascii_lowercase()),
+            });
+        }
+        for (si, scope) in self.scopes.iter().enumerate().rev() {
+            let owner = scope.tables.iter().position(|t| {
+                t.table.is_some_and(|tab| tab.column(&column).is_some())
+                    || t.derived_columns.contains(&column)
+            });
+            if let Some(ti) = owner {
+                return Some(ColRef {
+                    scope: Some(si),
+                    table: Some(ti),
+                    column,
+                    unresolved_qualifier: None,
+                });
+            }
+            if scope.select_aliases.contains(&column) {
+                break;
+            }
+        }
+        // Unknown tables or derived tables without known columns: if the
+        // innermost block has exactly one table, the column is its.
+        if let Some(scope) = self.scopes.last()
+            && scope.tables.len() == 1
+            && scope.tables[0].table.is_none()
+            && !scope.select_aliases.contains(&column)
+        {
+            let si = self.scopes.len() - 1;
+            return Some(ColRef {
+                scope: Some(si),
+                table: Some(0),
+                column,
+                unresolved_qualifier: None,
+            });
+        }
+        Some(ColRef {
+            scope: None,
+            table: None,
+            column,
+            unresolved_qualifier: None,
+        })
+    }
+
+    /// Records a column reference in the current clause and marks enclosing
+    /// subqueries correlated when it reaches outside them.
+    fn column(&mut self, parts: &[Ident]) {
+        let Some(c) = self.resolve(parts) else {
+            return;
+        };
+        if let Some(si) = c.scope {
+            for (id, start) in &self.open_subqueries {
+                if si < *start
+                    && let Some(flag) = self.correlated.get_mut(*id)
+                {
+                    *flag = true;
+                }
+            }
+        }
+        let cols = &mut self.f.columns;
+        let list = match self.clause {
+            Clause::Select => &mut cols.select,
+            Clause::Where | Clause::Having => &mut cols.where_,
+            Clause::Join => &mut cols.join,
+            Clause::GroupBy => &mut cols.group_by,
+            Clause::OrderBy => &mut cols.order_by,
+            Clause::Other => return,
+        };
+        // Compare without building the string: this runs for every column
+        // reference and most are repeats.
+        let (prefix, col) = qualified_parts(&self.scopes, &c);
+        let seen = list.iter().any(|x| match prefix {
+            Some(p) => {
+                x.len() == p.len() + 1 + col.len()
+                    && x.starts_with(p)
+                    && x.ends_with(col)
+                    && x.as_bytes().get(p.len()) == Some(&b'.')
+            }
+            None => x == col,
+        });
+        if !seen {
+            list.push(match prefix {
+                Some(p) => format!("{p}.{col}"),
+                None => col.to_owned(),
+            });
+        }
+    }
+
+    /// `table.column` for a resolved reference (see [`ClauseColumns`]).
+    fn qualified(&self, c: &ColRef) -> String {
+        match qualified_parts(&self.scopes, c) {
+            (Some(p), col) => format!("{p}.{col}"),
+            (None, col) => col.to_owned(),
+        }
+    }
+
+    /// A column of the innermost block referenced by `e` (a bare column).
+    fn local_column(&self, e: &Expr) -> Option<ColRef> {
+        let c = match e {
+            Expr::Identifier(i) => self.resolve(std::slice::from_ref(i))?,
+            Expr::CompoundIdentifier(p) => self.resolve(p)?,
+            Expr::Nested(inner) => return self.local_column(inner),
+            _ => return None,
+        };
+        (c.scope.is_some() && c.scope == self.scopes.len().checked_sub(1)).then_some(c)
+    }
+
+    /// Whether `e` does not depend on the innermost block's rows.
+    fn independent(&self, e: &Expr, depth: u32) -> bool {
+        if depth > 32 {
+            return false;
+        }
+        let d = depth + 1;
+        match e {
+            Expr::Value(_) | Expr::TypedString(_) => true,
+            Expr::Identifier(i) => match self.resolve(std::slice::from_ref(i)) {
+                None => true,
+                Some(c) => c.scope.is_some_and(|s| s + 1 < self.scopes.len()),
+            },
+            Expr::CompoundIdentifier(p) => self
+                .resolve(p)
+                .is_none_or(|c| c.scope.is_some_and(|s| s + 1 < self.scopes.len())),
+            Expr::Nested(x) | Expr::UnaryOp { expr: x, .. } | Expr::Cast { expr: x, .. } => {
+                self.independent(x, d)
+            }
+            Expr::Interval(iv) => self.independent(&iv.value, d),
+            Expr::BinaryOp { left, right, .. } => {
+                self.independent(left, d) && self.independent(right, d)
+            }
+            Expr::Function(func) => function_args(func).all(|a| self.independent(a, d)),
+            Expr::Subquery(_) => true,
+            _ => false,
+        }
+    }
+
+    fn const_fact(&mut self, c: &ColRef, sargable: bool) {
+        let Some(scope) = self.scopes.last() else {
+            return;
+        };
+        let Some(ti) = c.table else {
+            return;
+        };
+        let Some(table) = scope.tables.get(ti).and_then(|t| t.table) else {
+            return;
+        };
+        if table.index_use(&c.column) == IndexUse::Leading {
+            self.f.predicates.indexed_filters += 1;
+        } else {
+            self.f.predicates.unindexed_filters += 1;
+        }
+        if sargable
+            && !self.under_or
+            && matches!(self.clause, Clause::Where | Clause::Join)
+            && let Some(scope) = self.scopes.last_mut()
+        {
+            scope.facts.push(Fact::Const {
+                table: ti,
+                column: c.column.clone(),
+            });
+        }
+    }
+
+    fn join_key(&mut self, a: (usize, String), b: (usize, String), restrict: Restrict) {
+        let Some(scope) = self.scopes.last_mut() else {
+            return;
+        };
+        let indexed = [&a, &b].iter().any(|(t, c)| {
+            scope
+                .tables
+                .get(*t)
+                .and_then(|st| st.table)
+                .is_some_and(|tab| tab.index_use(c) == IndexUse::Leading)
+        });
+        if indexed {
+            self.f.joins.keys_indexed += 1;
+        } else {
+            self.f.joins.keys_unindexed += 1;
+        }
+        scope.facts.push(Fact::JoinKey { a, b, restrict });
+    }
+
+    fn in_filter(&self) -> bool {
+        matches!(self.clause, Clause::Where | Clause::Join | Clause::Having)
+    }
+
+    /// Handles `left op right` comparisons: counts, index facts, join keys,
+    /// range bounds.
+    fn comparison(&mut self, left: &Expr, op: &BinaryOperator, right: &Expr) {
+        let ops = &mut self.f.predicates.ops;
+        match op {
+            BinaryOperator::Eq | BinaryOperator::Spaceship => ops.eq += 1,
+            BinaryOperator::NotEq => ops.ne += 1,
+            BinaryOperator::Lt => ops.lt += 1,
+            BinaryOperator::Gt => ops.gt += 1,
+            BinaryOperator::LtEq => ops.le += 1,
+            BinaryOperator::GtEq => ops.ge += 1,
+            _ => return,
+        }
+        self.f.predicates.count += 1;
+        if self.clause == Clause::Having {
+            return;
+        }
+        let lc = self.local_column(left);
+        let rc = self.local_column(right);
+        let eq = matches!(op, BinaryOperator::Eq | BinaryOperator::Spaceship);
+        if let (Some(l), Some(r)) = (&lc, &rc) {
+            if eq
+                && !self.under_or
+                && l.table != r.table
+                && let (Some(lt), Some(rt)) = (l.table, r.table)
+            {
+                let restrict = self.restrict.clone();
+                self.join_key((lt, l.column.clone()), (rt, r.column.clone()), restrict);
+            }
+            return;
+        }
+        let sargable = !matches!(op, BinaryOperator::NotEq);
+        let (col, other, flipped) = match (lc, rc) {
+            (Some(l), None) => (l, right, false),
+            (None, Some(r)) => (r, left, true),
+            _ => return,
+        };
+        if !self.independent(other, 0) {
+            return;
+        }
+        self.const_fact(&col, sargable);
+        if self.under_or {
+            return;
+        }
+        let lower_bound = match (op, flipped) {
+            (BinaryOperator::Gt | BinaryOperator::GtEq, false)
+            | (BinaryOperator::Lt | BinaryOperator::LtEq, true) => true,
+            (BinaryOperator::Lt | BinaryOperator::LtEq, false)
+            | (BinaryOperator::Gt | BinaryOperator::GtEq, true) => false,
+            _ => return,
+        };
+        let value = eval(other, 0);
+        let qualified = self.qualified(&col);
+        if let Some(scope) = self.scopes.last_mut() {
+            let entry = match scope.bounds.iter_mut().find(|b| b.0 == qualified) {
+                Some(e) => e,
+                None => {
+                    scope.bounds.push((qualified, None, None));
+                    let last = scope.bounds.len() - 1;
+                    &mut scope.bounds[last]
+                }
+            };
+            let slot = if lower_bound {
+                &mut entry.1
+            } else {
+                &mut entry.2
+            };
+            if slot.is_none() {
+                *slot = value;
+            }
+        }
+    }
+
+    fn function(&mut self, func: &Function) {
+        let name = object_name_last(&func.name);
+        if AGGREGATES.contains(&name.as_str()) {
+            self.f.aggregate_count += 1;
+            push_unique(&mut self.aggregates, &name);
+        }
+        push_unique(&mut self.functions, &name);
+        match &func.args {
+            FunctionArguments::List(list) => {
+                if list.duplicate_treatment == Some(DuplicateTreatment::Distinct) {
+                    self.f.distinct = true;
+                }
+                for arg in &list.args {
+                    let e = match arg {
+                        FunctionArg::Unnamed(FunctionArgExpr::Expr(e))
+                        | FunctionArg::Named {
+                            arg: FunctionArgExpr::Expr(e),
+                            ..
+                        }
+                        | FunctionArg::ExprNamed {
+                            arg: FunctionArgExpr::Expr(e),
+                            ..
+                        } => e,
+                        _ => continue,
+                    };
+                    self.expr(e);
+                }
+            }
+            FunctionArguments::Subquery(q) => self.subquery(q),
+            FunctionArguments::None => {}
+        }
+    }
+
+    fn special(&mut self, name: &str) {
+        push_unique(&mut self.functions, name);
+    }
+
+    fn expr(&mut self, e: &Expr) {
+        if self.walk_depth >= MAX_WALK_DEPTH {
+            return;
+        }
+        self.walk_depth += 1;
+        self.expr_inner(e);
+        self.walk_depth -= 1;
+    }
+
+    fn expr_inner(&mut self, e: &Expr) {
+        match e {
+            Expr::Identifier(i) => self.column(std::slice::from_ref(i)),
+            Expr::CompoundIdentifier(p) => self.column(p),
+            Expr::Value(_) | Expr::TypedString(_) => self.f.literal_count += 1,
+            Expr::Nested(x) => self.expr(x),
+            Expr::BinaryOp { left, op, right } => match op {
+                BinaryOperator::And => {
+                    self.expr(left);
+                    self.expr(right);
+                }
+                BinaryOperator::Or | BinaryOperator::Xor => {
+                    let saved = self.under_or;
+                    self.under_or = true;
+                    self.expr(left);
+                    self.expr(right);
+                    self.under_or = saved;
+                }
+                _ => {
+                    if self.in_filter() {
+                        self.comparison(left, op, right);
+                    }
+                    self.expr(left);
+                    self.expr(right);
+                }
+            },
+            Expr::UnaryOp { op, expr } => {
+                if matches!(op, UnaryOperator::Not) {
+                    let saved = self.under_or;
+                    self.under_or = true;
+                    self.expr(expr);
+                    self.under_or = saved;
+                } else {
+                    self.expr(expr);
+                }
+            }
+            Expr::IsNull(x) | Expr::IsNotNull(x) => {
+                if self.in_filter() {
+                    self.f.predicates.count += 1;
+                    if matches!(e, Expr::IsNull(_)) {
+                        self.f.predicates.ops.is_null += 1;
+                    } else {
+                        self.f.predicates.ops.is_not_null += 1;
+                    }
+                    if let Some(c) = self.local_column(x) {
+                        self.const_fact(&c, matches!(e, Expr::IsNull(_)));
+                    }
+                }
+                self.expr(x);
+            }
+            Expr::IsTrue(x)
+            | Expr::IsFalse(x)
+            | Expr::IsNotTrue(x)
+            | Expr::IsNotFalse(x)
+            | Expr::IsUnknown(x)
+            | Expr::IsNotUnknown(x) => self.expr(x),
+            Expr::IsDistinctFrom(a, b) | Expr::IsNotDistinctFrom(a, b) => {
+                self.expr(a);
+                self.expr(b);
+            }
+            Expr::In {
+                expr,
+                target,
+                negated,
+                ..
+            } => {
+                let filter = self.in_filter();
+                if filter {
+                    self.f.predicates.count += 1;
+                }
+                match target {
+                    InTarget::List(items) => {
+                        if filter {
+                            let p = &mut self.f.predicates;
+                            if *negated {
+                                p.ops.not_in_list += 1;
+                            } else {
+                                p.ops.in_list += 1;
+                            }
+                            let n = items.len() as u32;
+                            p.in_list_max = p.in_list_max.max(n);
+                            p.in_list_total += n;
+                            if let Some(c) = self.local_column(expr)
+                                && items.iter().all(|i| self.independent(i, 0))
+                            {
+                                self.const_fact(&c, !*negated);
+                            }
+                        }
+                        self.expr(expr);
+                        for i in items {
+                            self.expr(i);
+                        }
+                    }
+                    InTarget::Subquery(q) => {
+                        if filter {
+                            if *negated {
+                                self.f.predicates.ops.not_in_subquery += 1;
+                            } else {
+                                self.f.predicates.ops.in_subquery += 1;
+                            }
+                            if let Some(c) = self.local_column(expr) {
+                                self.const_fact(&c, !*negated);
+                            }
+                        }
+                        self.expr(expr);
+                        self.subquery(q);
+                    }
+                    InTarget::Unnest(x) => {
+                        self.expr(expr);
+                        self.expr(x);
+                    }
+                    InTarget::Table { .. } => self.expr(expr),
+                }
+            }
+            Expr::Between {
+                expr,
+                negated,
+                low,
+                high,
+            } => {
+                if self.in_filter() {
+                    self.f.predicates.count += 1;
+                    if *negated {
+                        self.f.predicates.ops.not_between += 1;
+                    } else {
+                        self.f.predicates.ops.between += 1;
+                    }
+                    if let Some(c) = self.local_column(expr)
+                        && self.independent(low, 0)
+                        && self.independent(high, 0)
+                    {
+                        self.const_fact(&c, !*negated);
+                        if !*negated
+                            && !self.under_or
+                            && let (Some(lo), Some(hi)) = (eval(low, 0), eval(high, 0))
+                            && let Some((kind, s)) = span(lo, hi)
+                        {
+                            self.f.predicates.ranges.push(RangeFeature {
+                                column: self.qualified(&c),
+                                kind,
+                                span: s,
+                            });
+                        }
+                    }
+                }
+                self.expr(expr);
+                self.expr(low);
+                self.expr(high);
+            }
+            Expr::Like {
+                negated,
+                expr,
+                pattern,
+                ..
+            }
+            | Expr::ILike {
+                negated,
+                expr,
+                pattern,
+                ..
+            } => {
+                if self.in_filter() {
+                    self.f.predicates.count += 1;
+                    if *negated {
+                        self.f.predicates.ops.not_like += 1;
+                    } else {
+                        self.f.predicates.ops.like += 1;
+                    }
+                    let leading_wildcard = match &**pattern {
+                        Expr::Value(v) => match &v.value {
+                            Value::SingleQuotedString(s) | Value::DoubleQuotedString(s) => {
+                                s.starts_with('%') || s.starts_with('_')
+                            }
+                            _ => false,
+                        },
+                        _ => true,
+                    };
+                    if leading_wildcard {
+                        self.f.predicates.like_leading_wildcard += 1;
+                    }
+                    if let Some(c) = self.local_column(expr)
+                        && self.independent(pattern, 0)
+                    {
+                        self.const_fact(&c, !*negated && !leading_wildcard);
+                    }
+                }
+                self.expr(expr);
+                self.expr(pattern);
+            }
+            Expr::RLike { expr, pattern, .. } | Expr::SimilarTo { expr, pattern, .. } => {
+                if self.in_filter() {
+                    self.f.predicates.count += 1;
+                    self.f.predicates.ops.regexp += 1;
+                }
+                self.expr(expr);
+                self.expr(pattern);
+            }
+            Expr::MatchAgainst { .. } => {
+                if self.in_filter() {
+                    self.f.predicates.count += 1;
+                    self.f.predicates.ops.regexp += 1;
+                }
+                self.special("match");
+            }
+            Expr::AnyOp { left, right, .. } | Expr::AllOp { left, right, .. } => {
+                if self.in_filter() {
+                    self.f.predicates.count += 1;
+                }
+                self.expr(left);
+                self.expr(right);
+            }
+            Expr::Exists { subquery, negated } => {
+                if self.in_filter() {
+                    self.f.predicates.count += 1;
+                    if *negated {
+                        self.f.predicates.ops.not_exists += 1;
+                    } else {
+                        self.f.predicates.ops.exists += 1;
+                    }
+                }
+                self.subquery(subquery);
+            }
+            Expr::Subquery(q) => self.subquery(q),
+            Expr::Function(func) => self.function(func),
+            Expr::Case {
+                operand,
+                conditions,
+                else_result,
+                ..
+            } => {
+                self.f.case_count += 1;
+                if let Some(o) = operand {
+                    self.expr(o);
+                }
+                for cw in conditions {
+                    self.expr(&cw.condition);
+                    self.expr(&cw.result);
+                }
+                if let Some(x) = else_result {
+                    self.expr(x);
+                }
+            }
+            Expr::Cast { expr, .. } => {
+                self.special("cast");
+                self.expr(expr);
+            }
+            Expr::Convert { expr, .. } => {
+                self.special("convert");
+                self.expr(expr);
+            }
+            Expr::Extract { expr, .. } => {
+                self.special("extract");
+                self.expr(expr);
+            }
+            Expr::Ceil { expr, .. } => {
+                self.special("ceil");
+                self.expr(expr);
+            }
+            Expr::Floor { expr, .. } => {
+                self.special("floor");
+                self.expr(expr);
+            }
+            Expr::Position { expr, r#in } => {
+                self.special("position");
+                self.expr(expr);
+                self.expr(r#in);
+            }
+            Expr::Substring {
+                expr,
+                substring_from,
+                substring_for,
+                ..
+            } => {
+                self.special("substring");
+                self.expr(expr);
+                if let Some(x) = substring_from {
+                    self.expr(x);
+                }
+                if let Some(x) = substring_for {
+                    self.expr(x);
+                }
+            }
+            Expr::Trim { expr, .. } => {
+                self.special("trim");
+                self.expr(expr);
+            }
+            Expr::Collate { expr, .. } => self.expr(expr),
+            Expr::Interval(iv) => self.expr(&iv.value),
+            Expr::Tuple(items) => {
+                for i in items {
+                    self.expr(i);
+                }
+            }
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! Fixtures shared by integration tests and benches.
+
+pub mod tpch;

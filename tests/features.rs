@@ -1,0 +1,612 @@
+//! Feature extraction on the 22 TPC-H queries, client chatter, ad-hoc
+//! queries and DML.
+
+mod common;
+
+use common::tpch::{CHATTER, TPCH};
+use qlat::sql::catalog::Catalog;
+use qlat::sql::features::{
+    RangeKind, StatementFeatures, StatementKind, TableAccess, analyze, strip_leading_comments,
+};
+
+fn catalog() -> Catalog {
+    Catalog::tpch().with_tpch_row_counts(1.0)
+}
+
+fn an(sql: &str) -> StatementFeatures {
+    analyze(sql, &catalog())
+}
+
+fn q(n: usize) -> StatementFeatures {
+    let f = an(TPCH[n - 1].1);
+    assert!(f.parsed, "Q{n} must parse: {:?}", f.unparsed_reason);
+    assert_eq!(f.kind, StatementKind::Select, "Q{n}");
+    f
+}
+
+fn access(f: &StatementFeatures, table: &str) -> Vec<TableAccess> {
+    f.tables
+        .iter()
+        .filter(|t| t.name == table)
+        .map(|t| t.access)
+        .collect()
+}
+
+fn value(f: &StatementFeatures, name: &str) -> f64 {
+    f.numeric_vector()
+        .into_iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| v)
+        .unwrap_or_else(|| panic!("no feature {name}"))
+}
+
+fn date_spans(f: &StatementFeatures) -> Vec<f64> {
+    f.predicates
+        .ranges
+        .iter()
+        .filter(|r| r.kind == RangeKind::Date)
+        .map(|r| r.span)
+        .collect()
+}
+
+#[test]
+fn all_tpch_queries_parse_and_resolve_every_table() {
+    for (name, sql) in TPCH {
+        let f = an(sql);
+        assert!(f.parsed, "{name}: {:?}", f.unparsed_reason);
+        assert!(!f.tables.is_empty(), "{name}");
+        assert!(f.tables.iter().all(|t| t.known), "{name}: {:?}", f.tables);
+        assert!(
+            f.tables.iter().all(|t| t.access != TableAccess::Unknown),
+            "{name}: {:?}",
+            f.tables
+        );
+        assert!(f.token_count > 20, "{name}");
+    }
+}
+
+#[test]
+fn q1_pricing_summary() {
+    let f = q(1);
+    assert_eq!(access(&f, "lineitem"), vec![TableAccess::FullScan]);
+    assert_eq!(f.aggregate_count, 8);
+    assert_eq!(f.aggregates, vec!["avg", "count", "sum"]);
+    assert_eq!(f.group_by, 2);
+    assert_eq!(f.order_by, 2);
+    assert_eq!(f.predicates.open_ranges, 1);
+    assert!(f.predicates.ranges.is_empty());
+    assert_eq!(f.columns.where_, vec!["lineitem.l_shipdate"]);
+    assert_eq!(
+        f.columns.group_by,
+        vec!["lineitem.l_returnflag", "lineitem.l_linestatus"]
+    );
+    assert_eq!(f.joins.count, 0);
+    assert_eq!(f.limit, None);
+    assert_eq!(
+        value(&f, "rows of largest scanned table (log10)").round(),
+        7.0
+    );
+}
+
+#[test]
+fn q2_correlated_min_cost_supplier() {
+    let f = q(2);
+    assert_eq!(f.subqueries.count, 1);
+    assert_eq!(f.subqueries.correlated, 1);
+    assert_eq!(f.limit, Some(100));
+    assert_eq!(f.predicates.like_leading_wildcard, 1);
+    assert_eq!(f.tables.len(), 9);
+    assert_eq!(f.joins.implicit, 4 + 3);
+}
+
+#[test]
+fn q3_shipping_priority_drives_from_customer() {
+    let f = q(3);
+    assert_eq!(f.joins.implicit, 2);
+    assert_eq!(f.joins.keys_indexed, 2);
+    assert_eq!(f.joins.keys_unindexed, 0);
+    assert_eq!(f.limit, Some(10));
+    assert_eq!(access(&f, "customer"), vec![TableAccess::FullScan]);
+    assert_eq!(access(&f, "orders"), vec![TableAccess::IndexJoin]);
+    assert_eq!(access(&f, "lineitem"), vec![TableAccess::IndexJoin]);
+    assert_eq!(f.predicates.open_ranges, 2);
+    assert_eq!(
+        f.columns.join.len() + f.columns.where_.len(),
+        f.columns.where_.len()
+    );
+    assert!(
+        f.columns
+            .where_
+            .contains(&"customer.c_mktsegment".to_owned())
+    );
+}
+
+#[test]
+fn q4_exists_uses_primary_key() {
+    let f = q(4);
+    assert_eq!(f.predicates.ops.exists, 1);
+    assert_eq!(f.subqueries.correlated, 1);
+    assert_eq!(date_spans(&f), vec![92.0]);
+    assert_eq!(access(&f, "orders"), vec![TableAccess::FullScan]);
+    assert_eq!(access(&f, "lineitem"), vec![TableAccess::IndexLookup]);
+}
+
+#[test]
+fn q5_local_supplier_volume() {
+    let f = q(5);
+    assert_eq!(f.tables.len(), 6);
+    assert_eq!(date_spans(&f), vec![365.0]);
+    assert_eq!(access(&f, "region"), vec![TableAccess::FullScan]);
+    assert_eq!(value(&f, "tables scanned without index"), 1.0);
+    assert_eq!(
+        f.joins.keys_indexed, 6,
+        "c_nationkey and s_nationkey are indexed too"
+    );
+    assert_eq!(f.joins.keys_unindexed, 0);
+}
+
+#[test]
+fn q6_forecast_revenue_ranges() {
+    let f = q(6);
+    assert_eq!(access(&f, "lineitem"), vec![TableAccess::FullScan]);
+    assert_eq!(date_spans(&f), vec![365.0]);
+    let num: Vec<f64> = f
+        .predicates
+        .ranges
+        .iter()
+        .filter(|r| r.kind == RangeKind::Number)
+        .map(|r| r.span)
+        .collect();
+    assert_eq!(num.len(), 1);
+    assert!((num[0] - 0.02).abs() < 1e-9, "{num:?}");
+    assert_eq!(f.predicates.open_ranges, 1);
+    assert_eq!(f.predicates.ops.between, 1);
+    assert_eq!(value(&f, "date range days (widest)"), 365.0);
+    assert_eq!(value(&f, "filters on non-indexed columns"), 4.0);
+}
+
+#[test]
+fn q7_volume_shipping_self_join_of_nation() {
+    let f = q(7);
+    assert_eq!(access(&f, "nation").len(), 2);
+    assert_eq!(f.subqueries.derived_tables, 1);
+    assert_eq!(date_spans(&f), vec![730.0]);
+    assert!(f.functions.contains(&"extract".to_owned()));
+    assert_eq!(f.columns.group_by[0], "shipping.supp_nation");
+}
+
+#[test]
+fn q8_market_share() {
+    let f = q(8);
+    assert_eq!(f.case_count, 1);
+    assert_eq!(f.tables.len(), 8);
+    assert_eq!(date_spans(&f), vec![730.0]);
+}
+
+#[test]
+fn q9_product_type_profit_like_green() {
+    let f = q(9);
+    assert_eq!(f.predicates.ops.like, 1);
+    assert_eq!(f.predicates.like_leading_wildcard, 1);
+    assert_eq!(f.subqueries.derived_tables, 1);
+    assert_eq!(f.tables.len(), 6);
+}
+
+#[test]
+fn q10_returned_items() {
+    let f = q(10);
+    assert_eq!(f.limit, Some(20));
+    assert_eq!(date_spans(&f), vec![92.0]);
+    assert_eq!(f.group_by, 7);
+}
+
+#[test]
+fn q11_having_with_uncorrelated_subquery() {
+    let f = q(11);
+    assert!(f.having);
+    assert_eq!(f.subqueries.count, 1);
+    assert_eq!(f.subqueries.correlated, 0);
+}
+
+#[test]
+fn q12_in_list_and_case() {
+    let f = q(12);
+    assert_eq!(f.predicates.ops.in_list, 1);
+    assert_eq!(f.predicates.in_list_max, 2);
+    assert_eq!(f.case_count, 2);
+    assert_eq!(date_spans(&f), vec![365.0]);
+}
+
+#[test]
+fn q13_left_outer_join_with_not_like() {
+    let f = q(13);
+    assert_eq!(f.joins.left, 1);
+    assert_eq!(f.joins.count, 1);
+    assert_eq!(f.predicates.ops.not_like, 1);
+    assert_eq!(f.predicates.like_leading_wildcard, 1);
+    assert_eq!(access(&f, "customer"), vec![TableAccess::FullScan]);
+    assert_eq!(access(&f, "orders"), vec![TableAccess::IndexJoin]);
+    assert_eq!(
+        f.columns.group_by,
+        vec!["customer.c_custkey", "c_orders.c_count"]
+    );
+}
+
+#[test]
+fn q14_promotion_effect() {
+    let f = q(14);
+    assert_eq!(date_spans(&f), vec![30.0]);
+    assert_eq!(f.predicates.like_leading_wildcard, 0);
+    assert_eq!(f.case_count, 1);
+}
+
+#[test]
+fn q15_top_supplier_as_cte() {
+    let f = q(15);
+    assert_eq!(f.subqueries.ctes, 1);
+    assert_eq!(f.subqueries.count, 2);
+    let names: Vec<&str> = f.tables.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, vec!["lineitem", "supplier"]);
+    assert_eq!(date_spans(&f), vec![91.0]);
+    assert!(
+        f.columns
+            .where_
+            .contains(&"revenue0.total_revenue".to_owned())
+    );
+}
+
+#[test]
+fn q16_not_in_subquery_and_count_distinct() {
+    let f = q(16);
+    assert!(f.distinct);
+    assert_eq!(f.predicates.ops.not_in_subquery, 1);
+    assert_eq!(f.predicates.in_list_max, 8);
+    assert_eq!(f.predicates.ops.not_like, 1);
+    assert_eq!(f.predicates.like_leading_wildcard, 1);
+    assert_eq!(f.predicates.ops.ne, 1);
+}
+
+#[test]
+fn q17_correlated_avg_uses_part_index() {
+    let f = q(17);
+    assert_eq!(f.subqueries.correlated, 1);
+    assert_eq!(
+        access(&f, "lineitem"),
+        vec![TableAccess::IndexJoin, TableAccess::IndexLookup]
+    );
+}
+
+#[test]
+fn q18_in_subquery_with_group_by_having() {
+    let f = q(18);
+    assert_eq!(f.predicates.ops.in_subquery, 1);
+    assert!(f.having);
+    assert_eq!(f.subqueries.correlated, 0);
+    assert_eq!(f.group_by, 6);
+    assert_eq!(f.limit, Some(100));
+    assert_eq!(access(&f, "orders"), vec![TableAccess::IndexLookup]);
+}
+
+#[test]
+fn q19_disjunctive_discounted_revenue() {
+    let f = q(19);
+    assert_eq!(f.predicates.ops.in_list, 6);
+    assert_eq!(f.predicates.in_list_max, 4);
+    assert_eq!(f.predicates.ops.between, 3);
+    assert!(
+        f.predicates.ranges.is_empty(),
+        "ranges under OR are not closed"
+    );
+    assert_eq!(f.joins.implicit, 0, "join key only under OR");
+    assert_eq!(f.joins.cross, 1);
+}
+
+#[test]
+fn q20_nested_and_correlated_subqueries() {
+    let f = q(20);
+    assert_eq!(f.subqueries.count, 3);
+    assert_eq!(f.subqueries.max_depth, 2);
+    assert_eq!(f.subqueries.correlated, 1);
+    assert_eq!(date_spans(&f), vec![365.0]);
+    assert_eq!(f.predicates.like_leading_wildcard, 0);
+}
+
+#[test]
+fn q21_exists_and_not_exists_on_lineitem_aliases() {
+    let f = q(21);
+    assert_eq!(f.predicates.ops.exists, 1);
+    assert_eq!(f.predicates.ops.not_exists, 1);
+    assert_eq!(f.subqueries.correlated, 2);
+    assert_eq!(access(&f, "lineitem").len(), 3);
+    assert_eq!(f.tables[1].alias.as_deref(), Some("l1"));
+    assert!(
+        f.columns
+            .where_
+            .contains(&"lineitem.l_receiptdate".to_owned())
+    );
+}
+
+#[test]
+fn q22_global_sales_opportunity() {
+    let f = q(22);
+    assert!(f.functions.contains(&"substring".to_owned()));
+    assert_eq!(f.subqueries.count, 3);
+    assert_eq!(f.subqueries.max_depth, 2);
+    assert_eq!(f.subqueries.correlated, 1);
+    assert_eq!(f.predicates.in_list_total, 14);
+}
+
+#[test]
+fn chatter_is_classified() {
+    let kinds: Vec<StatementKind> = CHATTER.iter().map(|s| an(s).kind).collect();
+    use StatementKind::*;
+    assert_eq!(
+        kinds,
+        vec![
+            Select, Set, Show, Select, Show, Set, Admin, Select, Select, Select, Select, Select,
+            Commit, Select
+        ]
+    );
+    for s in CHATTER {
+        let f = an(s);
+        assert!(f.parsed, "{s}: {:?}", f.unparsed_reason);
+    }
+    for s in ["SHOW WARNINGS", "SET NAMES utf8mb4", "Quit", "COMMIT"] {
+        let f = an(s);
+        assert!(f.fast_path, "{s}");
+        assert!(f.tables.is_empty());
+        assert!(f.token_count >= 1);
+    }
+    assert_eq!(an("administrator command: Quit").kind, Admin);
+    assert_eq!(an("BEGIN").kind, Begin);
+    assert_eq!(an("START TRANSACTION").kind, Begin);
+    assert_eq!(an("rollback").kind, Rollback);
+    assert_eq!(an("USE tpch").kind, Use);
+    assert_eq!(an("CALL refresh(1)").kind, Call);
+    assert_eq!(an("EXPLAIN SELECT 1").kind, Explain);
+    assert_eq!(an("CREATE TABLE x (a int)").kind, Create);
+    assert_eq!(an("DROP TABLE x").kind, Drop);
+    assert_eq!(an("ALTER TABLE x ADD COLUMN b int").kind, Alter);
+}
+
+#[test]
+fn select_literals_and_variables() {
+    let f = an("SELECT 1");
+    assert!(!f.fast_path);
+    assert_eq!(f.literal_count, 1);
+    assert!(f.tables.is_empty());
+    let f = an("SELECT @@session.transaction_isolation");
+    assert!(f.columns.select.is_empty(), "{:?}", f.columns.select);
+    let f = an("SELECT @@version_comment LIMIT 1");
+    assert_eq!(f.limit, Some(1));
+    assert!(f.tables.is_empty());
+    let f = an("SET @x = (SELECT max(o_orderkey) FROM orders)");
+    assert_eq!(f.kind, StatementKind::Set);
+    assert!(!f.fast_path);
+}
+
+#[test]
+fn leading_comments_are_stripped() {
+    let sql = "/* ApplicationName=DBeaver 22.1 */ SELECT * FROM orders WHERE o_orderkey = 7";
+    let f = an(sql);
+    assert_eq!(f.length_bytes, sql.len() - 35);
+    assert_eq!(access(&f, "orders"), vec![TableAccess::IndexLookup]);
+    assert_eq!(
+        strip_leading_comments("-- using 123 as a seed to the RNG\n\n  select 1;"),
+        "select 1"
+    );
+    assert_eq!(
+        strip_leading_comments("/*!40101 SET NAMES utf8 */"),
+        "SET NAMES utf8"
+    );
+    assert_eq!(an("/*!40101 SET NAMES utf8 */").kind, StatementKind::Set);
+    let empty = an("  /* nothing */ ");
+    assert!(!empty.parsed);
+    assert_eq!(empty.kind, StatementKind::Other);
+}
+
+#[test]
+fn ad_hoc_point_range_and_join_queries() {
+    let f = an("SELECT o_totalprice FROM orders WHERE o_orderkey = 123456");
+    assert_eq!(access(&f, "orders"), vec![TableAccess::IndexLookup]);
+    assert_eq!(value(&f, "tables scanned without index"), 0.0);
+    assert_eq!(value(&f, "filters on indexed columns"), 1.0);
+
+    let f =
+        an("SELECT count(*) FROM lineitem WHERE l_shipdate BETWEEN '1995-01-01' AND '1995-01-31'");
+    assert_eq!(access(&f, "lineitem"), vec![TableAccess::FullScan]);
+    assert_eq!(date_spans(&f), vec![30.0]);
+
+    let f = an(
+        "SELECT * FROM lineitem WHERE l_shipdate >= '1995-01-01' AND l_shipdate < date_add('1995-01-01', interval 3 month)",
+    );
+    assert_eq!(date_spans(&f), vec![90.0]);
+
+    let f = an("SELECT * FROM orders LIMIT 100");
+    assert_eq!(access(&f, "orders"), vec![TableAccess::FullScan]);
+    assert_eq!(f.limit, Some(100));
+    assert!(f.select_star);
+    assert_eq!(value(&f, "LIMIT rows"), 100.0);
+
+    let f = an("SELECT * FROM orders LIMIT 20, 10");
+    assert_eq!((f.limit, f.offset), (Some(10), Some(20)));
+
+    let f = an(
+        "SELECT o.o_orderkey, l.l_quantity FROM orders o JOIN lineitem l ON l.l_orderkey = o.o_orderkey WHERE o.o_custkey = 1234",
+    );
+    assert_eq!(f.joins.inner, 1);
+    assert_eq!(f.joins.keys_indexed, 1);
+    assert_eq!(access(&f, "orders"), vec![TableAccess::IndexLookup]);
+    assert_eq!(access(&f, "lineitem"), vec![TableAccess::IndexJoin]);
+    assert_eq!(
+        f.columns.join,
+        vec!["lineitem.l_orderkey", "orders.o_orderkey"]
+    );
+    assert_eq!(
+        f.columns.select,
+        vec!["orders.o_orderkey", "lineitem.l_quantity"]
+    );
+
+    let f =
+        an("SELECT * FROM orders WHERE o_totalprice BETWEEN 1000 AND 2500.5 ORDER BY o_orderdate");
+    assert_eq!(f.predicates.ranges.len(), 1);
+    assert_eq!(f.predicates.ranges[0].kind, RangeKind::Number);
+    assert_eq!(f.predicates.ranges[0].span, 1500.5);
+    assert_eq!(f.columns.order_by, vec!["orders.o_orderdate"]);
+
+    let f = an("SELECT * FROM orders, customer");
+    assert_eq!(f.joins.cross, 1);
+    assert_eq!(f.joins.implicit, 0);
+
+    let f = an("SELECT * FROM orders WHERE o_custkey IN (1, 2, 3) OR o_orderkey = 5");
+    assert_eq!(
+        access(&f, "orders"),
+        vec![TableAccess::FullScan],
+        "OR defeats index"
+    );
+    assert_eq!(f.predicates.in_list_max, 3);
+}
+
+#[test]
+fn unknown_and_truncated_tables() {
+    let f = an("SELECT * FROM lin");
+    assert_eq!(f.kind, StatementKind::Select);
+    assert_eq!(f.tables.len(), 1);
+    assert!(!f.tables[0].known);
+    assert_eq!(f.tables[0].access, TableAccess::Unknown);
+    assert_eq!(value(&f, "unknown tables"), 1.0);
+
+    let f = an("SELECT * FROM orders WHERE o_comment = 'abc");
+    assert!(!f.parsed);
+    assert!(f.unparsed_reason.is_some());
+    assert_eq!(f.kind, StatementKind::Select);
+    assert_eq!(f.tables.len(), 1);
+    assert_eq!(f.tables[0].name, "orders");
+    assert!(f.token_count >= 7);
+
+    let f = an("SELECT l_orderkey, FROM WHERE lineitem");
+    assert!(!f.parsed);
+    assert_eq!(value(&f, "statement could not be parsed"), 1.0);
+}
+
+#[test]
+fn dml_statements() {
+    let f = an("INSERT INTO orders (o_orderkey, o_custkey) VALUES (1, 2), (3, 4)");
+    assert_eq!(f.kind, StatementKind::Insert);
+    assert_eq!(access(&f, "orders"), vec![TableAccess::Write]);
+    assert_eq!(f.literal_count, 4);
+
+    let f = an("REPLACE INTO region VALUES (5, 'MARS', 'red')");
+    assert_eq!(f.kind, StatementKind::Replace);
+
+    let f = an("INSERT INTO nation SELECT * FROM nation WHERE n_regionkey = 1");
+    assert_eq!(
+        access(&f, "nation"),
+        vec![TableAccess::Write, TableAccess::IndexLookup]
+    );
+
+    let f = an("UPDATE lineitem SET l_tax = 0.1 WHERE l_orderkey = 5 AND l_linenumber = 1");
+    assert_eq!(f.kind, StatementKind::Update);
+    assert_eq!(access(&f, "lineitem"), vec![TableAccess::IndexLookup]);
+    assert_eq!(
+        f.columns.where_,
+        vec!["lineitem.l_orderkey", "lineitem.l_linenumber"]
+    );
+
+    let f = an("UPDATE orders SET o_comment = 'x' WHERE o_orderdate < '1993-01-01' LIMIT 10");
+    assert_eq!(access(&f, "orders"), vec![TableAccess::FullScan]);
+    assert_eq!(f.limit, Some(10));
+
+    let f = an("DELETE FROM orders WHERE o_comment LIKE '%x%'");
+    assert_eq!(f.kind, StatementKind::Delete);
+    assert_eq!(access(&f, "orders"), vec![TableAccess::FullScan]);
+    assert_eq!(f.predicates.like_leading_wildcard, 1);
+}
+
+#[test]
+fn union_and_interval_forms() {
+    let f = an(
+        "SELECT n_name FROM nation WHERE n_regionkey = 1 UNION ALL SELECT r_name FROM region ORDER BY 1",
+    );
+    assert_eq!(f.set_operations, vec!["union all"]);
+    assert_eq!(f.tables.len(), 2);
+
+    let f = an(
+        "SELECT * FROM orders WHERE o_orderdate >= '1994-01-01' AND o_orderdate < '1994-01-01' + interval 3 month",
+    );
+    assert_eq!(date_spans(&f), vec![90.0]);
+    let f = an(
+        "SELECT * FROM orders WHERE o_orderdate > date '1994-01-01' - interval '1' day AND o_orderdate <= date '1994-12-31'",
+    );
+    assert_eq!(date_spans(&f), vec![365.0]);
+}
+
+#[test]
+fn pathological_input_is_unparsed_not_a_crash() {
+    let deep = format!("SELECT {}1{}", "(".repeat(5000), ")".repeat(5000));
+    let f = an(&deep);
+    assert!(!f.parsed);
+    assert_eq!(f.kind, StatementKind::Select);
+
+    let chain = format!(
+        "SELECT * FROM orders WHERE {}",
+        (0..20_000)
+            .map(|i| format!("o_orderkey = {i}"))
+            .collect::<Vec<_>>()
+            .join(" OR ")
+    );
+    let f = an(&chain);
+    assert!(!f.parsed);
+    assert_eq!(f.tables.len(), 1);
+
+    // Long but legal chains and bulk inserts still parse (on a 2 MiB test
+    // thread stack, in a debug build).
+    let chain = format!(
+        "SELECT * FROM orders WHERE {}",
+        (0..2_450)
+            .map(|i| format!("o_orderkey = {i}"))
+            .collect::<Vec<_>>()
+            .join(" OR ")
+    );
+    let f = an(&chain);
+    assert!(f.parsed, "{:?}", f.unparsed_reason);
+    let bulk = format!(
+        "INSERT INTO region VALUES {}",
+        (0..3_000)
+            .map(|i| format!("({i}, 'R{i}', '-{i}')"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let f = an(&bulk);
+    assert!(f.parsed, "{:?}", f.unparsed_reason);
+    assert_eq!(f.literal_count, 9_000);
+
+    let f = an(&format!("SELECT {}1{}", "(".repeat(30), ")".repeat(30)));
+    assert!(f.parsed || f.unparsed_reason.is_some());
+}
+
+#[test]
+fn numeric_vector_is_stable_named_and_finite() {
+    let names = StatementFeatures::feature_names();
+    let mut sorted = names.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(sorted.len(), names.len(), "feature names must be unique");
+    for (_, sql) in TPCH {
+        let v = an(sql).numeric_vector();
+        assert_eq!(v.iter().map(|(n, _)| *n).collect::<Vec<_>>(), names);
+        assert!(v.iter().all(|(_, x)| x.is_finite()));
+    }
+    for s in CHATTER {
+        assert_eq!(an(s).numeric_vector().len(), names.len());
+    }
+}
+
+#[test]
+fn features_round_trip_through_json() {
+    let f = q(21);
+    let json = serde_json::to_string(&f).expect("serialise");
+    assert!(json.contains("\"where\""));
+    let back: StatementFeatures = serde_json::from_str(&json).expect("deserialise");
+    assert_eq!(back, f);
+}

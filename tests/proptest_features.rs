@@ -1,0 +1,116 @@
+//! `analyze` and `tokens` must never panic, whatever a log line holds.
+
+use proptest::prelude::*;
+use qlat::sql::catalog::Catalog;
+use qlat::sql::features::analyze;
+use qlat::sql::tokens::{fallback_tokens, tokens};
+
+/// SQL-flavoured fragments, so that generated text gets past the tokenizer
+/// and exercises the parser and the feature walker, not just error paths.
+fn sqlish() -> impl Strategy<Value = String> {
+    let frag = prop::sample::select(vec![
+        "select",
+        "from",
+        "where",
+        "lineitem",
+        "orders",
+        "l_orderkey",
+        "o_orderkey",
+        "=",
+        "<",
+        ">=",
+        "and",
+        "or",
+        "not",
+        "(",
+        ")",
+        ",",
+        "'1994-01-01'",
+        "date",
+        "interval",
+        "'1'",
+        "year",
+        "+",
+        "-",
+        "in",
+        "exists",
+        "like",
+        "'%x%'",
+        "between",
+        "group by",
+        "order by",
+        "limit",
+        "10",
+        "join",
+        "left",
+        "on",
+        "as",
+        "l1",
+        "count(*)",
+        "sum",
+        "case",
+        "when",
+        "then",
+        "else",
+        "end",
+        "union",
+        "with",
+        "'",
+        "`",
+        "/*",
+        "*/",
+        "--",
+        "\n",
+        "@@x",
+        "?",
+    ]);
+    prop::collection::vec(frag, 0..60).prop_map(|v| v.join(" "))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn analyze_never_panics_on_arbitrary_text(s in ".{0,400}") {
+        let cat = Catalog::tpch();
+        let f = analyze(&s, &cat);
+        prop_assert!(f.numeric_vector().iter().all(|(_, v)| v.is_finite()));
+    }
+
+    #[test]
+    fn analyze_never_panics_on_sqlish_text(s in sqlish()) {
+        let cat = Catalog::tpch();
+        let f = analyze(&s, &cat);
+        prop_assert!(f.parsed || f.unparsed_reason.is_some());
+    }
+
+    #[test]
+    fn tokens_never_panic(s in ".{0,400}") {
+        let _ = tokens(&s);
+        let _ = fallback_tokens(&s);
+    }
+
+    #[test]
+    fn tokens_never_panic_on_sqlish_text(s in sqlish()) {
+        let t = tokens(&s);
+        prop_assert!(t.iter().all(|x| !x.is_empty()));
+    }
+
+    #[test]
+    fn deep_nesting_is_rejected_not_overflowed(depth in 0usize..3000, open_only in any::<bool>()) {
+        let cat = Catalog::tpch();
+        let close = if open_only { String::new() } else { ")".repeat(depth) };
+        let sql = format!("SELECT * FROM orders WHERE o_orderkey IN {}1{}", "(".repeat(depth), close);
+        let f = analyze(&sql, &cat);
+        if depth > 32 {
+            prop_assert!(!f.parsed);
+        }
+        let sub = format!(
+            "SELECT * FROM orders WHERE {}o_orderkey = 1{}",
+            "o_orderkey IN (SELECT l_orderkey FROM lineitem WHERE ".repeat(depth % 200),
+            ")".repeat(depth % 200)
+        );
+        let _ = analyze(&sub, &cat);
+        let _ = tokens(&sql);
+    }
+}
