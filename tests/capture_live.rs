@@ -114,6 +114,6 @@ fn capture_writes_every_file_and_restores_the_server() {
         .collect();
     assert!(users.len() >= 3, "several accounts: {users:?}");
 
-    let native = std::fs::read_to_string(dir.path().join("slow.log")).expect("native slow.log");
+    let native = std::fs::read_to_string(dir.path().join("native").join("slow.log")).expect("native slow.log");
     assert!(native.matches("# Query_time:").count() >= sent);
 }

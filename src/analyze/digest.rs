@@ -4,7 +4,7 @@
 //! minima and maxima are exact, and the median and 95th percentile use
 //! pt-query-digest's own estimator: values go into 1,000 logarithmic buckets
 //! 5 % wide, and the statistics are read off the buckets (including the
-//! estimator's quirks, such as skipping the bucket where the 95 % cut falls).
+//! estimator's choices, such as reporting a bucket's lower edge).
 //! Memory is therefore bounded by the number of distinct fingerprints, never
 //! by the number of events.
 
@@ -18,42 +18,35 @@ const BUCK_SIZE: f64 = 1.05;
 const MIN_BUCK: f64 = 0.000_001;
 const NUM_BUCK: usize = 1000;
 
-/// `-floor(ln(MIN_BUCK) / ln(BUCK_SIZE))`, 284.
-static BASE_OFFSET: LazyLock<i64> =
-    LazyLock::new(|| -((MIN_BUCK.ln() / BUCK_SIZE.ln()).floor() as i64));
+/// `|1 - ln(MIN_BUCK) / ln(BUCK_SIZE)|`, about 284.16.
+static BASE_OFFSET: LazyLock<f64> = LazyLock::new(|| (1.0 - MIN_BUCK.ln() / BUCK_SIZE.ln()).abs());
 
-/// Representative value of each bucket, built by repeated multiplication
-/// exactly as pt-query-digest builds it.
+/// Representative value of each bucket: its lower edge, 0 for bucket 0.
 static BUCKET_VALUES: LazyLock<Vec<f64>> = LazyLock::new(|| {
-    let mut v = Vec::with_capacity(NUM_BUCK + 1);
-    v.push(MIN_BUCK);
-    v.push(MIN_BUCK * BUCK_SIZE);
-    let mut cur = BUCK_SIZE;
-    for _ in 2..NUM_BUCK {
-        cur *= BUCK_SIZE;
-        v.push(MIN_BUCK * cur);
-    }
-    v
+    (0..NUM_BUCK)
+        .map(|b| {
+            if b == 0 {
+                0.0
+            } else {
+                BUCK_SIZE.powi(b as i32 - 1) * MIN_BUCK
+            }
+        })
+        .collect()
 });
 
 fn bucket_index(value: f64) -> usize {
-    let raw = *BASE_OFFSET
-        + if value > 0.0 {
-            (value.ln() / BUCK_SIZE.ln()).floor() as i64
-        } else {
-            0
-        };
-    // Values under a microsecond give a negative index; pt-query-digest's
-    // Perl array then wraps from the end, which in practice lands in an empty
-    // top bucket. Clamping to 0 keeps them at the bottom, which only differs
-    // for sub-microsecond times.
-    raw.clamp(0, NUM_BUCK as i64) as usize
+    if value.is_nan() || value < MIN_BUCK {
+        return 0;
+    }
+    // Perl's int() truncates toward zero; the sum is positive here.
+    let idx = (*BASE_OFFSET + value.ln() / BUCK_SIZE.ln()) as usize;
+    idx.min(NUM_BUCK - 1)
 }
 
 /// Bucketed distribution of one attribute, plus exact count/sum/min/max.
 #[derive(Debug, Clone)]
 pub struct Distribution {
-    buckets: Box<[u32; NUM_BUCK + 1]>,
+    buckets: Box<[u32; NUM_BUCK]>,
     pub count: u64,
     pub sum: f64,
     pub min: f64,
@@ -63,7 +56,7 @@ pub struct Distribution {
 impl Default for Distribution {
     fn default() -> Self {
         Distribution {
-            buckets: Box::new([0; NUM_BUCK + 1]),
+            buckets: Box::new([0; NUM_BUCK]),
             count: 0,
             sum: 0.0,
             min: f64::INFINITY,
@@ -142,14 +135,18 @@ impl Distribution {
         for (idx, n) in self.buckets.iter().enumerate() {
             seen += *n as u64;
             if seen >= target {
-                let exp = idx as f64 - *BASE_OFFSET as f64 + 0.5;
-                return BUCK_SIZE.powf(exp).clamp(self.min, self.max);
+                // The geometric middle of the bucket's [lower, upper) range.
+                let lower = BUCKET_VALUES[idx].max(MIN_BUCK);
+                return (lower * BUCK_SIZE.sqrt()).clamp(self.min, self.max);
             }
         }
         self.max
     }
 
-    /// pt-query-digest's `calculate_statistical_metrics`, step for step.
+    /// pt-query-digest's `calculate_statistical_metrics`, step for step:
+    /// walk the buckets from the top, the 95th percentile is the first
+    /// bucket where more than 5 % of the values lie above, the median the
+    /// first where at most half remain below.
     fn median_p95(&self) -> (f64, f64) {
         let n = self.count;
         if n == 1 || self.max == self.min {
@@ -158,67 +155,39 @@ impl Distribution {
         if n == 2 {
             return ((self.min + self.max) / 2.0, self.max);
         }
-        let vals = &self.buckets;
         let buck = &*BUCKET_VALUES;
         let cutoff = if n >= 10 {
             (n as f64 * 0.95) as u64
         } else {
             n
         };
-        let mut total_left = n as i64;
-        // `$i--` in a loop condition: test the old value, then use the
-        // decremented one. Bucket 999 and the one where the cut lands are
-        // never looked at; reproducing that keeps the numbers identical.
-        let mut i: i64 = NUM_BUCK as i64 - 1;
-        loop {
-            let old = i;
-            i -= 1;
-            if old == 0 || total_left <= cutoff as i64 {
-                break;
-            }
-            let v = vals[i as usize] as i64;
-            if v > 0 {
-                total_left -= v;
-            }
-        }
-        let mut bucket_95: i64 = -1;
-        loop {
-            let old = i;
-            i -= 1;
-            if old == 0 {
-                break;
-            }
-            bucket_95 = i;
-            if vals[i as usize] > 0 {
-                break;
-            }
-        }
-        if bucket_95 < 0 || vals[bucket_95 as usize] == 0 {
-            return (0.0, 0.0);
-        }
-        let mid = (cutoff / 2) as i64;
+        let top_vals = n - cutoff;
+        let mid = n / 2;
+        let mut total_left = n;
+        let mut seen = 0u64;
         let mut median = 0.0;
-        let mut prev = bucket_95 as usize;
-        loop {
-            let old = i;
-            i -= 1;
-            if old == 0 {
-                break;
+        let mut prev = NUM_BUCK - 1;
+        let mut bucket_95 = 0usize;
+        for bucket in (0..NUM_BUCK).rev() {
+            let val = self.buckets[bucket] as u64;
+            if val == 0 {
+                continue;
             }
-            let v = vals[i as usize];
-            if v > 0 {
-                total_left -= v as i64;
-                if median == 0.0 && total_left <= mid {
-                    median = if cutoff % 2 == 1 || v > 1 {
-                        buck[i as usize]
-                    } else {
-                        (buck[i as usize] + buck[prev]) / 2.0
-                    };
-                }
-                prev = i as usize;
+            total_left -= val;
+            seen += val;
+            if bucket_95 == 0 && seen > top_vals {
+                bucket_95 = bucket;
             }
+            if median == 0.0 && total_left <= mid {
+                median = if cutoff % 2 == 1 || val > 1 {
+                    buck[bucket]
+                } else {
+                    (buck[bucket] + buck[prev]) / 2.0
+                };
+            }
+            prev = bucket;
         }
-        (median, buck[bucket_95 as usize])
+        (median, buck[bucket_95])
     }
 }
 
@@ -373,9 +342,11 @@ mod tests {
 
     #[test]
     fn bucket_offset_matches_pt_query_digest() {
-        assert_eq!(*BASE_OFFSET, 284);
-        assert_eq!(bucket_index(0.0), 284);
-        assert_eq!(bucket_index(1e12), NUM_BUCK);
+        assert!((*BASE_OFFSET - 284.1617969).abs() < 1e-6);
+        assert_eq!(bucket_index(0.0), 0);
+        assert_eq!(bucket_index(1.04496), 285);
+        assert!((BUCKET_VALUES[285] - 1.041744).abs() < 1e-6);
+        assert_eq!(bucket_index(1e30), NUM_BUCK - 1);
         assert!(bucket_index(1.0) > bucket_index(0.5));
     }
 
@@ -397,7 +368,7 @@ mod tests {
         assert_eq!(s.min, 0.01);
         assert_eq!(s.max, 1.0);
         assert!((s.sum - 50.5).abs() < 1e-9);
-        // Buckets are 5 % wide: the estimates land within about one bucket.
+        // Buckets are 5 % wide and report their lower edge.
         assert!((s.median / 0.5 - 1.0).abs() < 0.1, "median {}", s.median);
         assert!((s.p95 / 0.95 - 1.0).abs() < 0.1, "p95 {}", s.p95);
     }
@@ -417,6 +388,9 @@ mod tests {
         let mut a = dist(&[0.1, 0.2, 0.3]);
         a.merge(&dist(&[0.4, 0.5, 0.6, 0.7]));
         let b = dist(&[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7]);
-        assert_eq!(a.stats(), b.stats());
+        let (x, y) = (a.stats(), b.stats());
+        assert_eq!((x.min, x.max, x.median, x.p95), (y.min, y.max, y.median, y.p95));
+        assert!((x.sum - y.sum).abs() < 1e-12);
+        assert_eq!(a.count, b.count);
     }
 }

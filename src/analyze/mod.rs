@@ -8,7 +8,7 @@
 //! timeline, and by fixed-size samples for the scatter plot.
 
 pub mod digest;
-mod quality;
+pub mod quality;
 mod shape;
 
 pub use digest::{ClassReport, Digest, Distribution, Stats};

@@ -324,10 +324,15 @@ pub async fn run(config: &CaptureConfig) -> Result<CaptureSummary, CaptureError>
         export_table(&mut admin, "general_log", "event_time", &started, &finished).await?;
     write_json_array(&config.out_dir.join("slow_log.json"), &slow)?;
     write_json_array(&config.out_dir.join("general_log.json"), &general)?;
-    let slow_log_file = match std::fs::copy(&capture_slow_file, config.out_dir.join("slow.log")) {
+    // The native file holds the same events as slow_log.json, so it goes
+    // into a subfolder: `qlat analyze <out>` reads a folder without
+    // recursing and must not count every statement twice.
+    let native_dir = config.out_dir.join("native");
+    std::fs::create_dir_all(&native_dir).map_err(|e| CaptureError::io(&native_dir, e))?;
+    let slow_log_file = match std::fs::copy(&capture_slow_file, native_dir.join("slow.log")) {
         Ok(_) => {
             let _ = std::fs::remove_file(&capture_slow_file);
-            Some("slow.log".to_string())
+            Some("native/slow.log".to_string())
         }
         Err(e) => {
             tracing::warn!(
