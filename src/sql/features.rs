@@ -1220,9 +1220,9 @@ impl<'c> Analyzer<'c> {
             Statement::Query(q) => self.query(q, true),
             Statement::Insert(ins) => {
                 if let TableObject::TableName(name) = &ins.table {
-                    let idx = self.add_table_ref(name, None);
-                    if let Some(i) = idx {
-                        self.f.tables[i].access = TableAccess::Write;
+                    let i = self.add_table_ref(name, None);
+                    if let Some(t) = self.f.tables.get_mut(i) {
+                        t.access = TableAccess::Write;
                     }
                 }
                 if let Some(src) = &ins.source {
@@ -1512,8 +1512,8 @@ impl<'c> Analyzer<'c> {
     }
 
     /// Adds a base table reference to the statement's table list; returns
-    /// its index. CTE names are not base tables and return `None`.
-    fn add_table_ref(&mut self, name: &ObjectName, alias: Option<String>) -> Option<usize> {
+    /// its index. Callers resolve CTE names before calling this.
+    fn add_table_ref(&mut self, name: &ObjectName, alias: Option<String>) -> usize {
         let table_name = object_name_last(name);
         let table = self.catalog.table(&table_name);
         self.f.tables.push(TableRef {
@@ -1523,7 +1523,7 @@ impl<'c> Analyzer<'c> {
             access: TableAccess::Unknown,
             row_count: table.and_then(|t| t.row_count),
         });
-        Some(self.f.tables.len() - 1)
+        self.f.tables.len() - 1
     }
 
     fn table_factor(&mut self, tf: &TableFactor) {
@@ -1543,7 +1543,7 @@ impl<'c> Analyzer<'c> {
                         table_ref: None,
                     }
                 } else {
-                    let table_ref = self.add_table_ref(name, alias_name.clone());
+                    let table_ref = Some(self.add_table_ref(name, alias_name.clone()));
                     ScopeTable {
                         alias: alias_name.unwrap_or_else(|| table_name.clone()),
                         table: self.catalog.table(&table_name),
