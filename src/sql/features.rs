@@ -1080,17 +1080,20 @@ struct Scope<'c> {
 }
 
 /// Result of resolving a column reference.
-struct ColRef {
+struct ColRef<'a> {
     scope: Option<usize>,
     table: Option<usize>,
-    column: String,
+    /// Column name as written (any case): lower-casing is deferred to the
+    /// few places that store it, as resolution runs several times per
+    /// reference.
+    column: &'a str,
     /// Qualifier as written when it matched no table in scope.
     unresolved_qualifier: Option<String>,
 }
 
 /// The table part (alias-resolved table name, or the qualifier as written)
 /// and column part of a reference.
-fn qualified_parts<'a>(scopes: &'a [Scope<'_>], c: &'a ColRef) -> (Option<&'a str>, &'a str) {
+fn qualified_parts<'a>(scopes: &'a [Scope<'_>], c: &'a ColRef<'_>) -> (Option<&'a str>, &'a str) {
     let table = match (c.scope, c.table) {
         (Some(s), Some(t)) => scopes
             .get(s)
@@ -1098,7 +1101,23 @@ fn qualified_parts<'a>(scopes: &'a [Scope<'_>], c: &'a ColRef) -> (Option<&'a st
             .map(|t| t.name.as_str()),
         _ => None,
     };
-    (table.or(c.unresolved_qualifier.as_deref()), &c.column)
+    (table.or(c.unresolved_qualifier.as_deref()), c.column)
+}
+
+/// `prefix.col` (or `col`), built without the `format!` machinery, which
+/// showed up in profiles of this hot path.
+fn join_qualified(prefix: Option<&str>, col: &str) -> String {
+    match prefix {
+        Some(p) => {
+            let mut s = String::with_capacity(p.len() + 1 + col.len());
+            s.push_str(p);
+            s.push('.');
+            s.push_str(col);
+            s.make_ascii_lowercase();
+            s
+        }
+        None => col.to_ascii_lowercase(),
+    }
 }
 
 /// A CTE visible by name.
@@ -1201,9 +1220,9 @@ impl<'c> Analyzer<'c> {
             Statement::Query(q) => self.query(q, true),
             Statement::Insert(ins) => {
                 if let TableObject::TableName(name) = &ins.table {
-                    let idx = self.add_table_ref(name, None);
-                    if let Some(i) = idx {
-                        self.f.tables[i].access = TableAccess::Write;
+                    let i = self.add_table_ref(name, None);
+                    if let Some(t) = self.f.tables.get_mut(i) {
+                        t.access = TableAccess::Write;
                     }
                 }
                 if let Some(src) = &ins.source {
@@ -1493,8 +1512,8 @@ impl<'c> Analyzer<'c> {
     }
 
     /// Adds a base table reference to the statement's table list; returns
-    /// its index. CTE names are not base tables and return `None`.
-    fn add_table_ref(&mut self, name: &ObjectName, alias: Option<String>) -> Option<usize> {
+    /// its index. Callers resolve CTE names before calling this.
+    fn add_table_ref(&mut self, name: &ObjectName, alias: Option<String>) -> usize {
         let table_name = object_name_last(name);
         let table = self.catalog.table(&table_name);
         self.f.tables.push(TableRef {
@@ -1504,7 +1523,7 @@ impl<'c> Analyzer<'c> {
             access: TableAccess::Unknown,
             row_count: table.and_then(|t| t.row_count),
         });
-        Some(self.f.tables.len() - 1)
+        self.f.tables.len() - 1
     }
 
     fn table_factor(&mut self, tf: &TableFactor) {
@@ -1524,7 +1543,7 @@ impl<'c> Analyzer<'c> {
                         table_ref: None,
                     }
                 } else {
-                    let table_ref = self.add_table_ref(name, alias_name.clone());
+                    let table_ref = Some(self.add_table_ref(name, alias_name.clone()));
                     ScopeTable {
                         alias: alias_name.unwrap_or_else(|| table_name.clone()),
                         table: self.catalog.table(&table_name),
@@ -1669,12 +1688,12 @@ impl<'c> Analyzer<'c> {
 
     /// Resolves a column reference against the open scopes (innermost
     /// first) without recording anything.
-    fn resolve(&self, parts: &[Ident]) -> Option<ColRef> {
+    fn resolve<'a>(&self, parts: &'a [Ident]) -> Option<ColRef<'a>> {
         // `@var`, `@@session.var`: variables, not columns.
         if parts.first()?.value.starts_with('@') {
             return None;
         }
-        let column = lower(parts.last()?);
+        let column = parts.last()?.value.as_str();
         if parts.len() >= 2 {
             let qualifier = &parts[parts.len() - 2].value;
             for (si, scope) in self.scopes.iter().enumerate().rev() {
@@ -1700,8 +1719,10 @@ impl<'c> Analyzer<'c> {
         }
         for (si, scope) in self.scopes.iter().enumerate().rev() {
             let owner = scope.tables.iter().position(|t| {
-                t.table.is_some_and(|tab| tab.column(&column).is_some())
-                    || t.derived_columns.contains(&column)
+                t.table.is_some_and(|tab| tab.column(column).is_some())
+                    || t.derived_columns
+                        .iter()
+                        .any(|c| c.eq_ignore_ascii_case(column))
             });
             if let Some(ti) = owner {
                 return Some(ColRef {
@@ -1711,7 +1732,11 @@ impl<'c> Analyzer<'c> {
                     unresolved_qualifier: None,
                 });
             }
-            if scope.select_aliases.contains(&column) {
+            if scope
+                .select_aliases
+                .iter()
+                .any(|a| a.eq_ignore_ascii_case(column))
+            {
                 break;
             }
         }
@@ -1720,7 +1745,10 @@ impl<'c> Analyzer<'c> {
         if let Some(scope) = self.scopes.last()
             && scope.tables.len() == 1
             && scope.tables[0].table.is_none()
-            && !scope.select_aliases.contains(&column)
+            && !scope
+                .select_aliases
+                .iter()
+                .any(|a| a.eq_ignore_ascii_case(column))
         {
             let si = self.scopes.len() - 1;
             return Some(ColRef {
@@ -1765,33 +1793,31 @@ impl<'c> Analyzer<'c> {
         // Compare without building the string: this runs for every column
         // reference and most are repeats.
         let (prefix, col) = qualified_parts(&self.scopes, &c);
-        let seen = list.iter().any(|x| match prefix {
-            Some(p) => {
-                x.len() == p.len() + 1 + col.len()
-                    && x.starts_with(p)
-                    && x.ends_with(col)
-                    && x.as_bytes().get(p.len()) == Some(&b'.')
+        let seen = list.iter().any(|x| {
+            let x = x.as_bytes();
+            match prefix {
+                Some(p) => {
+                    x.len() == p.len() + 1 + col.len()
+                        && x[..p.len()].eq_ignore_ascii_case(p.as_bytes())
+                        && x[p.len()] == b'.'
+                        && x[p.len() + 1..].eq_ignore_ascii_case(col.as_bytes())
+                }
+                None => x.eq_ignore_ascii_case(col.as_bytes()),
             }
-            None => x == col,
         });
         if !seen {
-            list.push(match prefix {
-                Some(p) => format!("{p}.{col}"),
-                None => col.to_owned(),
-            });
+            list.push(join_qualified(prefix, col));
         }
     }
 
     /// `table.column` for a resolved reference (see [`ClauseColumns`]).
-    fn qualified(&self, c: &ColRef) -> String {
-        match qualified_parts(&self.scopes, c) {
-            (Some(p), col) => format!("{p}.{col}"),
-            (None, col) => col.to_owned(),
-        }
+    fn qualified(&self, c: &ColRef<'_>) -> String {
+        let (prefix, col) = qualified_parts(&self.scopes, c);
+        join_qualified(prefix, col)
     }
 
     /// A column of the innermost block referenced by `e` (a bare column).
-    fn local_column(&self, e: &Expr) -> Option<ColRef> {
+    fn local_column<'a>(&self, e: &'a Expr) -> Option<ColRef<'a>> {
         let c = match e {
             Expr::Identifier(i) => self.resolve(std::slice::from_ref(i))?,
             Expr::CompoundIdentifier(p) => self.resolve(p)?,
@@ -1829,7 +1855,7 @@ impl<'c> Analyzer<'c> {
         }
     }
 
-    fn const_fact(&mut self, c: &ColRef, sargable: bool) {
+    fn const_fact(&mut self, c: &ColRef<'_>, sargable: bool) {
         let Some(scope) = self.scopes.last() else {
             return;
         };
@@ -1839,7 +1865,7 @@ impl<'c> Analyzer<'c> {
         let Some(table) = scope.tables.get(ti).and_then(|t| t.table) else {
             return;
         };
-        if table.index_use(&c.column) == IndexUse::Leading {
+        if table.index_use(c.column) == IndexUse::Leading {
             self.f.predicates.indexed_filters += 1;
         } else {
             self.f.predicates.unindexed_filters += 1;
@@ -1851,7 +1877,7 @@ impl<'c> Analyzer<'c> {
         {
             scope.facts.push(Fact::Const {
                 table: ti,
-                column: c.column.clone(),
+                column: c.column.to_ascii_lowercase(),
             });
         }
     }
@@ -1906,7 +1932,11 @@ impl<'c> Analyzer<'c> {
                 && let (Some(lt), Some(rt)) = (l.table, r.table)
             {
                 let restrict = self.restrict.clone();
-                self.join_key((lt, l.column.clone()), (rt, r.column.clone()), restrict);
+                self.join_key(
+                    (lt, l.column.to_ascii_lowercase()),
+                    (rt, r.column.to_ascii_lowercase()),
+                    restrict,
+                );
             }
             return;
         }
