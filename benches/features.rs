@@ -43,7 +43,11 @@ fn measure(name: &str, stmts: &[String], mut f: impl FnMut(&str)) {
     for s in stmts {
         f(s);
     }
-    let budget = if name.starts_with("per-query") { 0.2 } else { 2.0 };
+    let budget = if name.starts_with("per-query") {
+        0.2
+    } else {
+        2.0
+    };
     let start = Instant::now();
     let mut n = 0u64;
     while start.elapsed().as_secs_f64() < budget {

@@ -6,6 +6,6 @@
 
 pub mod analyze;
 pub mod capture;
-pub mod report;
 pub mod ingest;
+pub mod report;
 pub mod sql;

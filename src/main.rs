@@ -219,7 +219,11 @@ fn analyze(a: AnalyzeArgs) -> anyhow::Result<()> {
             writeln!(stdout)?;
         }
         OutputFormat::Text => {
-            write!(stdout, "{}", qlat::report::terminal_summary(&analysis, a.top))?;
+            write!(
+                stdout,
+                "{}",
+                qlat::report::terminal_summary(&analysis, a.top)
+            )?;
         }
     }
     if !a.no_report {
@@ -254,9 +258,8 @@ fn fingerprint(a: FingerprintArgs) -> anyhow::Result<()> {
         if line.trim().is_empty() {
             continue;
         }
-        let req: FingerprintRequest = serde_json::from_str(&line).with_context(|| {
-            format!("stdin line {}: expected {{\"query\": \"...\"}}", i + 1)
-        })?;
+        let req: FingerprintRequest = serde_json::from_str(&line)
+            .with_context(|| format!("stdin line {}: expected {{\"query\": \"...\"}}", i + 1))?;
         let fp = fingerprint(&req.query);
         let id = query_id(&fp);
         let out = serde_json::json!({"query": req.query, "fingerprint": fp, "query_id": id});

@@ -36,12 +36,24 @@ const SLOW_COLUMNS: [&str; 12] = [
 
 #[test]
 fn capture_writes_every_file_and_restores_the_server() {
-    let settings = ["general_log", "slow_query_log", "long_query_time", "log_output"];
+    let settings = [
+        "general_log",
+        "slow_query_log",
+        "long_query_time",
+        "log_output",
+    ];
     let before: Vec<String> = settings.iter().map(|s| global(s)).collect();
     let dir = tempfile::tempdir().expect("temp dir");
     let out = Command::new(env!("CARGO_BIN_EXE_qlat"))
         .args(["capture", "--scale-factor", "0.01", "--tpch-runs", "1"])
-        .args(["--adhoc", "80", "--database", "qlat_test_capture", "--seed", "7"])
+        .args([
+            "--adhoc",
+            "80",
+            "--database",
+            "qlat_test_capture",
+            "--seed",
+            "7",
+        ])
         .args(["--concurrency", "1,2"])
         .arg("--url")
         .arg(url())
@@ -82,7 +94,11 @@ fn capture_writes_every_file_and_restores_the_server() {
     .expect("slow_log.json is a JSON array of objects");
     let sent = summary["statements_sent"].as_u64().unwrap_or(0) as usize;
     assert!(sent >= 22 + 80);
-    assert!(slow.len() >= sent, "every statement is in the slow log: {} < {sent}", slow.len());
+    assert!(
+        slow.len() >= sent,
+        "every statement is in the slow log: {} < {sent}",
+        slow.len()
+    );
     assert_eq!(summary["slow_log_rows"].as_u64(), Some(slow.len() as u64));
     for row in &slow {
         for col in SLOW_COLUMNS {
@@ -93,8 +109,18 @@ fn capture_writes_every_file_and_restores_the_server() {
         assert!(row["rows_examined"].is_u64());
     }
     let texts: Vec<&str> = slow.iter().filter_map(|r| r["sql_text"].as_str()).collect();
-    assert!(texts.iter().any(|t| t.contains("l_returnflag") && t.contains("sum_charge")), "Q1 logged");
-    assert!(texts.iter().any(|t| t.starts_with("/* ApplicationName=DBeaver")) || sent < 200);
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.contains("l_returnflag") && t.contains("sum_charge")),
+        "Q1 logged"
+    );
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.starts_with("/* ApplicationName=DBeaver"))
+            || sent < 200
+    );
 
     let general: Vec<serde_json::Map<String, Value>> = serde_json::from_slice(
         &std::fs::read(dir.path().join("general_log.json")).expect("general_log.json"),
@@ -114,6 +140,7 @@ fn capture_writes_every_file_and_restores_the_server() {
         .collect();
     assert!(users.len() >= 3, "several accounts: {users:?}");
 
-    let native = std::fs::read_to_string(dir.path().join("native").join("slow.log")).expect("native slow.log");
+    let native = std::fs::read_to_string(dir.path().join("native").join("slow.log"))
+        .expect("native slow.log");
     assert!(native.matches("# Query_time:").count() >= sent);
 }

@@ -156,11 +156,7 @@ impl Distribution {
             return ((self.min + self.max) / 2.0, self.max);
         }
         let buck = &*BUCKET_VALUES;
-        let cutoff = if n >= 10 {
-            (n as f64 * 0.95) as u64
-        } else {
-            n
-        };
+        let cutoff = if n >= 10 { (n as f64 * 0.95) as u64 } else { n };
         let top_vals = n - cutoff;
         let mid = n / 2;
         let mut total_left = n;
@@ -389,7 +385,10 @@ mod tests {
         a.merge(&dist(&[0.4, 0.5, 0.6, 0.7]));
         let b = dist(&[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7]);
         let (x, y) = (a.stats(), b.stats());
-        assert_eq!((x.min, x.max, x.median, x.p95), (y.min, y.max, y.median, y.p95));
+        assert_eq!(
+            (x.min, x.max, x.median, x.p95),
+            (y.min, y.max, y.median, y.p95)
+        );
         assert!((x.sum - y.sum).abs() < 1e-12);
         assert_eq!(a.count, b.count);
     }

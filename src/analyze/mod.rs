@@ -247,7 +247,7 @@ impl<'c> Analyzer<'c> {
         Ok(())
     }
 
-    fn add_file(&mut self, path: &Path, format: ingest::Format) -> Result<(), AnalyzeError> {
+    pub fn add_file(&mut self, path: &Path, format: ingest::Format) -> Result<(), AnalyzeError> {
         let mut summary = InputSummary {
             path: path.display().to_string(),
             format: format.to_string(),
@@ -466,7 +466,10 @@ mod tests {
         }
         assert_eq!(r.items.len(), 100);
         let late = r.items.iter().filter(|(x, _)| *x >= 5000.0).count();
-        assert!((30..=70).contains(&late), "{late} of 100 from the second half");
+        assert!(
+            (30..=70).contains(&late),
+            "{late} of 100 from the second half"
+        );
     }
 
     #[test]

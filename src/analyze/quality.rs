@@ -185,7 +185,11 @@ impl QualityBuilder {
                     example: example.clone(),
                 })
                 .collect();
-            v.sort_by(|x, y| y.count.cmp(&x.count).then(x.fingerprint.cmp(&y.fingerprint)));
+            v.sort_by(|x, y| {
+                y.count
+                    .cmp(&x.count)
+                    .then(x.fingerprint.cmp(&y.fingerprint))
+            });
             let total = v.len() as u64;
             v.truncate(20);
             (v, total)
@@ -207,7 +211,11 @@ impl QualityBuilder {
                 example,
             })
             .collect();
-        unparsed.sort_by(|a, b| b.count.cmp(&a.count).then(a.fingerprint.cmp(&b.fingerprint)));
+        unparsed.sort_by(|a, b| {
+            b.count
+                .cmp(&a.count)
+                .then(a.fingerprint.cmp(&b.fingerprint))
+        });
         unparsed.truncate(50);
         Quality {
             slow,

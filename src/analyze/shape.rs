@@ -75,7 +75,10 @@ impl Shape {
             }
         };
         op(f.joins.count > 0, "join");
-        op(f.joins.left + f.joins.right + f.joins.full > 0, "outer join");
+        op(
+            f.joins.left + f.joins.right + f.joins.full > 0,
+            "outer join",
+        );
         op(f.joins.keys_unindexed > 0, "join on non-indexed key");
         op(f.aggregate_count > 0, "aggregate");
         op(f.group_by > 0, "GROUP BY");
@@ -85,7 +88,10 @@ impl Shape {
         op(f.limit.is_some(), "LIMIT");
         op(f.subqueries.count > 0, "subquery");
         op(f.subqueries.correlated > 0, "correlated subquery");
-        op(f.subqueries.derived_tables + f.subqueries.ctes > 0, "derived table / CTE");
+        op(
+            f.subqueries.derived_tables + f.subqueries.ctes > 0,
+            "derived table / CTE",
+        );
         op(!f.set_operations.is_empty(), "UNION / set operation");
         op(p.ops.like + p.ops.not_like > 0, "LIKE");
         op(p.like_leading_wildcard > 0, "LIKE with leading wildcard");

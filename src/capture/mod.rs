@@ -483,7 +483,8 @@ async fn run_workload(
         )
     };
     for (chunk, clients) in sessions.chunks(per).zip(stretches.iter().cycle()) {
-        let queue = Arc::new(tokio::sync::Mutex::new(chunk.to_vec().into_iter()));
+        let queue: Arc<tokio::sync::Mutex<std::collections::VecDeque<Session>>> =
+            Arc::new(tokio::sync::Mutex::new(chunk.iter().cloned().collect()));
         let mut workers = Vec::new();
         for _ in 0..*clients {
             let queue = queue.clone();
@@ -494,7 +495,7 @@ async fn run_workload(
             let timeout_sql = timeout_sql.clone();
             workers.push(tokio::spawn(async move {
                 loop {
-                    let next = queue.lock().await.next();
+                    let next = queue.lock().await.pop_front();
                     let Some(session) = next else { break };
                     let mut o = opts.clone();
                     if let Some(user) = session.profile.user() {
