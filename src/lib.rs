@@ -7,5 +7,6 @@
 pub mod analyze;
 pub mod capture;
 pub mod ingest;
+pub mod model;
 pub mod report;
 pub mod sql;
