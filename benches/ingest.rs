@@ -7,7 +7,7 @@
 //! whole file shows up as a peak that grows with the file. No assertions:
 //! timings depend on the machine.
 //!
-//! If `data/slow.log` / `data/slow_log.json` exist, their events are the
+//! If `data/native/slow.log` / `data/slow_log.json` exist, their events are the
 //! templates; otherwise a built-in set of varied events is used.
 
 use std::fs::File;
@@ -70,9 +70,9 @@ fn hwm() -> String {
     )
 }
 
-/// Statements to repeat: from `data/slow.log` when present, else built in.
+/// Statements to repeat: from `data/native/slow.log` when present, else built in.
 fn templates() -> Vec<String> {
-    let path = Path::new("data/slow.log");
+    let path = Path::new("data/native/slow.log");
     if path.exists()
         && let Ok(events) = ingest::open_as(path, Format::SlowLogFile)
     {
@@ -82,7 +82,10 @@ fn templates() -> Vec<String> {
             .map(|e| format!("{};", e.sql))
             .collect();
         if !from_data.is_empty() {
-            println!("templates: {} events from data/slow.log", from_data.len());
+            println!(
+                "templates: {} events from data/native/slow.log",
+                from_data.len()
+            );
             return from_data;
         }
     }

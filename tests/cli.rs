@@ -1,0 +1,209 @@
+//! The command line's machine contracts and its errors on bad input.
+
+use serde_json::Value;
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+fn qlat() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_qlat"));
+    c.current_dir(env!("CARGO_MANIFEST_DIR"));
+    c
+}
+
+#[test]
+fn fingerprint_prints_fingerprint_and_query_id() {
+    let out = qlat()
+        .args(["fingerprint", "SELECT * FROM orders WHERE o_orderkey = 42"])
+        .output()
+        .expect("runs");
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "select * from orders where o_orderkey = ?");
+    assert!(
+        lines[1].starts_with("0x") && lines[1].len() == 18,
+        "{}",
+        lines[1]
+    );
+}
+
+#[test]
+fn fingerprint_jsonl_maps_lines_and_names_a_bad_line() {
+    let mut child = qlat()
+        .args(["fingerprint", "--jsonl"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"{\"query\": \"SELECT 1\"}\n{\"query\": \"CALL foo(1, 2)\"}\nnot json\n")
+        .expect("write");
+    let out = child.wait_with_output().expect("waits");
+    assert!(!out.status.success(), "a bad line fails the run");
+    let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    assert_eq!(lines.len(), 2, "lines before the bad one are answered");
+    assert_eq!(lines[0]["query"], "SELECT 1");
+    assert_eq!(lines[0]["fingerprint"], "select ?");
+    assert_eq!(lines[1]["fingerprint"], "call foo");
+    let keys: Vec<&String> = lines[0].as_object().expect("object").keys().collect();
+    assert_eq!(keys, ["query", "fingerprint", "query_id"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("stdin line 3"), "{err}");
+}
+
+#[test]
+fn analyze_json_contract_on_the_shipped_dataset() {
+    let out = qlat()
+        .args([
+            "analyze",
+            "--format",
+            "json",
+            "--no-report",
+            "data/slow_log.json",
+        ])
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(v["query_count"], 16_223);
+    let classes = v["classes"].as_array().expect("classes");
+    assert_eq!(v["unique_query_count"].as_u64(), Some(classes.len() as u64));
+    let total: u64 = classes.iter().filter_map(|c| c["count"].as_u64()).sum();
+    assert_eq!(total, 16_223);
+    for c in classes {
+        for key in [
+            "fingerprint",
+            "query_id",
+            "count",
+            "query_time",
+            "lock_time_sum",
+            "rows_sent_sum",
+            "rows_examined_sum",
+            "example",
+            "tables",
+        ] {
+            assert!(c.get(key).is_some(), "class lacks {key}: {c}");
+        }
+        for key in ["sum", "min", "max", "avg", "median", "p95"] {
+            assert!(c["query_time"][key].is_number(), "query_time.{key}: {c}");
+        }
+    }
+    let top = &classes[0];
+    assert!(
+        top["tables"]
+            .as_array()
+            .is_some_and(|t| t.iter().any(|x| x == "lineitem")),
+        "the most expensive class reads lineitem: {top}"
+    );
+}
+
+#[test]
+fn analyze_writes_the_report_folder() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = qlat()
+        .args(["analyze", "data/"])
+        .arg("--out")
+        .arg(dir.path())
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary = String::from_utf8_lossy(&out.stdout);
+    assert!(summary.contains("Rank"), "{summary}");
+    for f in [
+        "report.html",
+        "histogram.png",
+        "histogram.svg",
+        "scatter.png",
+        "users.png",
+    ] {
+        let meta = std::fs::metadata(dir.path().join(f)).expect(f);
+        assert!(meta.len() > 100, "{f} is not empty");
+    }
+    let html = std::fs::read_to_string(dir.path().join("report.html")).expect("html");
+    assert!(html.contains("general log"), "both logs were analysed");
+}
+
+#[test]
+fn analyze_on_a_file_that_is_not_a_log_fails_with_one_clear_line() {
+    let out = qlat()
+        .args(["analyze", "--no-report", "Cargo.toml"])
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("Cargo.toml: not a MySQL/MariaDB query log"),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+}
+
+#[test]
+fn analyze_on_a_missing_path_names_it() {
+    let out = qlat()
+        .args(["analyze", "--no-report", "no/such/dir"])
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no/such/dir"));
+}
+
+mod whole_path {
+    use proptest::prelude::*;
+    use qlat::analyze::Analyzer;
+    use qlat::ingest::{Event, LogKind};
+    use qlat::sql::catalog::Catalog;
+
+    fn event(sql: String, t: f64) -> Event {
+        Event {
+            kind: LogKind::Slow,
+            time: None,
+            user: Some("u".into()),
+            host: None,
+            thread_id: Some(1),
+            db: None,
+            command: None,
+            query_time: Some(t),
+            lock_time: Some(0.0),
+            rows_sent: Some(0),
+            rows_examined: Some(0),
+            sql,
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+        /// Fingerprinting, parsing into features and aggregating never
+        /// panic, whatever text the log holds.
+        #[test]
+        fn any_statement_text_goes_through_the_whole_path(
+            sql in prop_oneof![
+                any::<String>(),
+                "(SELECT|select|INSERT|SET|SHOW|/\\*|--|'|\"|`|\\(|\\)|,| |FROM|WHERE|IN|UNION|[0-9]+|[a-z_]+|;|\\\\){0,60}",
+            ],
+            t in prop_oneof![Just(0.0), 0.0f64..100.0, Just(f64::NAN), Just(f64::INFINITY)],
+        ) {
+            let catalog = Catalog::tpch();
+            let mut a = Analyzer::new(&catalog);
+            a.add_event(&event(sql.clone(), t));
+            a.add_event(&event(sql, 0.001));
+            let analysis = a.finish();
+            prop_assert_eq!(analysis.query_count, 2);
+        }
+    }
+}
