@@ -251,7 +251,6 @@ fn realistic() -> Analysis {
         zero_query_time: 3,
         zero_rows_examined: 23_000,
         duplicates: 2,
-        duplicates_tracking_capped: false,
         per_user: vec![
             ("app".into(), 70_000),
             ("etl".into(), 20_000),
@@ -287,6 +286,7 @@ fn realistic() -> Analysis {
         only_in_general_total: 1,
         only_in_slow: vec![],
         only_in_slow_total: 0,
+        overlapping_inputs: vec![format!("a.log and b.json {XSS} overlap")],
         unparsed_events: 7,
         unparsed: vec![Unparsed {
             fingerprint: "call weird_proc(?)".into(),
@@ -312,6 +312,8 @@ fn realistic() -> Analysis {
                 format: "slow".into(),
                 events: query_count,
                 errors: 1,
+                first: Some("2026-11-25 12:00:00".into()),
+                last: Some("2026-11-25 13:00:00".into()),
                 error_examples: vec![format!("line 12: bad header {XSS}")],
             },
             InputSummary {
@@ -319,6 +321,8 @@ fn realistic() -> Analysis {
                 format: "general".into(),
                 events: query_count + 500,
                 errors: 0,
+                first: None,
+                last: None,
                 error_examples: vec![],
             },
         ],

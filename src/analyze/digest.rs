@@ -242,17 +242,23 @@ impl Digest {
     pub fn add(&mut self, event: &Event) {
         let Some(qt) = event.query_time else { return };
         let fp = fingerprint::fingerprint(&event.sql);
-        self.add_fingerprinted(event, qt, fp);
+        self.add_fingerprinted(event, qt, &fp);
     }
 
     /// Adds an event whose fingerprint the caller already computed.
-    pub fn add_fingerprinted(&mut self, event: &Event, query_time: f64, fp: String) {
+    pub fn add_fingerprinted(&mut self, event: &Event, query_time: f64, fp: &str) {
         self.query_count += 1;
         self.total.add(query_time);
-        let class = self.classes.entry(fp).or_insert_with_key(|fp| Class {
-            fingerprint: fp.clone(),
-            ..Class::default()
-        });
+        if !self.classes.contains_key(fp) {
+            let class = Class {
+                fingerprint: fp.to_string(),
+                ..Class::default()
+            };
+            self.classes.insert(fp.to_string(), class);
+        }
+        let Some(class) = self.classes.get_mut(fp) else {
+            return;
+        };
         class.query_time.add(query_time);
         class.lock_time_sum += event.lock_time.unwrap_or(0.0);
         class.rows_sent_sum += event.rows_sent.unwrap_or(0) as f64;
@@ -266,7 +272,12 @@ impl Digest {
             class.last_seen = Some(class.last_seen.map_or(t, |l| l.max(t)));
         }
         if let Some(u) = &event.user {
-            *class.users.entry(u.clone()).or_default() += 1;
+            match class.users.get_mut(u) {
+                Some(n) => *n += 1,
+                None => {
+                    class.users.insert(u.clone(), 1);
+                }
+            }
         }
     }
 

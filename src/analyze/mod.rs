@@ -29,6 +29,9 @@ pub struct InputSummary {
     pub format: String,
     pub events: u64,
     pub errors: u64,
+    /// First and last event time in this file.
+    pub first: Option<String>,
+    pub last: Option<String>,
     /// The first few errors, for the report.
     pub error_examples: Vec<String>,
 }
@@ -156,9 +159,110 @@ impl Reservoir {
     }
 }
 
-#[derive(Debug, Default)]
+/// Events handed from the reading thread: the event and its fingerprint.
+type Fingerprinted = Result<(Event, String), ingest::IngestError>;
+const BATCH: usize = 1024;
+
+/// Per-bucket activity, compact so that a long log stays cheap: exact
+/// count, sum and max, and the p95 from a log-spaced histogram.
+#[derive(Debug, Clone)]
 struct Bucket {
-    dist: Distribution,
+    count: u64,
+    sum: f64,
+    max: f64,
+    bins: [u32; HISTOGRAM_BINS],
+}
+
+impl Default for Bucket {
+    fn default() -> Self {
+        Bucket {
+            count: 0,
+            sum: 0.0,
+            max: 0.0,
+            bins: [0; HISTOGRAM_BINS],
+        }
+    }
+}
+
+impl Bucket {
+    fn add(&mut self, qt: f64) {
+        self.count += 1;
+        self.sum += qt;
+        self.max = self.max.max(qt);
+        self.bins[histogram_bin(qt)] += 1;
+    }
+
+    fn merge(&mut self, o: &Bucket) {
+        self.count += o.count;
+        self.sum += o.sum;
+        self.max = self.max.max(o.max);
+        for (a, b) in self.bins.iter_mut().zip(o.bins.iter()) {
+            *a += b;
+        }
+    }
+
+    /// Upper edge of the bin holding the `q` quantile, capped at the max.
+    fn quantile(&self, q: f64) -> f64 {
+        let target = ((q * self.count as f64).ceil() as u64).max(1);
+        let mut seen = 0u64;
+        for (i, n) in self.bins.iter().enumerate() {
+            seen += *n as u64;
+            if seen >= target {
+                return bin_edge(i + 1).min(self.max);
+            }
+        }
+        self.max
+    }
+}
+
+/// Buckets are one minute wide until there are more than this many, then
+/// they widen (10 minutes, an hour, a day): memory stays bounded whatever
+/// time span the logs cover.
+const MAX_TIMELINE_BUCKETS: usize = 2048;
+const TIMELINE_WIDTHS: [i64; 4] = [60, 600, 3600, 86_400];
+
+#[derive(Debug)]
+struct Timeline {
+    width: i64,
+    buckets: BTreeMap<i64, Bucket>,
+}
+
+impl Default for Timeline {
+    fn default() -> Self {
+        Timeline {
+            width: TIMELINE_WIDTHS[0],
+            buckets: BTreeMap::new(),
+        }
+    }
+}
+
+impl Timeline {
+    fn add(&mut self, unix: i64, qt: f64) {
+        let key = unix.div_euclid(self.width) * self.width;
+        self.buckets.entry(key).or_default().add(qt);
+        if self.buckets.len() > MAX_TIMELINE_BUCKETS {
+            let next = TIMELINE_WIDTHS
+                .iter()
+                .copied()
+                .find(|w| *w > self.width)
+                .unwrap_or(self.width * 7);
+            self.coarsen(next);
+        }
+    }
+
+    fn coarsen(&mut self, width: i64) {
+        if width <= self.width {
+            return;
+        }
+        let old = std::mem::take(&mut self.buckets);
+        for (k, b) in old {
+            self.buckets
+                .entry(k.div_euclid(width) * width)
+                .or_default()
+                .merge(&b);
+        }
+        self.width = width;
+    }
 }
 
 /// Streaming state of an analysis; feed it events, then [`finish`](Self::finish).
@@ -166,7 +270,7 @@ pub struct Analyzer<'c> {
     catalog: &'c Catalog,
     digest: Digest,
     shapes: HashMap<String, Shape>,
-    timeline: BTreeMap<i64, Bucket>,
+    timeline: Timeline,
     kinds: HashMap<String, (u64, f64)>,
     tables: HashMap<String, (u64, f64)>,
     columns: HashMap<String, (u64, f64)>,
@@ -176,6 +280,8 @@ pub struct Analyzer<'c> {
     histogram: [u64; HISTOGRAM_BINS],
     quality: quality::QualityBuilder,
     inputs: Vec<InputSummary>,
+    /// (is slow log, first, last, path) per input, for the overlap check.
+    ranges: Vec<(bool, chrono::NaiveDateTime, chrono::NaiveDateTime, String)>,
 }
 
 /// Bucket width for the timeline: fine enough to show bursts, coarse
@@ -218,7 +324,7 @@ impl<'c> Analyzer<'c> {
             catalog,
             digest: Digest::new(),
             shapes: HashMap::new(),
-            timeline: BTreeMap::new(),
+            timeline: Timeline::default(),
             kinds: HashMap::new(),
             tables: HashMap::new(),
             columns: HashMap::new(),
@@ -228,6 +334,7 @@ impl<'c> Analyzer<'c> {
             histogram: [0; HISTOGRAM_BINS],
             quality: quality::QualityBuilder::default(),
             inputs: Vec::new(),
+            ranges: Vec::new(),
         }
     }
 
@@ -253,24 +360,62 @@ impl<'c> Analyzer<'c> {
             format: format.to_string(),
             events: 0,
             errors: 0,
+            first: None,
+            last: None,
             error_examples: Vec::new(),
         };
-        for item in ingest::open_as(path, format)? {
-            match item {
-                Ok(event) => {
-                    summary.events += 1;
-                    self.add_event(&event);
-                }
-                Err(e) => {
-                    summary.errors += 1;
-                    if summary.error_examples.len() < 5 {
-                        summary.error_examples.push(e.to_string());
+        let mut range: Option<(chrono::NaiveDateTime, chrono::NaiveDateTime)> = None;
+        let events = ingest::open_as(path, format)?;
+        // Two stages on two cores: one thread reads and fingerprints, this
+        // one aggregates. Batches keep the channel cheap; the bound keeps
+        // memory flat when aggregation is the slower side.
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Fingerprinted>>(16);
+        std::thread::scope(|scope| {
+            scope.spawn(move || {
+                let mut batch = Vec::with_capacity(BATCH);
+                for item in events {
+                    let fatal = item.as_ref().err().is_some_and(|e| e.is_fatal());
+                    batch.push(item.map(|e| {
+                        let fp = fingerprint::fingerprint(&e.sql);
+                        (e, fp)
+                    }));
+                    if batch.len() == BATCH || fatal {
+                        if tx.send(std::mem::take(&mut batch)).is_err() {
+                            return;
+                        }
+                        batch.reserve(BATCH);
                     }
-                    if e.is_fatal() {
-                        break;
+                    if fatal {
+                        return;
+                    }
+                }
+                let _ = tx.send(batch);
+            });
+            for batch in rx {
+                for item in batch {
+                    match item {
+                        Ok((event, fp)) => {
+                            summary.events += 1;
+                            if let Some(t) = event.time {
+                                range = Some(range.map_or((t, t), |(a, b)| (a.min(t), b.max(t))));
+                            }
+                            self.add_fingerprinted(&event, fp);
+                        }
+                        Err(e) => {
+                            summary.errors += 1;
+                            if summary.error_examples.len() < 5 {
+                                summary.error_examples.push(e.to_string());
+                            }
+                        }
                     }
                 }
             }
+        });
+        if let Some((a, b)) = range {
+            summary.first = Some(a.to_string());
+            summary.last = Some(b.to_string());
+            self.ranges
+                .push((format.is_slow(), a, b, summary.path.clone()));
         }
         self.inputs.push(summary);
         Ok(())
@@ -278,15 +423,22 @@ impl<'c> Analyzer<'c> {
 
     pub fn add_event(&mut self, event: &Event) {
         let fp = fingerprint::fingerprint(&event.sql);
+        self.add_fingerprinted(event, fp);
+    }
+
+    fn add_fingerprinted(&mut self, event: &Event, fp: String) {
         self.quality.observe(event, &fp);
         if event.kind == LogKind::General {
             return;
         }
         let Some(qt) = event.query_time else { return };
-        let shape = self
-            .shapes
-            .entry(fp.clone())
-            .or_insert_with(|| Shape::of(&event.sql, self.catalog));
+        if !self.shapes.contains_key(&fp) {
+            self.shapes
+                .insert(fp.clone(), Shape::of(&event.sql, self.catalog));
+        }
+        let Some(shape) = self.shapes.get(&fp) else {
+            return;
+        };
         if !shape.parsed {
             self.quality.unparsed(&fp, &event.sql);
         }
@@ -301,16 +453,18 @@ impl<'c> Analyzer<'c> {
             bump(&mut self.operations, o, qt);
         }
         if let Some(user) = &event.user {
-            self.users.entry(user.clone()).or_default().add(qt);
+            match self.users.get_mut(user) {
+                Some(d) => d.add(qt),
+                None => self.users.entry(user.clone()).or_default().add(qt),
+            }
         }
         if let Some(t) = event.time {
-            let minute = t.and_utc().timestamp().div_euclid(60) * 60;
-            self.timeline.entry(minute).or_default().dist.add(qt);
+            self.timeline.add(t.and_utc().timestamp(), qt);
         }
         self.scatter
             .offer((event.rows_examined.unwrap_or(0) as f64, qt));
         self.histogram[histogram_bin(qt)] += 1;
-        self.digest.add_fingerprinted(event, qt, fp);
+        self.digest.add_fingerprinted(event, qt, &fp);
     }
 
     pub fn finish(self) -> Analysis {
@@ -328,34 +482,29 @@ impl<'c> Analyzer<'c> {
             })
             .collect();
 
-        let first = self.timeline.keys().next().copied();
-        let last = self.timeline.keys().next_back().copied();
-        let span = match (first, last) {
-            (Some(a), Some(b)) => b - a + 60,
-            _ => 0,
-        };
-        let width = timeline_bucket(span);
-        let mut merged: BTreeMap<i64, Distribution> = BTreeMap::new();
-        for (minute, bucket) in &self.timeline {
-            merged
-                .entry(minute.div_euclid(width) * width)
-                .or_default()
-                .merge(&bucket.dist);
+        let mut timeline_state = self.timeline;
+        let first = timeline_state.buckets.keys().next().copied();
+        let last = timeline_state.buckets.keys().next_back().copied();
+        if let (Some(a), Some(b)) = (first, last) {
+            timeline_state.coarsen(timeline_bucket(b - a + timeline_state.width));
         }
-        let timeline = merged
-            .into_iter()
-            .map(|(start, d)| {
-                let s = d.stats();
-                TimelinePoint {
-                    start: chrono::DateTime::from_timestamp(start, 0)
-                        .map(|t| t.naive_utc().to_string())
-                        .unwrap_or_default(),
-                    queries: d.count,
-                    qps: d.count as f64 / width as f64,
-                    avg_seconds: s.avg,
-                    p95_seconds: d.quantile(0.95),
-                    max_seconds: s.max,
-                }
+        let width = timeline_state.width;
+        let timeline = timeline_state
+            .buckets
+            .iter()
+            .map(|(start, b)| TimelinePoint {
+                start: chrono::DateTime::from_timestamp(*start, 0)
+                    .map(|t| t.naive_utc().to_string())
+                    .unwrap_or_default(),
+                queries: b.count,
+                qps: b.count as f64 / width as f64,
+                avg_seconds: if b.count > 0 {
+                    b.sum / b.count as f64
+                } else {
+                    0.0
+                },
+                p95_seconds: b.quantile(0.95),
+                max_seconds: b.max,
             })
             .collect();
 
@@ -397,7 +546,11 @@ impl<'c> Analyzer<'c> {
             scatter: self.scatter.items,
             histogram,
             users,
-            quality: self.quality.finish(),
+            quality: {
+                let mut q = self.quality.finish();
+                q.overlapping_inputs = overlaps(&self.ranges);
+                q
+            },
         }
     }
 }
@@ -429,6 +582,25 @@ fn histogram(counts: &[u64; HISTOGRAM_BINS]) -> Vec<HistogramBin> {
             count: counts[i],
         })
         .collect()
+}
+
+/// Inputs of the same log whose time ranges overlap.
+fn overlaps(
+    ranges: &[(bool, chrono::NaiveDateTime, chrono::NaiveDateTime, String)],
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for (i, a) in ranges.iter().enumerate() {
+        for b in &ranges[i + 1..] {
+            if a.0 == b.0 && a.1 <= b.2 && b.1 <= a.2 {
+                let log = if a.0 { "slow" } else { "general" };
+                out.push(format!(
+                    "{} and {} are both {log} logs covering overlapping time ({} to {} and {} to {}): if they hold the same events, every statement is counted twice",
+                    a.3, b.3, a.1, a.2, b.1, b.2
+                ));
+            }
+        }
+    }
+    out
 }
 
 /// Analyses the given inputs against `catalog` in one pass.
@@ -470,6 +642,36 @@ mod tests {
             (30..=70).contains(&late),
             "{late} of 100 from the second half"
         );
+    }
+
+    #[test]
+    fn timeline_memory_is_bounded_whatever_the_span() {
+        let mut t = Timeline::default();
+        for minute in 0..100_000i64 {
+            t.add(minute * 60, 0.01);
+        }
+        assert!(t.buckets.len() <= MAX_TIMELINE_BUCKETS);
+        assert_eq!(t.width, 3600);
+        let total: u64 = t.buckets.values().map(|b| b.count).sum();
+        assert_eq!(total, 100_000);
+    }
+
+    #[test]
+    fn same_log_inputs_with_overlapping_times_are_reported() {
+        let t = |h: u32| {
+            chrono::NaiveDate::from_ymd_opt(2026, 1, 1)
+                .and_then(|d| d.and_hms_opt(h, 0, 0))
+                .unwrap_or_default()
+        };
+        let ranges = vec![
+            (true, t(1), t(3), "a.json".to_string()),
+            (true, t(2), t(4), "a.log".to_string()),
+            (false, t(1), t(4), "g.json".to_string()),
+            (true, t(5), t(6), "later.log".to_string()),
+        ];
+        let w = overlaps(&ranges);
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].contains("a.json and a.log"));
     }
 
     #[test]

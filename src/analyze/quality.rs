@@ -8,10 +8,11 @@ use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 
-/// Exact-duplicate detection keeps one hash per event up to this many
-/// events (80 MB); beyond it duplicates are no longer counted, and the
-/// report says so.
-const MAX_TRACKED_EVENTS: usize = 10_000_000;
+/// Duplicate records come from a server or an export writing the same
+/// event twice in a row, so they are looked for among the most recent
+/// events only: memory stays fixed however long the log. Whole files read
+/// twice are caught by the overlap check on input time ranges instead.
+const DUPLICATE_WINDOW: usize = 65_536;
 
 /// Statistics of one log.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -25,9 +26,9 @@ pub struct LogQuality {
     /// Slow log only: statements logged with a query time of exactly zero.
     pub zero_query_time: u64,
     pub zero_rows_examined: u64,
-    /// Events identical in time, thread and text to an earlier one.
+    /// Events identical in time, thread and text to one of the previous
+    /// 65,536 events.
     pub duplicates: u64,
-    pub duplicates_tracking_capped: bool,
     pub per_user: Vec<(String, u64)>,
     /// General log only: events per command type (Query, Connect, Quit ...).
     pub commands: Vec<(String, u64)>,
@@ -63,6 +64,9 @@ pub struct Quality {
     /// for part of the time).
     pub only_in_slow: Vec<OnlyIn>,
     pub only_in_slow_total: u64,
+    /// Inputs of the same log whose time ranges overlap: probably the same
+    /// events twice (a JSON export and the native file, say), counted twice.
+    pub overlapping_inputs: Vec<String>,
     /// Slow-log events whose text the SQL parser could not read; they are
     /// still fingerprinted and counted.
     pub unparsed_events: u64,
@@ -74,7 +78,8 @@ struct LogState {
     q: LogQuality,
     first: Option<NaiveDateTime>,
     last: Option<NaiveDateTime>,
-    seen: HashSet<u64>,
+    recent: HashSet<u64>,
+    recent_order: std::collections::VecDeque<u64>,
     users: HashMap<String, u64>,
     commands: HashMap<String, u64>,
     fingerprints: HashMap<String, (u64, String)>,
@@ -91,7 +96,7 @@ impl LogState {
             None => self.q.missing_time += 1,
         }
         match &e.user {
-            Some(u) if !u.is_empty() => *self.users.entry(u.clone()).or_default() += 1,
+            Some(u) if !u.is_empty() => bump(&mut self.users, u),
             _ => self.q.missing_user += 1,
         }
         if e.db.as_deref().is_none_or(str::is_empty) {
@@ -104,27 +109,34 @@ impl LogState {
             self.q.zero_rows_examined += 1;
         }
         if let Some(c) = &e.command {
-            *self.commands.entry(c.clone()).or_default() += 1;
+            bump(&mut self.commands, c);
         }
         let is_statement = e.kind == LogKind::Slow
             || e.command
                 .as_deref()
                 .is_some_and(|c| c.eq_ignore_ascii_case("query"));
         if is_statement {
-            let entry = self
-                .fingerprints
-                .entry(fp.to_string())
-                .or_insert_with(|| (0, e.sql.chars().take(300).collect()));
-            entry.0 += 1;
-        }
-        if self.seen.len() < MAX_TRACKED_EVENTS {
-            let mut h = DefaultHasher::new();
-            (e.time, e.thread_id, &e.sql, e.command.as_deref()).hash(&mut h);
-            if !self.seen.insert(h.finish()) {
-                self.q.duplicates += 1;
+            match self.fingerprints.get_mut(fp) {
+                Some(entry) => entry.0 += 1,
+                None => {
+                    self.fingerprints
+                        .insert(fp.to_string(), (1, e.sql.chars().take(300).collect()));
+                }
             }
+        }
+        let mut h = DefaultHasher::new();
+        (e.time, e.thread_id, &e.sql, e.command.as_deref()).hash(&mut h);
+        let h = h.finish();
+        if self.recent.contains(&h) {
+            self.q.duplicates += 1;
         } else {
-            self.q.duplicates_tracking_capped = true;
+            self.recent.insert(h);
+            self.recent_order.push_back(h);
+            if self.recent_order.len() > DUPLICATE_WINDOW {
+                if let Some(old) = self.recent_order.pop_front() {
+                    self.recent.remove(&old);
+                }
+            }
         }
     }
 
@@ -134,6 +146,15 @@ impl LogState {
         self.q.per_user = sorted(self.users);
         self.q.commands = sorted(self.commands);
         (self.q, self.fingerprints)
+    }
+}
+
+fn bump(map: &mut HashMap<String, u64>, key: &str) {
+    match map.get_mut(key) {
+        Some(n) => *n += 1,
+        None => {
+            map.insert(key.to_string(), 1);
+        }
     }
 }
 
@@ -227,6 +248,7 @@ impl QualityBuilder {
             only_in_slow_total,
             unparsed_events: self.unparsed_events,
             unparsed,
+            overlapping_inputs: Vec::new(),
         }
     }
 }

@@ -24,6 +24,13 @@ pub enum Format {
     GeneralLogFile,
 }
 
+impl Format {
+    /// Whether this format carries slow-log events (with timings).
+    pub fn is_slow(self) -> bool {
+        matches!(self, Format::SlowLogJson | Format::SlowLogFile)
+    }
+}
+
 impl std::fmt::Display for Format {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {

@@ -260,13 +260,7 @@ fn log_row(label: &str, slow: impl Into<String>, general: impl Into<String>) -> 
 }
 
 fn per_log(s: &LogQuality, g: &LogQuality) -> Markup {
-    let dup = |q: &LogQuality| {
-        if q.duplicates_tracking_capped {
-            format!("{} (counting stopped: too many events)", q.duplicates)
-        } else {
-            q.duplicates.to_string()
-        }
-    };
+    let dup = |q: &LogQuality| q.duplicates.to_string();
     html! {
         table {
             thead { tr { th { "" } th.num { "Slow log" } th.num { "General log" } } }
@@ -349,6 +343,10 @@ fn quality(a: &Analysis) -> Markup {
             (only_in("Statements only in the slow log", q.only_in_slow_total, &q.only_in_slow))
         } @else {
             p { "Only one kind of log was read, so the slow and general logs could not be compared." }
+        }
+        @if !q.overlapping_inputs.is_empty() {
+            h3 { "Overlapping inputs" }
+            ul { @for w in &q.overlapping_inputs { li { (w) } } }
         }
         h3 { "Unparsed statements (" (q.unparsed_events) " events)" }
         (how("statements the SQL parser could not read: still counted in the digest, but without kind, tables or columns."))
