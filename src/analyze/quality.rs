@@ -132,10 +132,10 @@ impl LogState {
         } else {
             self.recent.insert(h);
             self.recent_order.push_back(h);
-            if self.recent_order.len() > DUPLICATE_WINDOW {
-                if let Some(old) = self.recent_order.pop_front() {
-                    self.recent.remove(&old);
-                }
+            if self.recent_order.len() > DUPLICATE_WINDOW
+                && let Some(old) = self.recent_order.pop_front()
+            {
+                self.recent.remove(&old);
             }
         }
     }
