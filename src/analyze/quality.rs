@@ -124,8 +124,21 @@ impl LogState {
                 }
             }
         }
+        // The fingerprint stands in for the text: two different statements
+        // with the same shape, thread, start time and exact timings are not
+        // a realistic pair, and hashing the fingerprint's few words is much
+        // cheaper than hashing kilobytes of SQL for every event.
         let mut h = DefaultHasher::new();
-        (e.time, e.thread_id, &e.sql, e.command.as_deref()).hash(&mut h);
+        (
+            e.time,
+            e.thread_id,
+            fp,
+            e.command.as_deref(),
+            e.query_time.map(f64::to_bits),
+            e.rows_examined,
+            e.sql.len(),
+        )
+            .hash(&mut h);
         let h = h.finish();
         if self.recent.contains(&h) {
             self.q.duplicates += 1;
