@@ -203,6 +203,17 @@ fn toy_models_on_the_tpch_slow_log() {
         global.metrics.mse_ln
     );
 
+    // Grouped folds leak no fingerprint, so the fingerprint median never
+    // finds its statement's history and falls back to the global median:
+    // the two must score identically there.
+    let cv = |model: &str| {
+        r.grouped_cv
+            .iter()
+            .find(|c| c.model == model)
+            .expect("cv result")
+    };
+    assert_eq!(cv("fingerprint median").all, cv("global median").all);
+
     let dir = tempfile::tempdir().expect("temp dir");
     let written = write_report(r, &eval.per_sample, dir.path()).expect("report written");
     let json = std::fs::read_to_string(dir.path().join("eval.json")).expect("eval.json");

@@ -374,6 +374,34 @@ mod tests {
     }
 
     #[test]
+    fn serialised_field_names_are_the_documented_ones() {
+        let v = serde_json::to_value(Metrics::empty()).expect("serialise");
+        let keys: Vec<&str> = v
+            .as_object()
+            .map(|o| o.keys().map(String::as_str).collect())
+            .unwrap_or_default();
+        assert_eq!(
+            keys,
+            [
+                "n",
+                "mse_ln",
+                "r2_ln",
+                "mae_s",
+                "rmse_s",
+                "q_error_p50",
+                "q_error_p90",
+                "q_error_p99",
+                "interval_coverage",
+                "class_accuracy",
+                "class_precision_macro",
+                "class_recall_macro",
+                "class_f1_macro",
+                "confusion"
+            ]
+        );
+    }
+
+    #[test]
     fn perfect_predictions() {
         let truth = [0.001, 0.02, 0.5, 3.0];
         let preds: Vec<_> = truth.iter().map(|&s| pred(s)).collect();

@@ -512,7 +512,7 @@ fn truncate(s: &str, max: usize) -> String {
     if one_line.chars().count() <= max {
         one_line
     } else {
-        let mut t: String = one_line.chars().take(max - 1).collect();
+        let mut t: String = one_line.chars().take(max.saturating_sub(1)).collect();
         t.push('…');
         t
     }
