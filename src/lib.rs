@@ -6,6 +6,7 @@
 
 pub mod analyze;
 pub mod capture;
+pub mod eval;
 pub mod ingest;
 pub mod model;
 pub mod report;
