@@ -9,5 +9,6 @@ pub mod capture;
 pub mod eval;
 pub mod ingest;
 pub mod model;
+pub mod predict;
 pub mod report;
 pub mod sql;

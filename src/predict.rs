@@ -1,0 +1,120 @@
+//! The answer qlat gives for one statement, in the shape clients rely on:
+//! `qlat predict --format json` prints it and the service's `/predict`
+//! returns it, so both are built here.
+
+use crate::model::{LatencyClass, Prediction};
+use crate::sql::fingerprint::{fingerprint, query_id};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Interval {
+    pub p10: f64,
+    pub p90: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassProbabilities {
+    pub fast: f64,
+    pub medium: f64,
+    pub slow: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExplanationItem {
+    pub feature: String,
+    pub contribution: f64,
+}
+
+/// `{"id", "predicted_seconds", "interval": {"p10", "p90"}, "class",
+/// "class_probabilities", "fingerprint", "query_id", "parsed",
+/// "explanation": [{"feature", "contribution"}], "model_version"}` plus the
+/// explanation's baseline, so the contributions can be checked to add up.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PredictResponse {
+    /// Id of the stored prediction; `None` when nothing was stored (CLI).
+    pub id: Option<i64>,
+    pub predicted_seconds: f64,
+    pub interval: Interval,
+    pub class: LatencyClass,
+    pub class_probabilities: ClassProbabilities,
+    pub fingerprint: String,
+    pub query_id: String,
+    pub parsed: bool,
+    /// ln-seconds the explanation starts from.
+    pub explanation_baseline: f64,
+    pub explanation: Vec<ExplanationItem>,
+    pub model_version: String,
+}
+
+impl PredictResponse {
+    pub fn new(sql: &str, p: Prediction, model_version: &str) -> PredictResponse {
+        let fp = fingerprint(sql);
+        let [fast, medium, slow] = p.class_probabilities;
+        PredictResponse {
+            id: None,
+            predicted_seconds: p.predicted_seconds,
+            interval: Interval {
+                p10: p.p10,
+                p90: p.p90,
+            },
+            class: p.class,
+            class_probabilities: ClassProbabilities { fast, medium, slow },
+            query_id: query_id(&fp),
+            fingerprint: fp,
+            parsed: p.parsed,
+            explanation_baseline: p.explanation_baseline,
+            explanation: p
+                .explanation
+                .into_iter()
+                .map(|c| ExplanationItem {
+                    feature: c.feature,
+                    contribution: c.contribution,
+                })
+                .collect(),
+            model_version: model_version.to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Contribution;
+
+    #[test]
+    fn the_contract_field_names() {
+        let p = Prediction {
+            predicted_seconds: 0.5,
+            p10: 0.2,
+            p90: 0.9,
+            class: LatencyClass::Medium,
+            class_probabilities: [0.1, 0.8, 0.1],
+            explanation_baseline: -3.0,
+            explanation: vec![Contribution {
+                feature: "3 joins".into(),
+                contribution: 2.3,
+            }],
+            parsed: true,
+        };
+        let v = serde_json::to_value(PredictResponse::new("SELECT 1", p, "v1")).unwrap_or_default();
+        for key in [
+            "id",
+            "predicted_seconds",
+            "interval",
+            "class",
+            "class_probabilities",
+            "fingerprint",
+            "query_id",
+            "parsed",
+            "explanation",
+            "model_version",
+        ] {
+            assert!(v.get(key).is_some(), "{key} in {v}");
+        }
+        assert_eq!(v["class"], "medium");
+        assert_eq!(v["interval"]["p90"], 0.9);
+        assert_eq!(v["class_probabilities"]["medium"], 0.8);
+        assert_eq!(v["explanation"][0]["feature"], "3 joins");
+        assert_eq!(v["fingerprint"], "select ?");
+    }
+}
