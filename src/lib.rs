@@ -6,7 +6,9 @@
 
 pub mod analyze;
 pub mod capture;
+pub mod features;
 pub mod ingest;
 pub mod model;
 pub mod report;
 pub mod sql;
+pub mod train;
