@@ -7,8 +7,10 @@
 pub mod analyze;
 pub mod capture;
 pub mod eval;
+pub mod features;
 pub mod ingest;
 pub mod model;
 pub mod predict;
 pub mod report;
 pub mod sql;
+pub mod train;

@@ -92,3 +92,156 @@ pub struct Prediction {
     /// Whether the SQL parser understood the statement.
     pub parsed: bool,
 }
+
+pub mod artifact;
+pub mod baseline;
+pub mod mlp;
+pub mod ridge;
+pub mod tiered;
+
+use crate::features::{FeatureSpec, Featurized};
+
+/// Name of the explanation entry holding the features outside the top ones,
+/// so that the listed contributions still add up.
+pub const OTHER_FEATURES: &str = "other features";
+
+/// Name of the MLP explanation entry holding the integrated-gradients
+/// approximation error (see [`mlp::Mlp`]).
+pub const REST_APPROXIMATION: &str = "rest (approximation)";
+
+/// How many features an explanation lists by name.
+pub const EXPLAIN_TOP: usize = 8;
+
+/// A latency model: statement text in, [`Prediction`] out.
+///
+/// Implementors provide [`LatencyModel::predict_featurized`]; featurizing is
+/// shared, so a tiered model or an evaluation harness featurizes a statement
+/// once for several models.
+pub trait LatencyModel: Send + Sync {
+    /// Short stable name ("mlp", "ridge", "baseline", "tiered").
+    fn name(&self) -> &str;
+
+    /// The featurizer the model was trained with.
+    fn spec(&self) -> &FeatureSpec;
+
+    /// Predicts from features; `explain: false` skips the explanation
+    /// (leaving `explanation` empty and `explanation_baseline` at ln of the
+    /// prediction) for callers that only need the numbers.
+    fn predict_featurized(&self, f: &Featurized, explain: bool) -> Prediction;
+
+    /// Predicts one statement, with explanation.
+    fn predict(&self, sql: &str) -> Prediction {
+        let f = self.spec().featurize(sql);
+        self.predict_featurized(&f.1, true)
+    }
+
+    /// Predicts many statements, with explanations, on all cores.
+    fn predict_batch(&self, sqls: &[&str]) -> Vec<Prediction> {
+        parallel_map(sqls, |s| self.predict(s))
+    }
+}
+
+/// Maps `items` in order using every available core (scoped threads, one
+/// contiguous chunk per core).
+pub fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(items.len().div_ceil(64).max(1));
+    if threads <= 1 {
+        return items.iter().map(&f).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    let f = &f;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|c| scope.spawn(move || c.iter().map(f).collect::<Vec<R>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    })
+}
+
+/// Turns per-column contributions into an explanation: columns with the
+/// same display name are summed (the three history columns become one
+/// "fingerprint history"), the [`EXPLAIN_TOP`] largest by magnitude are
+/// listed, the remainder is one [`OTHER_FEATURES`] entry, and `extra` (the
+/// MLP's approximation residual) is appended, so the entries add up to the
+/// sum of all contributions plus `extra`.
+pub fn top_contributions(
+    names: &[String],
+    contributions: &[f64],
+    extra: Option<(&str, f64)>,
+) -> Vec<Contribution> {
+    let mut grouped: Vec<(usize, f64)> = Vec::with_capacity(contributions.len());
+    for (i, (&c, name)) in contributions.iter().zip(names).enumerate() {
+        match grouped.last_mut() {
+            Some((j, sum)) if names.get(*j) == Some(name) => *sum += c,
+            _ => grouped.push((i, c)),
+        }
+    }
+    let k = EXPLAIN_TOP.min(grouped.len());
+    if k > 0 && k < grouped.len() {
+        grouped.select_nth_unstable_by(k - 1, |a, b| b.1.abs().total_cmp(&a.1.abs()));
+    }
+    let (top, rest) = grouped.split_at_mut(k);
+    top.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()).then(a.0.cmp(&b.0)));
+    let mut out: Vec<Contribution> = top
+        .iter()
+        .map(|&(i, c)| Contribution {
+            feature: names.get(i).cloned().unwrap_or_default(),
+            contribution: c,
+        })
+        .collect();
+    if !rest.is_empty() {
+        out.push(Contribution {
+            feature: OTHER_FEATURES.to_owned(),
+            contribution: rest.iter().map(|r| r.1).sum(),
+        });
+    }
+    if let Some((name, c)) = extra {
+        out.push(Contribution {
+            feature: name.to_owned(),
+            contribution: c,
+        });
+    }
+    out
+}
+
+/// Class probabilities of a ln-time distribution given by sorted quantile
+/// points (equally weighted samples of ln seconds).
+pub fn class_probabilities_of(ln_points: &[f64], t: &ClassThresholds) -> [f64; 3] {
+    if ln_points.is_empty() {
+        return [1.0 / 3.0; 3];
+    }
+    let fast = t.fast_below.max(1e-12).ln();
+    let slow = t.slow_from.max(1e-12).ln();
+    let mut p = [0.0; 3];
+    for &x in ln_points {
+        let i = if x < fast {
+            0
+        } else if x < slow {
+            1
+        } else {
+            2
+        };
+        p[i] += 1.0;
+    }
+    let n = ln_points.len() as f64;
+    p.map(|c| c / n)
+}
+
+/// The most probable class; ties go to the slower class, the safer guess
+/// for a DBA deciding what to look at.
+pub fn argmax_class(p: &[f64; 3]) -> LatencyClass {
+    let mut best = 0;
+    for i in 1..3 {
+        if p[i] >= p[best] {
+            best = i;
+        }
+    }
+    LatencyClass::ALL[best]
+}

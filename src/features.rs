@@ -1,0 +1,629 @@
+//! The model input: one fixed-length vector per statement, fitted on the
+//! training set only and saved with the model.
+//!
+//! Layout of the vector (every column is centred so that the all-zero vector
+//! is the training mean, which is also where explanations start):
+//!
+//! 1. the 57 structural, catalog-aware features of
+//!    [`StatementFeatures::numeric_vector`], standardised with the training
+//!    mean and standard deviation;
+//! 2. optionally three fingerprint-history features (ln median time of the
+//!    statement's fingerprint in training, ln(count + 1), seen flag),
+//!    standardised the same way; for training rows they are computed
+//!    leave-one-out, otherwise the model would learn to copy its own target;
+//! 3. TF-IDF over [`crate::sql::tokens::tokens`] (literals classed,
+//!    identifiers and keywords kept), tokenized by a `tokenizers` WordLevel
+//!    tokenizer trained on the training corpus. The vocabulary is capped
+//!    (document frequency ≥ `min_df`, top `vocab_size` by document
+//!    frequency), IDF comes from training, the vector is L2-normalised, then
+//!    centred by its training mean and multiplied by `tfidf_scale` so its
+//!    typical magnitude is comparable to the standardised columns (ridge
+//!    penalises all columns alike).
+//!
+//! A statement is held as a [`Featurized`]: the dense head (1 + 2) and the
+//! *uncentred* sparse TF-IDF entries, because a statement uses ~30 of the
+//! vocabulary's terms; models fold the centring into their bias so serving
+//! never materialises the dense vector.
+
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+use tokenizers::models::wordlevel::{WordLevel, WordLevelTrainer};
+use tokenizers::pre_tokenizers::PreTokenizerWrapper;
+use tokenizers::pre_tokenizers::whitespace::WhitespaceSplit;
+use tokenizers::{
+    AddedToken, DecoderWrapper, NormalizerWrapper, PostProcessorWrapper, Tokenizer, TokenizerImpl,
+};
+
+use crate::model::Sample;
+use crate::sql::catalog::Catalog;
+use crate::sql::features::{StatementFeatures, analyze};
+use crate::sql::fingerprint::fingerprint;
+use crate::sql::tokens::tokens;
+
+/// The explanation name of the three history columns together.
+pub const HISTORY_FEATURE: &str = "fingerprint history";
+
+/// Unknown-word token of the WordLevel tokenizer.
+const UNK: &str = "[UNK]";
+
+/// Featurized statements kept by [`FeatureSpec`]'s serving cache. Logs repeat
+/// the same texts (driver chatter, dashboards), and parsing is most of the
+/// serving cost; past this many entries the cache is cleared, which bounds
+/// memory without bookkeeping on the hot path.
+const CACHE_CAPACITY: usize = 16_384;
+
+/// Errors while fitting a feature specification.
+#[derive(Debug, thiserror::Error)]
+pub enum FeatureError {
+    #[error("no training samples to fit the feature specification on")]
+    Empty,
+    #[error("training the tokenizer failed: {0}")]
+    Tokenizer(String),
+}
+
+/// How to fit a [`FeatureSpec`].
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct FeatureConfig {
+    /// At most this many TF-IDF terms (most frequent by document frequency).
+    pub vocab_size: usize,
+    /// A term must occur in at least this many training statements.
+    pub min_df: usize,
+    /// Multiplier of the centred TF-IDF block.
+    pub tfidf_scale: f64,
+    /// Add the three fingerprint-history columns.
+    pub use_history: bool,
+}
+
+impl Default for FeatureConfig {
+    fn default() -> Self {
+        FeatureConfig {
+            vocab_size: 2_000,
+            min_df: 2,
+            tfidf_scale: 3.0,
+            use_history: false,
+        }
+    }
+}
+
+/// Training history of one fingerprint: sorted ln-seconds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FingerprintHistory {
+    pub median_ln: f64,
+    pub count: u64,
+}
+
+/// One statement ready for a model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Featurized {
+    /// Standardised structural (+ history) columns.
+    pub head: Vec<f64>,
+    /// Uncentred, unscaled L2-normalised TF-IDF: (term column, value),
+    /// ascending by column.
+    pub tfidf: Vec<(u32, f64)>,
+    /// Whether the SQL parser understood the statement.
+    pub parsed: bool,
+    /// pt-query-digest fingerprint, for history and cache tiers.
+    pub fingerprint: String,
+}
+
+/// The fitted featurizer; see the module documentation.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct FeatureSpec {
+    pub config: FeatureConfig,
+    /// Names of the head columns (structural, then history).
+    pub head_names: Vec<String>,
+    pub head_mean: Vec<f64>,
+    pub head_std: Vec<f64>,
+    /// TF-IDF terms in column order.
+    pub vocab: Vec<String>,
+    pub idf: Vec<f64>,
+    /// Training mean of each (unscaled) TF-IDF column.
+    pub tfidf_mean: Vec<f64>,
+    /// Fingerprint → history, when `config.use_history`.
+    pub history: BTreeMap<String, FingerprintHistory>,
+    #[serde(skip)]
+    runtime: Runtime,
+}
+
+/// What is rebuilt rather than saved: the tokenizer (saved as its own
+/// `tokenizer.json`), the id → column map, the catalog and the cache.
+#[derive(Debug, Default)]
+struct Runtime {
+    tokenizer: Option<Tokenizer>,
+    /// Tokenizer id → TF-IDF column.
+    column_of_id: Vec<Option<u32>>,
+    catalog: Catalog,
+    cache: Mutex<HashMap<u64, Arc<(String, Featurized)>>>,
+    cache_enabled: bool,
+    hasher: std::collections::hash_map::RandomState,
+}
+
+impl FeatureSpec {
+    /// Fits the featurizer on `train` (and nothing else).
+    pub fn fit(
+        train: &[Sample],
+        catalog: &Catalog,
+        config: FeatureConfig,
+    ) -> Result<FeatureSpec, FeatureError> {
+        if train.is_empty() {
+            return Err(FeatureError::Empty);
+        }
+        let analyzed: Vec<StatementFeatures> =
+            train.iter().map(|s| analyze(&s.sql, catalog)).collect();
+        let docs: Vec<String> = train.iter().map(|s| tokens(&s.sql).join(" ")).collect();
+
+        let tokenizer = train_tokenizer(&docs, config.vocab_size)?;
+        let id_docs: Vec<Vec<u32>> = docs.iter().map(|d| encode_ids(&tokenizer, d)).collect();
+
+        // Document frequencies by tokenizer id.
+        let n_ids = tokenizer.get_vocab_size(true);
+        let mut df = vec![0usize; n_ids];
+        let unk = tokenizer.token_to_id(UNK);
+        for ids in &id_docs {
+            let mut seen: Vec<u32> = ids.iter().copied().filter(|&i| Some(i) != unk).collect();
+            seen.sort_unstable();
+            seen.dedup();
+            for i in seen {
+                if let Some(d) = df.get_mut(i as usize) {
+                    *d += 1;
+                }
+            }
+        }
+        let mut terms: Vec<(usize, String, u32)> = (0..n_ids as u32)
+            .filter(|&i| df[i as usize] >= config.min_df.max(1))
+            .filter_map(|i| tokenizer.id_to_token(i).map(|t| (df[i as usize], t, i)))
+            .collect();
+        // Most frequent first, ties by term, so the vocabulary is deterministic.
+        terms.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+        terms.truncate(config.vocab_size);
+        let n = train.len() as f64;
+        let vocab: Vec<String> = terms.iter().map(|t| t.1.clone()).collect();
+        let idf: Vec<f64> = terms
+            .iter()
+            .map(|t| ((1.0 + n) / (1.0 + t.0 as f64)).ln() + 1.0)
+            .collect();
+
+        let history = if config.use_history {
+            history_table(train)
+        } else {
+            BTreeMap::new()
+        };
+
+        let mut head_names: Vec<String> = StatementFeatures::feature_names()
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        if config.use_history {
+            head_names.extend(
+                [
+                    "fingerprint history: ln median",
+                    "fingerprint history: ln(count+1)",
+                    "fingerprint history: seen",
+                ]
+                .map(str::to_owned),
+            );
+        }
+        let mut spec = FeatureSpec {
+            config,
+            head_names,
+            head_mean: Vec::new(),
+            head_std: Vec::new(),
+            vocab,
+            idf,
+            tfidf_mean: Vec::new(),
+            history,
+            runtime: Runtime::default(),
+        };
+        spec.attach(tokenizer, catalog.clone());
+
+        // Scalers from the raw training heads, with the same leave-one-out
+        // history the models are trained on.
+        let loo = LeaveOneOut::new(train, config.use_history);
+        let heads: Vec<Vec<f64>> = train
+            .iter()
+            .zip(&analyzed)
+            .map(|(s, f)| spec.raw_head(f, loo.history(s)))
+            .collect();
+        let width = spec.head_names.len();
+        let mut mean = vec![0.0; width];
+        for h in &heads {
+            for (m, v) in mean.iter_mut().zip(h) {
+                *m += v / n;
+            }
+        }
+        let mut var = vec![0.0; width];
+        for h in &heads {
+            for ((s, v), m) in var.iter_mut().zip(h).zip(&mean) {
+                *s += (v - m) * (v - m) / n;
+            }
+        }
+        spec.head_mean = mean;
+        // Constant columns keep std 1 so they stay 0 instead of NaN.
+        spec.head_std = var
+            .into_iter()
+            .map(|v| if v > 1e-12 { v.sqrt() } else { 1.0 })
+            .collect();
+
+        let mut tfidf_mean = vec![0.0; spec.vocab.len()];
+        for ids in &id_docs {
+            for (c, v) in spec.tfidf_of_ids(ids) {
+                tfidf_mean[c as usize] += v / n;
+            }
+        }
+        spec.tfidf_mean = tfidf_mean;
+        Ok(spec)
+    }
+
+    /// Installs the tokenizer and catalog after fitting or loading, and
+    /// rebuilds the tokenizer-id → column map.
+    pub fn attach(&mut self, tokenizer: Tokenizer, catalog: Catalog) {
+        let n_ids = tokenizer.get_vocab_size(true);
+        let mut column_of_id = vec![None; n_ids];
+        for (c, term) in self.vocab.iter().enumerate() {
+            if let Some(id) = tokenizer.token_to_id(term)
+                && let Some(slot) = column_of_id.get_mut(id as usize)
+            {
+                *slot = Some(c as u32);
+            }
+        }
+        self.runtime = Runtime {
+            tokenizer: Some(tokenizer),
+            column_of_id,
+            catalog,
+            cache: Mutex::new(HashMap::new()),
+            cache_enabled: true,
+            hasher: Default::default(),
+        };
+    }
+
+    /// The tokenizer, for saving.
+    pub fn tokenizer(&self) -> Option<&Tokenizer> {
+        self.runtime.tokenizer.as_ref()
+    }
+
+    /// The catalog features are resolved against.
+    pub fn catalog(&self) -> &Catalog {
+        &self.runtime.catalog
+    }
+
+    /// Turns the serving cache on or off (benchmarks measure both).
+    pub fn set_cache(&mut self, enabled: bool) {
+        self.runtime.cache_enabled = enabled;
+        if let Ok(mut c) = self.runtime.cache.lock() {
+            c.clear();
+        }
+    }
+
+    /// Width of the head block.
+    pub fn head_len(&self) -> usize {
+        self.head_names.len()
+    }
+
+    /// Width of the full model input.
+    pub fn input_len(&self) -> usize {
+        self.head_names.len() + self.vocab.len()
+    }
+
+    /// Explanation name of every input column: structural names as they
+    /// are, history columns as [`HISTORY_FEATURE`], TF-IDF columns as
+    /// `token "lineitem"`.
+    pub fn display_names(&self) -> Vec<String> {
+        self.head_names
+            .iter()
+            .map(|n| {
+                if n.starts_with(HISTORY_FEATURE) {
+                    HISTORY_FEATURE.to_owned()
+                } else {
+                    n.clone()
+                }
+            })
+            .chain(self.vocab.iter().map(|t| format!("token {t:?}")))
+            .collect()
+    }
+
+    /// Featurizes a serving statement (history looked up, nothing left out).
+    /// Results are cached by statement text.
+    pub fn featurize(&self, sql: &str) -> Arc<(String, Featurized)> {
+        let key = if self.runtime.cache_enabled {
+            let mut h = self.runtime.hasher.build_hasher();
+            sql.hash(&mut h);
+            let key = h.finish();
+            if let Ok(cache) = self.runtime.cache.lock()
+                && let Some(hit) = cache.get(&key)
+                && hit.0 == sql
+            {
+                return Arc::clone(hit);
+            }
+            Some(key)
+        } else {
+            None
+        };
+        let f = analyze(sql, &self.runtime.catalog);
+        let fp = fingerprint(sql);
+        let history = self.serving_history(&fp);
+        let featurized = self.finish(&f, fp, &tokens(sql).join(" "), history);
+        let entry = Arc::new((sql.to_owned(), featurized));
+        if let Some(key) = key
+            && let Ok(mut cache) = self.runtime.cache.lock()
+        {
+            if cache.len() >= CACHE_CAPACITY {
+                cache.clear();
+            }
+            cache.insert(key, Arc::clone(&entry));
+        }
+        entry
+    }
+
+    /// Featurizes training samples. A sample's own time is left out of its
+    /// history (leave-one-out), so history columns carry what serving would
+    /// know about the statement, not its answer.
+    ///
+    /// Only meaningful for the samples the spec was fitted on; featurize
+    /// held-out data with [`FeatureSpec::featurize_uncached`].
+    pub fn featurize_training(&self, samples: &[Sample]) -> Vec<Featurized> {
+        let loo = LeaveOneOut::new(samples, self.config.use_history);
+        samples
+            .iter()
+            .map(|s| {
+                let f = analyze(&s.sql, &self.runtime.catalog);
+                let history = loo.history(s);
+                self.finish(&f, fingerprint_of(s), &tokens(&s.sql).join(" "), history)
+            })
+            .collect()
+    }
+
+    /// Featurizes a statement as serving does, without the cache.
+    pub fn featurize_uncached(&self, sql: &str) -> Featurized {
+        let f = analyze(sql, &self.runtime.catalog);
+        let fp = fingerprint(sql);
+        let history = self.serving_history(&fp);
+        self.finish(&f, fp, &tokens(sql).join(" "), history)
+    }
+
+    fn finish(
+        &self,
+        f: &StatementFeatures,
+        fp: String,
+        doc: &str,
+        history: (Option<f64>, u64),
+    ) -> Featurized {
+        let raw = self.raw_head(f, history);
+        let head = raw
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let m = self.head_mean.get(i).copied().unwrap_or(0.0);
+                let s = self.head_std.get(i).copied().unwrap_or(1.0);
+                (v - m) / s
+            })
+            .collect();
+        let ids = match &self.runtime.tokenizer {
+            Some(t) => encode_ids(t, doc),
+            None => Vec::new(),
+        };
+        Featurized {
+            head,
+            tfidf: self.tfidf_of_ids(&ids),
+            parsed: f.parsed,
+            fingerprint: fp,
+        }
+    }
+
+    /// Unstandardised head: structural features, then history given as
+    /// (median ln time if the fingerprint was seen, count).
+    fn raw_head(&self, f: &StatementFeatures, history: (Option<f64>, u64)) -> Vec<f64> {
+        let mut v: Vec<f64> = f
+            .numeric_vector()
+            .into_iter()
+            .map(|(_, x)| if x.is_finite() { x } else { 0.0 })
+            .collect();
+        if self.config.use_history {
+            let (median, count) = history;
+            v.push(median.unwrap_or(0.0));
+            v.push(((count as f64) + 1.0).ln());
+            v.push(if median.is_some() { 1.0 } else { 0.0 });
+        }
+        v
+    }
+
+    /// History of a serving statement.
+    fn serving_history(&self, fp: &str) -> (Option<f64>, u64) {
+        match self.history.get(fp) {
+            Some(h) => (Some(h.median_ln), h.count),
+            None => (None, 0),
+        }
+    }
+
+    /// L2-normalised TF-IDF of tokenizer ids, by column.
+    fn tfidf_of_ids(&self, ids: &[u32]) -> Vec<(u32, f64)> {
+        let mut cols: Vec<u32> = ids
+            .iter()
+            .filter_map(|&id| {
+                self.runtime
+                    .column_of_id
+                    .get(id as usize)
+                    .copied()
+                    .flatten()
+            })
+            .collect();
+        cols.sort_unstable();
+        let mut out: Vec<(u32, f64)> = Vec::with_capacity(cols.len());
+        for c in cols {
+            match out.last_mut() {
+                Some(last) if last.0 == c => last.1 += 1.0,
+                _ => out.push((c, 1.0)),
+            }
+        }
+        let mut norm = 0.0;
+        for (c, v) in out.iter_mut() {
+            *v *= self.idf.get(*c as usize).copied().unwrap_or(0.0);
+            norm += *v * *v;
+        }
+        if norm > 0.0 {
+            let norm = norm.sqrt();
+            for (_, v) in out.iter_mut() {
+                *v /= norm;
+            }
+        }
+        out
+    }
+
+    /// The full centred input vector (head, then scaled centred TF-IDF).
+    pub fn dense(&self, f: &Featurized) -> Vec<f64> {
+        let mut v = Vec::with_capacity(self.input_len());
+        v.extend_from_slice(&f.head);
+        let s = self.config.tfidf_scale;
+        v.extend(self.tfidf_mean.iter().map(|m| -m * s));
+        let h = self.head_len();
+        for &(c, t) in &f.tfidf {
+            if let Some(x) = v.get_mut(h + c as usize) {
+                *x += t * s;
+            }
+        }
+        v
+    }
+}
+
+/// ln of the time in seconds, floored at 1 µs (the log's resolution).
+pub fn ln_seconds(seconds: f64) -> f64 {
+    if seconds.is_finite() {
+        seconds.max(1e-6).ln()
+    } else {
+        1e-6f64.ln()
+    }
+}
+
+/// The sample's fingerprint, computed when the caller left it empty.
+fn fingerprint_of(s: &Sample) -> String {
+    if s.fingerprint.is_empty() {
+        fingerprint(&s.sql)
+    } else {
+        s.fingerprint.clone()
+    }
+}
+
+/// Training histories with one sample left out at a time.
+struct LeaveOneOut {
+    sorted: HashMap<String, Vec<f64>>,
+}
+
+impl LeaveOneOut {
+    fn new(train: &[Sample], enabled: bool) -> LeaveOneOut {
+        let mut sorted: HashMap<String, Vec<f64>> = HashMap::new();
+        if enabled {
+            for s in train {
+                sorted
+                    .entry(fingerprint_of(s))
+                    .or_default()
+                    .push(ln_seconds(s.seconds));
+            }
+            for v in sorted.values_mut() {
+                v.sort_by(f64::total_cmp);
+            }
+        }
+        LeaveOneOut { sorted }
+    }
+
+    /// (median ln time of the other samples of this fingerprint, their
+    /// count); a fingerprint seen only in this sample is unseen.
+    fn history(&self, s: &Sample) -> (Option<f64>, u64) {
+        let Some(v) = self.sorted.get(&fingerprint_of(s)) else {
+            return (None, 0);
+        };
+        let own = ln_seconds(s.seconds);
+        let k = v
+            .partition_point(|x| *x < own)
+            .min(v.len().saturating_sub(1));
+        let n = v.len() - 1;
+        if n == 0 {
+            return (None, 0);
+        }
+        let at = |j: usize| if j < k { v[j] } else { v[j + 1] };
+        let median = if n % 2 == 1 {
+            at(n / 2)
+        } else {
+            (at(n / 2 - 1) + at(n / 2)) / 2.0
+        };
+        (Some(median), n as u64)
+    }
+}
+
+/// Median ln time and count per fingerprint.
+fn history_table(train: &[Sample]) -> BTreeMap<String, FingerprintHistory> {
+    let mut by: HashMap<String, Vec<f64>> = HashMap::new();
+    for s in train {
+        by.entry(fingerprint_of(s))
+            .or_default()
+            .push(ln_seconds(s.seconds));
+    }
+    by.into_iter()
+        .map(|(fp, mut v)| {
+            v.sort_by(f64::total_cmp);
+            let h = FingerprintHistory {
+                median_ln: median_sorted(&v),
+                count: v.len() as u64,
+            };
+            (fp, h)
+        })
+        .collect()
+}
+
+/// Median of a sorted slice (0 when empty).
+pub fn median_sorted(v: &[f64]) -> f64 {
+    quantile_sorted(v, 0.5)
+}
+
+/// Linear-interpolated quantile of a sorted slice (0 when empty).
+pub fn quantile_sorted(v: &[f64], q: f64) -> f64 {
+    match v.len() {
+        0 => 0.0,
+        1 => v[0],
+        n => {
+            let pos = q.clamp(0.0, 1.0) * (n - 1) as f64;
+            let lo = pos.floor() as usize;
+            let hi = (lo + 1).min(n - 1);
+            let frac = pos - lo as f64;
+            v[lo] * (1.0 - frac) + v[hi] * frac
+        }
+    }
+}
+
+/// Trains the WordLevel tokenizer on space-joined `sql::tokens` output.
+fn train_tokenizer(docs: &[String], vocab_size: usize) -> Result<Tokenizer, FeatureError> {
+    let err = |e: tokenizers::Error| FeatureError::Tokenizer(e.to_string());
+    let model = WordLevel::builder()
+        .unk_token(UNK.to_owned())
+        .build()
+        .map_err(err)?;
+    let mut tk: TokenizerImpl<
+        WordLevel,
+        NormalizerWrapper,
+        PreTokenizerWrapper,
+        PostProcessorWrapper,
+        DecoderWrapper,
+    > = TokenizerImpl::new(model);
+    tk.with_pre_tokenizer(Some(PreTokenizerWrapper::WhitespaceSplit(WhitespaceSplit)));
+    // Generous term-frequency cap: the document-frequency cut that defines
+    // the TF-IDF vocabulary is applied afterwards.
+    let mut trainer = WordLevelTrainer::builder()
+        .vocab_size(vocab_size.saturating_mul(4).max(64))
+        .min_frequency(2)
+        .show_progress(false)
+        .special_tokens(vec![AddedToken::from(UNK, true)])
+        .build()
+        .map_err(|e| FeatureError::Tokenizer(e.to_string()))?;
+    tk.train(&mut trainer, docs.iter()).map_err(err)?;
+    Ok(Tokenizer::from(tk))
+}
+
+/// Token ids of one space-joined document; an encoding failure (none is
+/// known for WordLevel) yields no terms rather than an error.
+fn encode_ids(tokenizer: &Tokenizer, doc: &str) -> Vec<u32> {
+    tokenizer
+        .encode_fast(doc, false)
+        .map(|e| e.get_ids().to_vec())
+        .unwrap_or_default()
+}

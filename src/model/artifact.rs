@@ -1,0 +1,380 @@
+//! Saving and loading trained models as a directory of files.
+//!
+//! | file | content |
+//! |---|---|
+//! | `model.json` | [`Manifest`]: format version, model version, training data SHA-256, git commit, parameters, class thresholds, metrics, SHA-256 of every other file |
+//! | `mlp.safetensors` | MLP weights (`layer{i}.weight` `out × in`, `layer{i}.bias`, f32) and `calibration` (f64: y mean, y std, conformal widening) |
+//! | `ridge.json` | ridge weights, intercept, residual quantiles |
+//! | `baseline.json` | per-fingerprint history |
+//! | `tokenizer.json` | the `tokenizers` WordLevel tokenizer |
+//! | `feature_spec.json` | vocabulary, IDF, scalers, feature names, history |
+//! | `catalog.json` | schema and row counts features are resolved against |
+//!
+//! Loading verifies every checksum before parsing anything, so a truncated
+//! copy or a flipped byte is refused with the name of the file instead of
+//! yielding a model that quietly predicts something else.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use candle_core::{DType, Device, Tensor};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::ClassThresholds;
+use super::baseline::{Baseline, BaselineParams};
+use super::mlp::{Calibration, Mlp};
+use super::ridge::{Ridge, RidgeParams};
+use super::tiered::Tiered;
+use crate::features::FeatureSpec;
+use crate::model::Sample;
+use crate::sql::catalog::Catalog;
+use crate::train::{TrainConfig, TrainedModels, training_data_sha256};
+
+/// Version of the artifact layout; `load` refuses any other.
+pub const FORMAT_VERSION: u32 = 1;
+
+pub const MANIFEST_FILE: &str = "model.json";
+pub const MLP_FILE: &str = "mlp.safetensors";
+pub const RIDGE_FILE: &str = "ridge.json";
+pub const BASELINE_FILE: &str = "baseline.json";
+pub const TOKENIZER_FILE: &str = "tokenizer.json";
+pub const FEATURE_SPEC_FILE: &str = "feature_spec.json";
+pub const CATALOG_FILE: &str = "catalog.json";
+
+/// Every file besides the manifest, in write order.
+pub const FILES: [&str; 6] = [
+    MLP_FILE,
+    RIDGE_FILE,
+    BASELINE_FILE,
+    TOKENIZER_FILE,
+    FEATURE_SPEC_FILE,
+    CATALOG_FILE,
+];
+
+/// Why an artifact could not be saved or loaded; every variant names the
+/// file.
+#[derive(Debug, thiserror::Error)]
+pub enum ArtifactError {
+    #[error("{file}: missing from the model directory {dir}")]
+    Missing { dir: PathBuf, file: String },
+    #[error(
+        "{file}: checksum mismatch (expected {expected}, found {actual}); the file is corrupt or was changed"
+    )]
+    Corrupt {
+        file: String,
+        expected: String,
+        actual: String,
+    },
+    #[error("{file}: format version {found}, this qlat reads version {supported}")]
+    Incompatible {
+        file: String,
+        found: u32,
+        supported: u32,
+    },
+    #[error("{file}: {message}")]
+    Invalid { file: String, message: String },
+    #[error("{file}: {source}")]
+    Io {
+        file: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The content of `model.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format_version: u32,
+    /// `<training time, RFC 3339 UTC>-<first 8 hex digits of the data hash>`.
+    pub model_version: String,
+    pub created_at: String,
+    pub training_data_sha256: String,
+    pub training_samples: usize,
+    /// `git rev-parse HEAD` of the working directory at training time, or
+    /// "unknown".
+    pub git_commit: String,
+    pub parameters: TrainConfig,
+    pub class_thresholds: ClassThresholds,
+    /// Epoch whose MLP weights were kept.
+    pub mlp_best_epoch: usize,
+    /// Filled by the caller (evaluation results); saved as given.
+    pub metrics: serde_json::Value,
+    /// SHA-256 of every other file.
+    pub files: BTreeMap<String, String>,
+}
+
+impl Manifest {
+    /// A manifest for models just trained on `train` with `cfg`.
+    pub fn new(cfg: &TrainConfig, train: &[Sample], mlp_best_epoch: usize) -> Manifest {
+        let data = training_data_sha256(train);
+        let created_at = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+        Manifest {
+            format_version: FORMAT_VERSION,
+            model_version: format!("{created_at}-{}", &data[..8]),
+            created_at,
+            training_data_sha256: data,
+            training_samples: train.len(),
+            git_commit: git_commit(),
+            parameters: cfg.clone(),
+            class_thresholds: cfg.thresholds,
+            mlp_best_epoch,
+            metrics: serde_json::Value::Null,
+            files: BTreeMap::new(),
+        }
+    }
+}
+
+fn git_commit() -> String {
+    std::process::Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+fn invalid(file: &str, message: impl std::fmt::Display) -> ArtifactError {
+    ArtifactError::Invalid {
+        file: file.to_owned(),
+        message: message.to_string(),
+    }
+}
+
+fn json<T: Serialize>(file: &str, v: &T) -> Result<Vec<u8>, ArtifactError> {
+    serde_json::to_vec_pretty(v).map_err(|e| invalid(file, e))
+}
+
+fn parse<T: for<'de> Deserialize<'de>>(file: &str, bytes: &[u8]) -> Result<T, ArtifactError> {
+    serde_json::from_slice(bytes).map_err(|e| invalid(file, e))
+}
+
+impl TrainedModels {
+    /// Writes the models into `dir` (created if needed), the manifest last
+    /// so a directory with a `model.json` is complete.
+    pub fn save(&self, dir: &Path) -> Result<(), ArtifactError> {
+        std::fs::create_dir_all(dir).map_err(|source| ArtifactError::Io {
+            file: dir.display().to_string(),
+            source,
+        })?;
+        let mut files = BTreeMap::new();
+        for file in FILES {
+            let bytes = self.file_bytes(file)?;
+            files.insert(file.to_owned(), sha256_hex(&bytes));
+            std::fs::write(dir.join(file), &bytes).map_err(|source| ArtifactError::Io {
+                file: file.to_owned(),
+                source,
+            })?;
+        }
+        let mut manifest = self.manifest.clone();
+        manifest.files = files;
+        let bytes = json(MANIFEST_FILE, &manifest)?;
+        std::fs::write(dir.join(MANIFEST_FILE), bytes).map_err(|source| ArtifactError::Io {
+            file: MANIFEST_FILE.to_owned(),
+            source,
+        })
+    }
+
+    fn file_bytes(&self, file: &str) -> Result<Vec<u8>, ArtifactError> {
+        match file {
+            MLP_FILE => mlp_bytes(&self.mlp),
+            RIDGE_FILE => json(file, &self.ridge.params),
+            BASELINE_FILE => json(file, &self.baseline.params),
+            TOKENIZER_FILE => self
+                .spec
+                .tokenizer()
+                .ok_or_else(|| invalid(file, "no tokenizer attached"))?
+                .to_string(true)
+                .map(String::into_bytes)
+                .map_err(|e| invalid(file, e)),
+            FEATURE_SPEC_FILE => json(file, &*self.spec),
+            CATALOG_FILE => json(file, self.spec.catalog()),
+            other => Err(invalid(other, "not an artifact file")),
+        }
+    }
+
+    /// Loads models saved by [`TrainedModels::save`], verifying the format
+    /// version and every file's checksum first.
+    pub fn load(dir: &Path) -> Result<TrainedModels, ArtifactError> {
+        let read = |file: &str| -> Result<Vec<u8>, ArtifactError> {
+            std::fs::read(dir.join(file)).map_err(|source| {
+                if source.kind() == std::io::ErrorKind::NotFound {
+                    ArtifactError::Missing {
+                        dir: dir.to_owned(),
+                        file: file.to_owned(),
+                    }
+                } else {
+                    ArtifactError::Io {
+                        file: file.to_owned(),
+                        source,
+                    }
+                }
+            })
+        };
+        let manifest_bytes = read(MANIFEST_FILE)?;
+        // Check the version before the full schema, so an artifact of
+        // another layout is reported as incompatible, not as garbage.
+        let version: serde_json::Value = parse(MANIFEST_FILE, &manifest_bytes)?;
+        let found = version
+            .get("format_version")
+            .and_then(serde_json::Value::as_u64)
+            .ok_or_else(|| invalid(MANIFEST_FILE, "no format_version"))?;
+        if found != u64::from(FORMAT_VERSION) {
+            return Err(ArtifactError::Incompatible {
+                file: MANIFEST_FILE.to_owned(),
+                found: u32::try_from(found).unwrap_or(u32::MAX),
+                supported: FORMAT_VERSION,
+            });
+        }
+        let manifest: Manifest = parse(MANIFEST_FILE, &manifest_bytes)?;
+        let mut contents: HashMap<&str, Vec<u8>> = HashMap::new();
+        for file in FILES {
+            let bytes = read(file)?;
+            let expected = manifest
+                .files
+                .get(file)
+                .ok_or_else(|| invalid(MANIFEST_FILE, format!("no checksum for {file}")))?;
+            let actual = sha256_hex(&bytes);
+            if &actual != expected {
+                return Err(ArtifactError::Corrupt {
+                    file: file.to_owned(),
+                    expected: expected.clone(),
+                    actual,
+                });
+            }
+            contents.insert(file, bytes);
+        }
+        let get = |file: &str| contents.get(file).map(Vec::as_slice).unwrap_or_default();
+
+        let catalog: Catalog = parse(CATALOG_FILE, get(CATALOG_FILE))?;
+        let tokenizer = tokenizers::Tokenizer::from_bytes(get(TOKENIZER_FILE))
+            .map_err(|e| invalid(TOKENIZER_FILE, e))?;
+        let mut spec: FeatureSpec = parse(FEATURE_SPEC_FILE, get(FEATURE_SPEC_FILE))?;
+        if spec.head_mean.len() != spec.head_names.len()
+            || spec.head_std.len() != spec.head_names.len()
+            || spec.idf.len() != spec.vocab.len()
+            || spec.tfidf_mean.len() != spec.vocab.len()
+        {
+            return Err(invalid(FEATURE_SPEC_FILE, "vector lengths disagree"));
+        }
+        spec.attach(tokenizer, catalog);
+        let spec = Arc::new(spec);
+
+        let mlp = Arc::new(mlp_from_bytes(
+            get(MLP_FILE),
+            Arc::clone(&spec),
+            manifest.class_thresholds,
+            manifest.mlp_best_epoch,
+        )?);
+        let ridge_params: RidgeParams = parse(RIDGE_FILE, get(RIDGE_FILE))?;
+        if ridge_params.weights.len() != spec.input_len() {
+            return Err(invalid(
+                RIDGE_FILE,
+                format!(
+                    "{} weights for {} features",
+                    ridge_params.weights.len(),
+                    spec.input_len()
+                ),
+            ));
+        }
+        let ridge = Arc::new(Ridge::from_params(ridge_params, Arc::clone(&spec)));
+        let baseline_params: BaselineParams = parse(BASELINE_FILE, get(BASELINE_FILE))?;
+        let baseline = Arc::new(Baseline::from_params(baseline_params, Arc::clone(&spec)));
+        let tiered = Arc::new(Tiered::new(
+            manifest.parameters.tier,
+            Arc::clone(&baseline),
+            Arc::clone(&mlp),
+        ));
+        Ok(TrainedModels {
+            spec,
+            mlp,
+            ridge,
+            baseline,
+            tiered,
+            manifest,
+        })
+    }
+}
+
+fn mlp_bytes(mlp: &Mlp) -> Result<Vec<u8>, ArtifactError> {
+    let err = |e: candle_core::Error| invalid(MLP_FILE, e);
+    let dev = Device::Cpu;
+    let mut tensors: Vec<(String, Tensor)> = Vec::new();
+    for (i, (w, b, n_in, n_out)) in mlp.raw_weights().iter().enumerate() {
+        tensors.push((
+            format!("layer{i}.weight"),
+            Tensor::from_slice(w, (*n_out, *n_in), &dev).map_err(err)?,
+        ));
+        tensors.push((
+            format!("layer{i}.bias"),
+            Tensor::from_slice(b, *n_out, &dev).map_err(err)?,
+        ));
+    }
+    let c = mlp.calibration;
+    tensors.push((
+        "calibration".to_owned(),
+        Tensor::from_slice(&[c.y_mean, c.y_std, c.widen], 3, &dev).map_err(err)?,
+    ));
+    tensors.sort_by(|a, b| a.0.cmp(&b.0));
+    let views: Vec<(&str, &Tensor)> = tensors.iter().map(|(n, t)| (n.as_str(), t)).collect();
+    safetensors::serialize(views, None).map_err(|e| invalid(MLP_FILE, e))
+}
+
+fn mlp_from_bytes(
+    bytes: &[u8],
+    spec: Arc<FeatureSpec>,
+    thresholds: ClassThresholds,
+    best_epoch: usize,
+) -> Result<Mlp, ArtifactError> {
+    let err = |e: candle_core::Error| invalid(MLP_FILE, e);
+    let tensors = candle_core::safetensors::load_buffer(bytes, &Device::Cpu).map_err(err)?;
+    let mut raw = Vec::new();
+    for i in 0.. {
+        let (Some(w), Some(b)) = (
+            tensors.get(&format!("layer{i}.weight")),
+            tensors.get(&format!("layer{i}.bias")),
+        ) else {
+            break;
+        };
+        let (n_out, n_in) = w.dims2().map_err(err)?;
+        raw.push((
+            w.to_dtype(DType::F32)
+                .and_then(|t| t.flatten_all())
+                .and_then(|t| t.to_vec1::<f32>())
+                .map_err(err)?,
+            b.to_dtype(DType::F32)
+                .and_then(|t| t.to_vec1::<f32>())
+                .map_err(err)?,
+            n_in,
+            n_out,
+        ));
+    }
+    let c = tensors
+        .get("calibration")
+        .ok_or_else(|| invalid(MLP_FILE, "no calibration tensor"))?
+        .to_vec1::<f64>()
+        .map_err(err)?;
+    let [y_mean, y_std, widen] = c[..] else {
+        return Err(invalid(MLP_FILE, "calibration must hold 3 values"));
+    };
+    Mlp::from_raw(
+        spec,
+        raw,
+        Calibration {
+            y_mean,
+            y_std,
+            widen,
+        },
+        thresholds,
+        best_epoch,
+    )
+    .map_err(|e| invalid(MLP_FILE, e))
+}

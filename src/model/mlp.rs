@@ -1,0 +1,610 @@
+//! A small ReLU MLP on the shared features, trained with candle on the CPU.
+//!
+//! Outputs (in standardised ln-seconds, `y = (ln s − mean) / std`):
+//! - `o0`: the median (pinball loss τ = 0.5);
+//! - `o1`, `o2`: the gaps to the 10th and 90th percentiles through softplus
+//!   (pinball τ = 0.1 and 0.9 on `o0 − softplus(o1)` and
+//!   `o0 + softplus(o2)`), so p10 ≤ p50 ≤ p90 holds by construction;
+//! - `o3..o5`: logits of fast / medium / slow (cross-entropy).
+//!
+//! The interval is then calibrated on the validation slice (conformalised
+//! quantile regression): both gaps are widened, or narrowed down to zero, by
+//! the amount that makes the validation coverage equal the configured
+//! coverage, because pinball-trained intervals are usually too narrow on
+//! data the network did not see.
+//!
+//! Training is deterministic on the CPU: weights are initialised from a
+//! seeded ChaCha RNG (not candle's RNG), mini-batches are shuffled by the
+//! same RNG, and candle's CPU kernels do not split reductions across
+//! threads. Serving does not use candle: the weights are copied into plain
+//! vectors once, and the forward pass exploits the sparse TF-IDF input.
+//!
+//! # Explanations
+//!
+//! Integrated gradients of the median output from the all-zero input (the
+//! training mean), with the midpoint Riemann sum over [`IG_STEPS`] steps and
+//! the gradient computed analytically. Because the first layer is linear,
+//! the pre-activations along the path are `b₁ + α·W₁x`, so the path costs
+//! one sparse product plus [`IG_STEPS`] small dense passes; per step the
+//! gradient with respect to the first pre-activation `g(α)` is
+//! back-propagated by hand, and the attribution of input `i` is
+//! `x_i · (W₁ᵀ ḡ)_i` with `ḡ` the mean of `g(α)` over the steps. The
+//! Riemann error (the difference between the exact output change and the
+//! attributions' sum) is reported as its own entry,
+//! [`super::REST_APPROXIMATION`], not redistributed, so a reader sees how
+//! good the approximation was and the entries still add up exactly.
+
+use std::sync::Arc;
+
+use candle_core::{DType, Device, Tensor, Var};
+use candle_nn::optim::{AdamW, Optimizer, ParamsAdamW};
+use rand::RngExt;
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use super::{
+    ClassThresholds, LatencyClass, LatencyModel, Prediction, REST_APPROXIMATION, argmax_class,
+    top_contributions,
+};
+use crate::features::{FeatureSpec, Featurized};
+
+/// Riemann steps of the integrated-gradients explanation.
+pub const IG_STEPS: usize = 16;
+
+/// Number of network outputs: median, two gaps, three class logits.
+const OUTPUTS: usize = 6;
+
+/// Errors of training or loading the MLP.
+#[derive(Debug, thiserror::Error)]
+pub enum MlpError {
+    #[error("candle: {0}")]
+    Candle(#[from] candle_core::Error),
+    #[error("MLP weights: {0}")]
+    Shape(String),
+    #[error("MLP needs at least 2 training rows, got {0}")]
+    TooFew(usize),
+}
+
+/// Training settings of the MLP.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MlpConfig {
+    pub seed: u64,
+    pub hidden: Vec<usize>,
+    pub epochs_max: usize,
+    /// Epochs without validation improvement before stopping.
+    pub patience: usize,
+    pub learning_rate: f64,
+    pub weight_decay: f64,
+    pub batch_size: usize,
+    /// Weight of the class cross-entropy next to the pinball losses.
+    pub class_weight: f64,
+    /// Target p10–p90 coverage for the conformal calibration.
+    pub coverage: f64,
+}
+
+impl Default for MlpConfig {
+    fn default() -> Self {
+        MlpConfig {
+            seed: 20261125,
+            hidden: vec![128, 64],
+            epochs_max: 200,
+            patience: 20,
+            learning_rate: 2e-3,
+            weight_decay: 0.0,
+            batch_size: 128,
+            class_weight: 0.3,
+            coverage: 0.8,
+        }
+    }
+}
+
+/// Progress of training, for a progress bar.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EpochProgress {
+    pub epoch: usize,
+    pub epochs_max: usize,
+    pub train_loss: f64,
+    pub validation_loss: f64,
+    pub best_epoch: usize,
+}
+
+/// Scalars saved next to the weights.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Calibration {
+    pub y_mean: f64,
+    pub y_std: f64,
+    /// Conformal adjustment of both gaps, ln seconds (may be negative).
+    pub widen: f64,
+}
+
+/// One dense layer for serving, f64.
+#[derive(Debug, Clone, PartialEq)]
+struct Layer {
+    n_in: usize,
+    n_out: usize,
+    /// Row-major `n_out × n_in`, except the first layer, which is stored
+    /// transposed (`n_in × n_out`) so an input column is contiguous.
+    w: Vec<f64>,
+    b: Vec<f64>,
+}
+
+/// The trained MLP.
+#[derive(Debug)]
+pub struct Mlp {
+    spec: Arc<FeatureSpec>,
+    names: Vec<String>,
+    /// Weights as trained (f32, candle layout `out × in`), for saving.
+    raw: Vec<(Vec<f32>, Vec<f32>, usize, usize)>,
+    layers: Vec<Layer>,
+    /// First-layer bias with the TF-IDF centring folded in.
+    b1_folded: Vec<f64>,
+    pub calibration: Calibration,
+    pub thresholds: ClassThresholds,
+    /// Epoch whose weights were kept (for the record).
+    pub best_epoch: usize,
+}
+
+/// Path-wise intermediate results of one forward pass.
+struct Forward {
+    out: [f64; OUTPUTS],
+}
+
+impl Mlp {
+    /// Trains on `rows[..n − n_val]`, early-stopping on `rows[n − n_val..]`.
+    pub fn fit(
+        spec: Arc<FeatureSpec>,
+        rows: &[Featurized],
+        y_ln: &[f64],
+        n_val: usize,
+        cfg: &MlpConfig,
+        thresholds: ClassThresholds,
+        progress: &mut dyn FnMut(EpochProgress),
+    ) -> Result<Mlp, MlpError> {
+        let n = rows.len().min(y_ln.len());
+        if n < 2 {
+            return Err(MlpError::TooFew(n));
+        }
+        let n_val = n_val.clamp(1, n - 1);
+        let n_fit = n - n_val;
+        let d = spec.input_len();
+        let y_mean = y_ln[..n_fit].iter().sum::<f64>() / n_fit as f64;
+        let y_var = y_ln[..n_fit]
+            .iter()
+            .map(|y| (y - y_mean) * (y - y_mean))
+            .sum::<f64>()
+            / n_fit as f64;
+        let y_std = if y_var > 1e-12 { y_var.sqrt() } else { 1.0 };
+
+        let dev = Device::Cpu;
+        let to_x = |rs: &[Featurized]| -> Result<Tensor, MlpError> {
+            let mut data = Vec::with_capacity(rs.len() * d);
+            for r in rs {
+                data.extend(spec.dense(r).into_iter().map(|v| v as f32));
+            }
+            Ok(Tensor::from_vec(data, (rs.len(), d), &dev)?)
+        };
+        let to_y = |ys: &[f64]| -> Result<Tensor, MlpError> {
+            let v: Vec<f32> = ys.iter().map(|y| ((y - y_mean) / y_std) as f32).collect();
+            Ok(Tensor::from_vec(v, ys.len(), &dev)?)
+        };
+        let to_c = |ys: &[f64]| -> Result<Tensor, MlpError> {
+            let v: Vec<u32> = ys
+                .iter()
+                .map(|y| LatencyClass::of(y.exp(), &thresholds).index() as u32)
+                .collect();
+            Ok(Tensor::from_vec(v, ys.len(), &dev)?)
+        };
+        let x_fit = to_x(&rows[..n_fit])?;
+        let y_fit = to_y(&y_ln[..n_fit])?;
+        let c_fit = to_c(&y_ln[..n_fit])?;
+        let x_val = to_x(&rows[n_fit..n])?;
+        let y_val = to_y(&y_ln[n_fit..n])?;
+        let c_val = to_c(&y_ln[n_fit..n])?;
+
+        // Seeded initialisation: He-uniform for ReLU layers.
+        let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+        let mut sizes = vec![d];
+        sizes.extend(cfg.hidden.iter().copied().filter(|&h| h > 0));
+        sizes.push(OUTPUTS);
+        let mut vars: Vec<(Var, Var)> = Vec::new();
+        for win in sizes.windows(2) {
+            let (n_in, n_out) = (win[0], win[1]);
+            let bound = (6.0 / n_in as f64).sqrt() as f32;
+            let w: Vec<f32> = (0..n_in * n_out)
+                .map(|_| rng.random_range(-bound..bound))
+                .collect();
+            let w = Var::from_tensor(&Tensor::from_vec(w, (n_out, n_in), &dev)?)?;
+            let b = Var::from_tensor(&Tensor::zeros(n_out, DType::F32, &dev)?)?;
+            vars.push((w, b));
+        }
+        let mut opt = AdamW::new(
+            vars.iter()
+                .flat_map(|(w, b)| [w.clone(), b.clone()])
+                .collect(),
+            ParamsAdamW {
+                lr: cfg.learning_rate,
+                weight_decay: cfg.weight_decay,
+                ..ParamsAdamW::default()
+            },
+        )?;
+
+        let mut order: Vec<u32> = (0..n_fit as u32).collect();
+        let batch = cfg.batch_size.max(1);
+        let mut best: Option<(f64, usize, Vec<(Tensor, Tensor)>)> = None;
+        for epoch in 1..=cfg.epochs_max.max(1) {
+            order.shuffle(&mut rng);
+            let mut train_loss = 0.0;
+            let mut batches = 0usize;
+            for chunk in order.chunks(batch) {
+                let idx = Tensor::from_slice(chunk, chunk.len(), &dev)?;
+                let xb = x_fit.index_select(&idx, 0)?;
+                let yb = y_fit.index_select(&idx, 0)?;
+                let cb = c_fit.index_select(&idx, 0)?;
+                let loss = loss(&forward_t(&vars, &xb)?, &yb, &cb, cfg.class_weight)?;
+                opt.backward_step(&loss)?;
+                train_loss += f64::from(loss.to_scalar::<f32>()?);
+                batches += 1;
+            }
+            let val = f64::from(
+                loss(&forward_t(&vars, &x_val)?, &y_val, &c_val, cfg.class_weight)?
+                    .to_scalar::<f32>()?,
+            );
+            let improved = best.as_ref().is_none_or(|b| val < b.0);
+            if improved {
+                let snapshot = vars
+                    .iter()
+                    .map(|(w, b)| Ok((w.as_tensor().copy()?, b.as_tensor().copy()?)))
+                    .collect::<Result<Vec<_>, candle_core::Error>>()?;
+                best = Some((val, epoch, snapshot));
+            }
+            let best_epoch = best.as_ref().map_or(epoch, |b| b.1);
+            progress(EpochProgress {
+                epoch,
+                epochs_max: cfg.epochs_max,
+                train_loss: train_loss / batches.max(1) as f64,
+                validation_loss: val,
+                best_epoch,
+            });
+            if epoch - best_epoch >= cfg.patience.max(1) {
+                break;
+            }
+        }
+        let Some((_, best_epoch, weights)) = best else {
+            return Err(MlpError::TooFew(n));
+        };
+        let raw = weights
+            .iter()
+            .map(|(w, b)| {
+                let (n_out, n_in) = w.dims2()?;
+                Ok((
+                    w.flatten_all()?.to_vec1::<f32>()?,
+                    b.to_vec1::<f32>()?,
+                    n_in,
+                    n_out,
+                ))
+            })
+            .collect::<Result<Vec<_>, candle_core::Error>>()?;
+        let mut mlp = Mlp::from_raw(
+            spec,
+            raw,
+            Calibration {
+                y_mean,
+                y_std,
+                widen: 0.0,
+            },
+            thresholds,
+            best_epoch,
+        )?;
+        mlp.calibration.widen = mlp.conformal_widen(&rows[n_fit..n], &y_ln[n_fit..n], cfg.coverage);
+        Ok(mlp)
+    }
+
+    /// Builds the serving form from trained weights (`out × in`, f32).
+    pub fn from_raw(
+        spec: Arc<FeatureSpec>,
+        raw: Vec<(Vec<f32>, Vec<f32>, usize, usize)>,
+        calibration: Calibration,
+        thresholds: ClassThresholds,
+        best_epoch: usize,
+    ) -> Result<Mlp, MlpError> {
+        let mut layers = Vec::with_capacity(raw.len());
+        let mut expect_in = spec.input_len();
+        for (i, (w, b, n_in, n_out)) in raw.iter().enumerate() {
+            if *n_in != expect_in || w.len() != n_in * n_out || b.len() != *n_out {
+                return Err(MlpError::Shape(format!(
+                    "layer {i}: {n_out}×{n_in} with {} weights and {} biases, expected {expect_in} inputs",
+                    w.len(),
+                    b.len()
+                )));
+            }
+            expect_in = *n_out;
+            let w64: Vec<f64> = if i == 0 {
+                let mut t = vec![0.0; w.len()];
+                for o in 0..*n_out {
+                    for k in 0..*n_in {
+                        t[k * n_out + o] = f64::from(w[o * n_in + k]);
+                    }
+                }
+                t
+            } else {
+                w.iter().map(|&v| f64::from(v)).collect()
+            };
+            layers.push(Layer {
+                n_in: *n_in,
+                n_out: *n_out,
+                w: w64,
+                b: b.iter().map(|&v| f64::from(v)).collect(),
+            });
+        }
+        if expect_in != OUTPUTS || layers.len() < 2 {
+            return Err(MlpError::Shape(format!(
+                "{} layers ending in {expect_in} outputs, expected at least 2 layers and {OUTPUTS} outputs",
+                layers.len()
+            )));
+        }
+        let h = spec.head_len();
+        let s = spec.config.tfidf_scale;
+        let first = &layers[0];
+        let mut b1_folded = first.b.clone();
+        for (c, m) in spec.tfidf_mean.iter().enumerate() {
+            let col = &first.w[(h + c) * first.n_out..(h + c + 1) * first.n_out];
+            for (b, w) in b1_folded.iter_mut().zip(col) {
+                *b -= s * m * w;
+            }
+        }
+        Ok(Mlp {
+            names: spec.display_names(),
+            spec,
+            raw,
+            layers,
+            b1_folded,
+            calibration,
+            thresholds,
+            best_epoch,
+        })
+    }
+
+    /// Trained weights (`out × in`, f32), biases, n_in, n_out per layer.
+    pub fn raw_weights(&self) -> &[(Vec<f32>, Vec<f32>, usize, usize)] {
+        &self.raw
+    }
+
+    /// `W₁x` for the centred input, from the sparse form (without bias).
+    fn first_layer_product(&self, f: &Featurized) -> Vec<f64> {
+        let first = &self.layers[0];
+        let n_out = first.n_out;
+        let h = self.spec.head_len();
+        let s = self.spec.config.tfidf_scale;
+        let mut u = vec![0.0; n_out];
+        let mut add = |col: usize, x: f64| {
+            if let Some(wc) = first.w.get(col * n_out..(col + 1) * n_out) {
+                for (ui, w) in u.iter_mut().zip(wc) {
+                    *ui += x * w;
+                }
+            }
+        };
+        for (i, &x) in f.head.iter().enumerate() {
+            if x != 0.0 {
+                add(i, x);
+            }
+        }
+        for &(c, t) in &f.tfidf {
+            add(h + c as usize, s * t);
+        }
+        u
+    }
+
+    /// Forward from first-layer pre-activations; fills `grad1` with
+    /// ∂o0/∂(pre-activation 1) when given.
+    fn forward_from(&self, pre1: &[f64], grad1: Option<&mut Vec<f64>>) -> Forward {
+        let mut acts: Vec<Vec<f64>> = Vec::with_capacity(self.layers.len());
+        acts.push(pre1.iter().map(|v| v.max(0.0)).collect());
+        let mut pres: Vec<Vec<f64>> = vec![pre1.to_vec()];
+        for (li, layer) in self.layers.iter().enumerate().skip(1) {
+            let input = &acts[li - 1];
+            let mut pre = layer.b.clone();
+            for (o, p) in pre.iter_mut().enumerate() {
+                let row = &layer.w[o * layer.n_in..(o + 1) * layer.n_in];
+                *p += row.iter().zip(input).map(|(w, x)| w * x).sum::<f64>();
+            }
+            let last = li + 1 == self.layers.len();
+            acts.push(if last {
+                pre.clone()
+            } else {
+                pre.iter().map(|v| v.max(0.0)).collect()
+            });
+            pres.push(pre);
+        }
+        let mut out = [0.0; OUTPUTS];
+        if let Some(last) = acts.last() {
+            for (o, v) in out.iter_mut().zip(last) {
+                *o = *v;
+            }
+        }
+        if let Some(g) = grad1 {
+            // Back-propagate ∂o0 through the hidden layers.
+            let last = self.layers.len() - 1;
+            let mut delta: Vec<f64> = self.layers[last].w[..self.layers[last].n_in].to_vec();
+            for li in (1..last).rev() {
+                let layer = &self.layers[li];
+                for (d, p) in delta.iter_mut().zip(&pres[li]) {
+                    if *p <= 0.0 {
+                        *d = 0.0;
+                    }
+                }
+                let mut prev = vec![0.0; layer.n_in];
+                for (o, d) in delta.iter().enumerate() {
+                    if *d != 0.0 {
+                        let row = &layer.w[o * layer.n_in..(o + 1) * layer.n_in];
+                        for (p, w) in prev.iter_mut().zip(row) {
+                            *p += d * w;
+                        }
+                    }
+                }
+                delta = prev;
+            }
+            for (d, p) in delta.iter_mut().zip(&pres[0]) {
+                if *p <= 0.0 {
+                    *d = 0.0;
+                }
+            }
+            *g = delta;
+        }
+        Forward { out }
+    }
+
+    /// Median, p10, p90 in ln seconds and class probabilities.
+    fn outputs(&self, out: &[f64; OUTPUTS]) -> (f64, f64, f64, [f64; 3]) {
+        let c = &self.calibration;
+        let p50 = c.y_mean + c.y_std * out[0];
+        let lo = (c.y_std * softplus(out[1]) + c.widen).max(0.0);
+        let hi = (c.y_std * softplus(out[2]) + c.widen).max(0.0);
+        let m = out[3].max(out[4]).max(out[5]);
+        let e = [(out[3] - m).exp(), (out[4] - m).exp(), (out[5] - m).exp()];
+        let z = e[0] + e[1] + e[2];
+        (p50, p50 - lo, p50 + hi, e.map(|v| v / z))
+    }
+
+    /// Median prediction in ln seconds.
+    pub fn ln_p50(&self, f: &Featurized) -> f64 {
+        let u = self.first_layer_product(f);
+        let pre: Vec<f64> = u.iter().zip(&self.b1_folded).map(|(u, b)| u + b).collect();
+        let fw = self.forward_from(&pre, None);
+        self.calibration.y_mean + self.calibration.y_std * fw.out[0]
+    }
+
+    /// Gap adjustment that gives `coverage` on the validation rows.
+    fn conformal_widen(&self, rows: &[Featurized], y: &[f64], coverage: f64) -> f64 {
+        let mut scores: Vec<f64> = rows
+            .iter()
+            .zip(y)
+            .map(|(r, t)| {
+                let p = self.predict_featurized(r, false);
+                let (lo, hi) = (p.p10.ln(), p.p90.ln());
+                (lo - t).max(t - hi)
+            })
+            .collect();
+        if scores.is_empty() {
+            return 0.0;
+        }
+        scores.sort_by(f64::total_cmp);
+        let n = scores.len();
+        let k = (((n + 1) as f64 * coverage.clamp(0.0, 1.0)).ceil() as usize).clamp(1, n);
+        scores[k - 1]
+    }
+
+    /// Explanation baseline: the median output at the all-zero input.
+    pub fn baseline_ln(&self) -> f64 {
+        let fw = self.forward_from(&self.b1_folded, None);
+        self.calibration.y_mean + self.calibration.y_std * fw.out[0]
+    }
+}
+
+impl LatencyModel for Mlp {
+    fn name(&self) -> &str {
+        "mlp"
+    }
+
+    fn spec(&self) -> &FeatureSpec {
+        &self.spec
+    }
+
+    fn predict_featurized(&self, f: &Featurized, explain: bool) -> Prediction {
+        let u = self.first_layer_product(f);
+        let pre: Vec<f64> = u.iter().zip(&self.b1_folded).map(|(u, b)| u + b).collect();
+        let fw = self.forward_from(&pre, None);
+        let (p50, p10, p90, probs) = self.outputs(&fw.out);
+        let (baseline, explanation) = if explain {
+            let ys = self.calibration.y_std;
+            let base_out = self.forward_from(&self.b1_folded, None).out[0];
+            let baseline = self.calibration.y_mean + ys * base_out;
+            // Mean gradient w.r.t. the first pre-activation along the path.
+            let mut gbar = vec![0.0; u.len()];
+            let mut g = Vec::new();
+            let mut path = vec![0.0; u.len()];
+            for k in 0..IG_STEPS {
+                let alpha = (k as f64 + 0.5) / IG_STEPS as f64;
+                for ((p, ui), b) in path.iter_mut().zip(&u).zip(&self.b1_folded) {
+                    *p = b + alpha * ui;
+                }
+                self.forward_from(&path, Some(&mut g));
+                for (a, gi) in gbar.iter_mut().zip(&g) {
+                    *a += gi / IG_STEPS as f64;
+                }
+            }
+            let x = self.spec.dense(f);
+            let first = &self.layers[0];
+            let contributions: Vec<f64> = x
+                .iter()
+                .enumerate()
+                .map(|(i, xi)| {
+                    if *xi == 0.0 {
+                        return 0.0;
+                    }
+                    let col = &first.w[i * first.n_out..(i + 1) * first.n_out];
+                    ys * xi * col.iter().zip(&gbar).map(|(w, g)| w * g).sum::<f64>()
+                })
+                .collect();
+            let rest = (p50 - baseline) - contributions.iter().sum::<f64>();
+            (
+                baseline,
+                top_contributions(
+                    &self.names,
+                    &contributions,
+                    Some((REST_APPROXIMATION, rest)),
+                ),
+            )
+        } else {
+            (p50, Vec::new())
+        };
+        Prediction {
+            predicted_seconds: p50.exp(),
+            p10: p10.exp(),
+            p90: p90.exp(),
+            class: argmax_class(&probs),
+            class_probabilities: probs,
+            explanation_baseline: baseline,
+            explanation,
+            parsed: f.parsed,
+        }
+    }
+}
+
+fn softplus(x: f64) -> f64 {
+    x.max(0.0) + (-x.abs()).exp().ln_1p()
+}
+
+/// Candle forward pass for training.
+fn forward_t(vars: &[(Var, Var)], x: &Tensor) -> candle_core::Result<Tensor> {
+    let mut h = x.clone();
+    for (i, (w, b)) in vars.iter().enumerate() {
+        h = h
+            .matmul(&w.as_tensor().t()?)?
+            .broadcast_add(b.as_tensor())?;
+        if i + 1 < vars.len() {
+            h = h.relu()?;
+        }
+    }
+    Ok(h)
+}
+
+fn softplus_t(x: &Tensor) -> candle_core::Result<Tensor> {
+    x.relu()? + x.abs()?.neg()?.exp()?.affine(1.0, 1.0)?.log()?
+}
+
+fn pinball(q: &Tensor, y: &Tensor, tau: f64) -> candle_core::Result<Tensor> {
+    let d = (y - q)?;
+    (&d * tau)?.maximum(&(&d * (tau - 1.0))?)?.mean_all()
+}
+
+/// Pinball losses of the three quantiles plus weighted class cross-entropy.
+fn loss(out: &Tensor, y: &Tensor, c: &Tensor, class_weight: f64) -> candle_core::Result<Tensor> {
+    let q50 = out.narrow(1, 0, 1)?.squeeze(1)?;
+    let q10 = (&q50 - softplus_t(&out.narrow(1, 1, 1)?.squeeze(1)?)?)?;
+    let q90 = (&q50 + softplus_t(&out.narrow(1, 2, 1)?.squeeze(1)?)?)?;
+    let logits = out.narrow(1, 3, 3)?;
+    let ce = candle_nn::loss::cross_entropy(&logits, c)?;
+    pinball(&q50, y, 0.5)? + pinball(&q10, y, 0.1)? + pinball(&q90, y, 0.9)? + (ce * class_weight)?
+}
