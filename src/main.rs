@@ -39,6 +39,66 @@ enum Command {
     Analyze(AnalyzeArgs),
     /// Print the pt-query-digest fingerprint and query ID of a statement.
     Fingerprint(FingerprintArgs),
+    /// Train the latency models on slow-log data, evaluate them on random,
+    /// time-ordered and fingerprint-grouped splits, save the artifacts.
+    Train(TrainArgs),
+    /// Score saved models on any log (any supported format).
+    Eval(EvalArgs),
+    /// Predict one statement's latency, with an interval, a class and why.
+    Predict(PredictArgs),
+}
+
+#[derive(Args, Debug)]
+struct TrainArgs {
+    /// Slow-log files or directories to learn from.
+    #[arg(default_value = "data")]
+    inputs: Vec<PathBuf>,
+    /// Artifact directory to write.
+    #[arg(long, env = "QLAT_ARTIFACTS", default_value = "artifacts")]
+    out: PathBuf,
+    #[arg(long, default_value = "data/tpch.sql")]
+    schema: PathBuf,
+    #[arg(long, default_value = "data/capture.json")]
+    capture_meta: PathBuf,
+    /// Seed for initialisation, batching and splits.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Maximum MLP epochs (early stopping usually ends sooner).
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Folds of the fingerprint-grouped cross-validation.
+    #[arg(long, default_value_t = 5)]
+    folds: usize,
+    /// Skip the evaluation and only fit and save.
+    #[arg(long)]
+    no_eval: bool,
+}
+
+#[derive(Args, Debug)]
+struct EvalArgs {
+    /// Log files or directories to score the model on.
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    #[arg(long, env = "QLAT_ARTIFACTS", default_value = "artifacts")]
+    model: PathBuf,
+    /// Which of the saved models: mlp, ridge, baseline, tiered.
+    #[arg(long, default_value = "mlp")]
+    algorithm: String,
+    #[arg(long, default_value = "text")]
+    format: OutputFormat,
+}
+
+#[derive(Args, Debug)]
+struct PredictArgs {
+    /// The statement.
+    query: String,
+    #[arg(long, env = "QLAT_ARTIFACTS", default_value = "artifacts")]
+    model: PathBuf,
+    /// Which of the saved models: mlp, ridge, baseline, tiered.
+    #[arg(long, default_value = "mlp")]
+    algorithm: String,
+    #[arg(long, default_value = "text")]
+    format: OutputFormat,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq)]
@@ -155,6 +215,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Analyze(a) => analyze(a),
         Command::Fingerprint(a) => fingerprint(a),
+        Command::Train(a) => train(a),
+        Command::Eval(a) => eval(a),
+        Command::Predict(a) => predict(a),
         Command::Capture(a) => {
             anyhow::ensure!(
                 a.scale_factor > 0.0 && a.scale_factor <= 100.0,
@@ -266,4 +329,232 @@ fn fingerprint(a: FingerprintArgs) -> anyhow::Result<()> {
         writeln!(stdout, "{out}")?;
     }
     Ok(())
+}
+
+fn read_samples(inputs: &[PathBuf]) -> anyhow::Result<Vec<qlat::model::Sample>> {
+    let mut events = Vec::new();
+    let mut errors = 0usize;
+    for item in qlat::ingest::read_paths(inputs)? {
+        match item {
+            Ok(e) => events.push(e),
+            Err(e) if e.is_fatal() => return Err(e.into()),
+            Err(e) => {
+                errors += 1;
+                if errors <= 5 {
+                    tracing::warn!("{e}");
+                }
+            }
+        }
+    }
+    if errors > 0 {
+        tracing::warn!(errors, "records skipped");
+    }
+    let samples = qlat::train::samples_from_events(events);
+    anyhow::ensure!(
+        !samples.is_empty(),
+        "no slow-log statements with a query time in {}",
+        inputs
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Ok(samples)
+}
+
+fn train(a: TrainArgs) -> anyhow::Result<()> {
+    use qlat::eval::run::{EvalConfig, Models, evaluate_models, predictor};
+    let catalog = load_catalog(&a.schema, &a.capture_meta)?;
+    let samples = read_samples(&a.inputs)?;
+    let mut cfg = qlat::train::TrainConfig {
+        seed: a.seed,
+        ..Default::default()
+    };
+    if let Some(e) = a.epochs {
+        cfg.epochs_max = e;
+    }
+    println!("training on {} statements", samples.len());
+    let started = std::time::Instant::now();
+    let mut metrics = serde_json::Value::Null;
+    if !a.no_eval {
+        let eval_cfg = EvalConfig {
+            seed: a.seed,
+            folds: a.folds,
+            thresholds: cfg.thresholds,
+            ..Default::default()
+        };
+        let bar = indicatif::ProgressBar::new((2 + a.folds) as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} fits  {msg} ({elapsed})")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        let trainer = |train: &[qlat::model::Sample]| -> Result<Models, String> {
+            let models = qlat::train::fit_all(train, &catalog, &cfg).map_err(|e| e.to_string())?;
+            Ok(models
+                .all()
+                .into_iter()
+                .map(|m| (m.name().to_string(), predictor(m)))
+                .collect())
+        };
+        let progress = |p: &qlat::eval::run::Progress| {
+            bar.set_position(p.step as u64);
+            bar.set_message(p.stage.clone());
+        };
+        let evaluation = evaluate_models(&samples, &trainer, &eval_cfg, Some(&progress));
+        bar.finish_and_clear();
+        for e in &evaluation.results.errors {
+            tracing::error!("{e}");
+        }
+        println!(
+            "\nAll statements\n{}",
+            qlat::eval::report::table(&evaluation.results, false)
+        );
+        println!(
+            "Statements that took >= 10 ms\n{}",
+            qlat::eval::report::table(&evaluation.results, true)
+        );
+        let report_dir = a.out.join("eval");
+        let files = qlat::eval::report::write_report(
+            &evaluation.results,
+            &evaluation.per_sample,
+            &report_dir,
+        )?;
+        println!(
+            "evaluation report: {} files in {}",
+            files.len(),
+            report_dir.display()
+        );
+        metrics = serde_json::to_value(&evaluation.results)?;
+    }
+    let fit_started = std::time::Instant::now();
+    let mut models = qlat::train::fit_all(&samples, &catalog, &cfg)?;
+    let fit_secs = fit_started.elapsed().as_secs_f64();
+    models.manifest.metrics = metrics;
+    models.save(&a.out)?;
+    println!(
+        "saved model {} to {} (final fit {:.1} s, total {:.1} s)",
+        models.manifest.model_version,
+        a.out.display(),
+        fit_secs,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// A saved model by name, with its version and class thresholds.
+struct Loaded {
+    model: std::sync::Arc<dyn qlat::model::LatencyModel>,
+    version: String,
+    thresholds: qlat::model::ClassThresholds,
+}
+
+fn load_model(dir: &Path, algorithm: &str) -> anyhow::Result<Loaded> {
+    let models = qlat::train::TrainedModels::load(dir)?;
+    let version = models.manifest.model_version.clone();
+    let thresholds = models.manifest.class_thresholds;
+    let model = models.by_name(algorithm).with_context(|| {
+        format!("no model named {algorithm:?} (try mlp, ridge, baseline or tiered)")
+    })?;
+    Ok(Loaded {
+        model,
+        version,
+        thresholds,
+    })
+}
+
+fn eval(a: EvalArgs) -> anyhow::Result<()> {
+    let Loaded {
+        model,
+        version,
+        thresholds,
+    } = load_model(&a.model, &a.algorithm)?;
+    let samples = read_samples(&a.inputs)?;
+    let sqls: Vec<&str> = samples.iter().map(|s| s.sql.as_str()).collect();
+    let preds = qlat::eval::run::predictor(model).predict_batch(&sqls);
+    let truth: Vec<f64> = samples.iter().map(|s| s.seconds).collect();
+    let report = qlat::eval::metrics::metrics_with_analytic(&preds, &truth, &thresholds);
+    let mut stdout = std::io::stdout().lock();
+    match a.format {
+        OutputFormat::Json => {
+            serde_json::to_writer(&mut stdout, &report)?;
+            writeln!(stdout)?;
+        }
+        OutputFormat::Text => {
+            writeln!(
+                stdout,
+                "model {} ({version}) on {} statements",
+                a.algorithm, report.n
+            )?;
+            for (label, m) in [("all", &report.metrics), (">= 10 ms", &report.analytic)] {
+                writeln!(
+                    stdout,
+                    "{label:>9}: n {} | MSE(ln) {:.3} | R2(ln) {:.3} | MAE {:.4} s | q-error p50 {:.2} p90 {:.2} p99 {:.2} | p10-p90 coverage {:.1} % | class acc {:.3} F1 {:.3}",
+                    m.n,
+                    m.mse_ln,
+                    m.r2_ln,
+                    m.mae_s,
+                    m.q_error_p50,
+                    m.q_error_p90,
+                    m.q_error_p99,
+                    m.interval_coverage * 100.0,
+                    m.class_accuracy,
+                    m.class_f1_macro
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn predict(a: PredictArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(!a.query.trim().is_empty(), "the statement is empty");
+    let Loaded { model, version, .. } = load_model(&a.model, &a.algorithm)?;
+    let response = qlat::predict::PredictResponse::new(&a.query, model.predict(&a.query), &version);
+    let mut stdout = std::io::stdout().lock();
+    match a.format {
+        OutputFormat::Json => {
+            serde_json::to_writer(&mut stdout, &response)?;
+            writeln!(stdout)?;
+        }
+        OutputFormat::Text => {
+            let r = &response;
+            writeln!(
+                stdout,
+                "predicted {} (p10 {} – p90 {}), class {:?} (fast {:.0} %, medium {:.0} %, slow {:.0} %){}",
+                human_seconds(r.predicted_seconds),
+                human_seconds(r.interval.p10),
+                human_seconds(r.interval.p90),
+                r.class,
+                r.class_probabilities.fast * 100.0,
+                r.class_probabilities.medium * 100.0,
+                r.class_probabilities.slow * 100.0,
+                if r.parsed {
+                    ""
+                } else {
+                    " [not parsed: predicted from tokens]"
+                }
+            )?;
+            writeln!(stdout, "query {} · {}", r.query_id, r.fingerprint)?;
+            writeln!(
+                stdout,
+                "why (ln seconds, from a baseline of {}):",
+                human_seconds(r.explanation_baseline.exp())
+            )?;
+            for c in &r.explanation {
+                writeln!(stdout, "  {:+.3}  {}", c.contribution, c.feature)?;
+            }
+            writeln!(stdout, "model {} {version}", a.algorithm)?;
+        }
+    }
+    Ok(())
+}
+
+fn human_seconds(s: f64) -> String {
+    if s >= 1.0 {
+        format!("{s:.2} s")
+    } else if s >= 1e-3 {
+        format!("{:.1} ms", s * 1e3)
+    } else {
+        format!("{:.0} µs", s * 1e6)
+    }
 }

@@ -202,7 +202,8 @@ pub fn markdown(results: &EvalResults, plots: &[Plot]) -> String {
     md
 }
 
-fn table(results: &EvalResults, analytic: bool) -> String {
+/// The metrics table (all statements, or the analytic subset) in Markdown.
+pub fn table(results: &EvalResults, analytic: bool) -> String {
     let mut t = String::from(
         "| Model | Split | n | MSE(ln) | R²(ln) | MAE s | q-err p50 | q-err p90 | q-err p99 | Coverage | Class acc | F1 macro |\n\
          |---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",

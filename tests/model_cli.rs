@@ -1,0 +1,139 @@
+//! `qlat train`, `qlat predict` and `qlat eval` from the outside: the JSON
+//! contracts machines rely on, and refusals of broken artifacts.
+
+use serde_json::Value;
+use std::path::Path;
+use std::process::Command;
+
+fn qlat() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_qlat"));
+    c.current_dir(env!("CARGO_MANIFEST_DIR"));
+    c
+}
+
+fn train_small(dir: &Path) {
+    let out = qlat()
+        .args([
+            "train",
+            "--no-eval",
+            "--epochs",
+            "3",
+            "data/slow_log.json",
+            "--out",
+        ])
+        .arg(dir)
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "train failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn train_then_predict_and_eval_speak_the_contracts() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    train_small(dir.path());
+    for f in ["model.json", "tokenizer.json", "mlp.safetensors"] {
+        assert!(dir.path().join(f).exists(), "{f} saved");
+    }
+
+    let out = qlat()
+        .args(["predict", "--format", "json", "--model"])
+        .arg(dir.path())
+        .arg("SELECT COUNT(*) FROM lineitem WHERE l_shipdate BETWEEN '1995-01-01' AND '1995-12-31'")
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let p: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    for key in [
+        "id",
+        "predicted_seconds",
+        "interval",
+        "class",
+        "class_probabilities",
+        "fingerprint",
+        "query_id",
+        "parsed",
+        "explanation",
+        "model_version",
+    ] {
+        assert!(p.get(key).is_some(), "{key} in {p}");
+    }
+    let secs = p["predicted_seconds"].as_f64().unwrap_or(-1.0);
+    let (p10, p90) = (
+        p["interval"]["p10"].as_f64().unwrap_or(f64::NAN),
+        p["interval"]["p90"].as_f64().unwrap_or(f64::NAN),
+    );
+    assert!(p10 <= secs && secs <= p90, "{p10} <= {secs} <= {p90}");
+    assert_eq!(p["parsed"], true);
+    let sum: f64 = p["explanation"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|c| c["contribution"].as_f64()).sum())
+        .unwrap_or(f64::NAN);
+    let baseline = p["explanation_baseline"].as_f64().unwrap_or(f64::NAN);
+    assert!(
+        (baseline + sum - secs.ln()).abs() < 1e-3,
+        "explanation adds up: {baseline} + {sum} vs ln {secs}"
+    );
+
+    let out = qlat()
+        .args(["eval", "--format", "json", "--model"])
+        .arg(dir.path())
+        .arg("data/native/slow.log")
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let e: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(e["n"], 16_223);
+    for part in ["metrics", "analytic"] {
+        for key in [
+            "n",
+            "mse_ln",
+            "r2_ln",
+            "mae_s",
+            "q_error_p50",
+            "q_error_p90",
+            "q_error_p99",
+            "interval_coverage",
+            "class_accuracy",
+            "class_f1_macro",
+        ] {
+            assert!(e[part][key].is_number(), "{part}.{key} in {e}");
+        }
+    }
+    assert!(e["analytic"]["n"].as_u64().unwrap_or(0) > 3000);
+
+    let empty = qlat()
+        .args(["predict", "--model"])
+        .arg(dir.path())
+        .arg("   ")
+        .output()
+        .expect("runs");
+    assert!(!empty.status.success());
+    assert!(String::from_utf8_lossy(&empty.stderr).contains("empty"));
+
+    let weights = dir.path().join("mlp.safetensors");
+    let mut bytes = std::fs::read(&weights).expect("weights");
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xFF;
+    std::fs::write(&weights, bytes).expect("write");
+    let out = qlat()
+        .args(["predict", "--model"])
+        .arg(dir.path())
+        .arg("SELECT 1")
+        .output()
+        .expect("runs");
+    assert!(!out.status.success(), "a corrupted artifact is refused");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("mlp.safetensors"), "{err}");
+}
