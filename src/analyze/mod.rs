@@ -369,7 +369,7 @@ impl<'c> Analyzer<'c> {
         // Two stages on two cores: one thread reads and fingerprints, this
         // one aggregates. Batches keep the channel cheap; the bound keeps
         // memory flat when aggregation is the slower side.
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Fingerprinted>>(16);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Fingerprinted>>(4);
         std::thread::scope(|scope| {
             scope.spawn(move || {
                 let mut batch = Vec::with_capacity(BATCH);

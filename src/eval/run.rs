@@ -341,6 +341,24 @@ fn run_split<T: Trainer + ?Sized>(
     Some(runs)
 }
 
+/// A trained model as an evaluation [`Predictor`]: no explanations (they
+/// do not change the numbers and cost time), all cores.
+struct Unexplained(std::sync::Arc<dyn crate::model::LatencyModel>);
+
+impl Predictor for Unexplained {
+    fn predict_batch(&self, sqls: &[&str]) -> Vec<Prediction> {
+        crate::model::parallel_map(sqls, |s| {
+            let f = self.0.spec().featurize(s);
+            self.0.predict_featurized(&f.1, false)
+        })
+    }
+}
+
+/// Wraps a trained model for [`evaluate_models`].
+pub fn predictor(model: std::sync::Arc<dyn crate::model::LatencyModel>) -> Box<dyn Predictor> {
+    Box::new(Unexplained(model))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -422,22 +440,4 @@ mod tests {
         assert!(e.results.errors[0].contains("boom"));
         assert!(e.results.holdout.is_empty() && e.results.grouped_cv.is_empty());
     }
-}
-
-/// A trained model as an evaluation [`Predictor`]: no explanations (they
-/// do not change the numbers and cost time), all cores.
-struct Unexplained(std::sync::Arc<dyn crate::model::LatencyModel>);
-
-impl Predictor for Unexplained {
-    fn predict_batch(&self, sqls: &[&str]) -> Vec<Prediction> {
-        crate::model::parallel_map(sqls, |s| {
-            let f = self.0.spec().featurize(s);
-            self.0.predict_featurized(&f.1, false)
-        })
-    }
-}
-
-/// Wraps a trained model for [`evaluate_models`].
-pub fn predictor(model: std::sync::Arc<dyn crate::model::LatencyModel>) -> Box<dyn Predictor> {
-    Box::new(Unexplained(model))
 }
