@@ -26,7 +26,8 @@
 //! never materialises the dense vector.
 
 use std::collections::{BTreeMap, HashMap};
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
@@ -137,7 +138,7 @@ struct Runtime {
     column_of_id: Vec<Option<u32>>,
     catalog: Catalog,
     cache: Mutex<HashMap<u64, Arc<(String, Featurized)>>>,
-    cache_enabled: bool,
+    cache_enabled: AtomicBool,
     hasher: std::collections::hash_map::RandomState,
 }
 
@@ -274,7 +275,7 @@ impl FeatureSpec {
             column_of_id,
             catalog,
             cache: Mutex::new(HashMap::new()),
-            cache_enabled: true,
+            cache_enabled: AtomicBool::new(true),
             hasher: Default::default(),
         };
     }
@@ -290,8 +291,8 @@ impl FeatureSpec {
     }
 
     /// Turns the serving cache on or off (benchmarks measure both).
-    pub fn set_cache(&mut self, enabled: bool) {
-        self.runtime.cache_enabled = enabled;
+    pub fn set_cache(&self, enabled: bool) {
+        self.runtime.cache_enabled.store(enabled, Ordering::Relaxed);
         if let Ok(mut c) = self.runtime.cache.lock() {
             c.clear();
         }
@@ -327,10 +328,8 @@ impl FeatureSpec {
     /// Featurizes a serving statement (history looked up, nothing left out).
     /// Results are cached by statement text.
     pub fn featurize(&self, sql: &str) -> Arc<(String, Featurized)> {
-        let key = if self.runtime.cache_enabled {
-            let mut h = self.runtime.hasher.build_hasher();
-            sql.hash(&mut h);
-            let key = h.finish();
+        let key = if self.runtime.cache_enabled.load(Ordering::Relaxed) {
+            let key = self.runtime.hasher.hash_one(sql);
             if let Ok(cache) = self.runtime.cache.lock()
                 && let Some(hit) = cache.get(&key)
                 && hit.0 == sql
