@@ -3,7 +3,6 @@
 use std::sync::OnceLock;
 
 use proptest::prelude::*;
-use qlat::model::LatencyModel;
 use qlat::sql::catalog::Catalog;
 use qlat::train::{TrainConfig, TrainedModels, fit_all, samples_from_events};
 
