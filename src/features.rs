@@ -343,7 +343,7 @@ impl FeatureSpec {
         let f = analyze(sql, &self.runtime.catalog);
         let fp = fingerprint(sql);
         let history = self.serving_history(&fp);
-        let featurized = self.finish(&f, fp, &tokens(sql).join(" "), history);
+        let featurized = self.finish_tokens(&f, fp, &tokens(sql), history);
         let entry = Arc::new((sql.to_owned(), featurized));
         if let Some(key) = key
             && let Ok(mut cache) = self.runtime.cache.lock()
@@ -379,7 +379,22 @@ impl FeatureSpec {
         let f = analyze(sql, &self.runtime.catalog);
         let fp = fingerprint(sql);
         let history = self.serving_history(&fp);
-        self.finish(&f, fp, &tokens(sql).join(" "), history)
+        self.finish_tokens(&f, fp, &tokens(sql), history)
+    }
+
+    /// [`FeatureSpec::finish`] from tokens, by direct vocabulary lookup.
+    fn finish_tokens(
+        &self,
+        f: &StatementFeatures,
+        fp: String,
+        toks: &[String],
+        history: (Option<f64>, u64),
+    ) -> Featurized {
+        let ids = match &self.runtime.tokenizer {
+            Some(t) => lookup_ids(t, toks),
+            None => Vec::new(),
+        };
+        self.assemble(f, fp, &ids, history)
     }
 
     fn finish(
@@ -387,6 +402,20 @@ impl FeatureSpec {
         f: &StatementFeatures,
         fp: String,
         doc: &str,
+        history: (Option<f64>, u64),
+    ) -> Featurized {
+        let ids = match &self.runtime.tokenizer {
+            Some(t) => encode_ids(t, doc),
+            None => Vec::new(),
+        };
+        self.assemble(f, fp, &ids, history)
+    }
+
+    fn assemble(
+        &self,
+        f: &StatementFeatures,
+        fp: String,
+        ids: &[u32],
         history: (Option<f64>, u64),
     ) -> Featurized {
         let raw = self.raw_head(f, history);
@@ -399,13 +428,9 @@ impl FeatureSpec {
                 (v - m) / s
             })
             .collect();
-        let ids = match &self.runtime.tokenizer {
-            Some(t) => encode_ids(t, doc),
-            None => Vec::new(),
-        };
         Featurized {
             head,
-            tfidf: self.tfidf_of_ids(&ids),
+            tfidf: self.tfidf_of_ids(ids),
             parsed: f.parsed,
             fingerprint: fp,
         }
@@ -618,11 +643,26 @@ fn train_tokenizer(docs: &[String], vocab_size: usize) -> Result<Tokenizer, Feat
     Ok(Tokenizer::from(tk))
 }
 
-/// Token ids of one space-joined document; an encoding failure (none is
-/// known for WordLevel) yields no terms rather than an error.
+/// Token ids of one space-joined document through the full tokenizer
+/// pipeline (training); an encoding failure (none is known for WordLevel)
+/// yields no terms rather than an error.
 fn encode_ids(tokenizer: &Tokenizer, doc: &str) -> Vec<u32> {
     tokenizer
         .encode_fast(doc, false)
         .map(|e| e.get_ids().to_vec())
         .unwrap_or_default()
+}
+
+/// The same ids as [`encode_ids`] on the space-joined tokens, for serving:
+/// the pipeline is only a whitespace split and a vocabulary lookup (no
+/// normaliser, no post-processor), so splitting and looking up directly
+/// gives identical ids without building the joined string and an
+/// `Encoding` (about a third of the featurizing time otherwise).
+fn lookup_ids(tokenizer: &Tokenizer, tokens: &[String]) -> Vec<u32> {
+    let unk = tokenizer.token_to_id(UNK);
+    tokens
+        .iter()
+        .flat_map(|t| t.split_whitespace())
+        .filter_map(|piece| tokenizer.token_to_id(piece).or(unk))
+        .collect()
 }

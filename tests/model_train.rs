@@ -233,8 +233,13 @@ fn batch_equals_single_predictions() {
     let m = trained();
     let sqls = probe();
     let batch = m.mlp.predict_batch(&sqls);
-    for (sql, p) in sqls.iter().zip(batch) {
-        assert_eq!(m.mlp.predict(sql), p);
+    let explained = m.mlp.predict_batch_explained(&sqls);
+    for ((sql, p), e) in sqls.iter().zip(batch).zip(explained) {
+        let full = m.mlp.predict(sql);
+        assert_eq!(full, e);
+        assert_eq!(full.predicted_seconds, p.predicted_seconds);
+        assert_eq!((full.p10, full.p90), (p.p10, p.p90));
+        assert!(p.explanation.is_empty());
     }
 }
 
