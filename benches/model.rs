@@ -90,13 +90,15 @@ fn bench(c: &mut Criterion) {
     group.throughput(Throughput::Elements(sqls.len() as u64));
     group.sample_size(10);
     spec.set_cache(false);
-    group.bench_function("mlp: 1,000 logged statements, no explanations (uncached)", |b| {
-        b.iter(|| models.mlp.predict_batch(black_box(&sqls)))
-    });
+    group.bench_function(
+        "mlp: 1,000 logged statements, no explanations (uncached)",
+        |b| b.iter(|| models.mlp.predict_batch(black_box(&sqls))),
+    );
     spec.set_cache(true);
-    group.bench_function("mlp: 1,000 logged statements, no explanations (cached)", |b| {
-        b.iter(|| models.mlp.predict_batch(black_box(&sqls)))
-    });
+    group.bench_function(
+        "mlp: 1,000 logged statements, no explanations (cached)",
+        |b| b.iter(|| models.mlp.predict_batch(black_box(&sqls))),
+    );
     group.finish();
 }
 
