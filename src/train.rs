@@ -37,6 +37,8 @@ pub struct TrainConfig {
     /// Epochs without validation improvement before early stopping.
     pub patience: usize,
     pub learning_rate: f64,
+    /// Decoupled (AdamW) weight decay of the MLP.
+    pub weight_decay: f64,
     pub batch_size: usize,
     /// MLP hidden layer sizes.
     pub hidden: Vec<usize>,
@@ -75,6 +77,7 @@ impl Default for TrainConfig {
             epochs_max: mlp.epochs_max,
             patience: mlp.patience,
             learning_rate: mlp.learning_rate,
+            weight_decay: mlp.weight_decay,
             batch_size: mlp.batch_size,
             hidden: mlp.hidden,
             ridge_lambda: None,
@@ -108,7 +111,7 @@ impl TrainConfig {
             epochs_max: self.epochs_max,
             patience: self.patience,
             learning_rate: self.learning_rate,
-            weight_decay: 0.0,
+            weight_decay: self.weight_decay,
             batch_size: self.batch_size,
             class_weight: self.class_weight,
             coverage: self.coverage,

@@ -51,7 +51,7 @@ use super::{
 use crate::features::{FeatureSpec, Featurized};
 
 /// Riemann steps of the integrated-gradients explanation.
-pub const IG_STEPS: usize = 16;
+pub const IG_STEPS: usize = 32;
 
 /// Number of network outputs: median, two gaps, three class logits.
 const OUTPUTS: usize = 6;
@@ -119,6 +119,13 @@ pub struct Calibration {
     pub widen: f64,
 }
 
+/// Weights of every layer at the best epoch so far.
+type Snapshot = Vec<(Tensor, Tensor)>;
+
+/// One trained layer as saved: weights (`n_out × n_in`, row-major), biases,
+/// `n_in`, `n_out`.
+pub type RawLayer = (Vec<f32>, Vec<f32>, usize, usize);
+
 /// One dense layer for serving, f64.
 #[derive(Debug, Clone, PartialEq)]
 struct Layer {
@@ -136,7 +143,7 @@ pub struct Mlp {
     spec: Arc<FeatureSpec>,
     names: Vec<String>,
     /// Weights as trained (f32, candle layout `out × in`), for saving.
-    raw: Vec<(Vec<f32>, Vec<f32>, usize, usize)>,
+    raw: Vec<RawLayer>,
     layers: Vec<Layer>,
     /// First-layer bias with the TF-IDF centring folded in.
     b1_folded: Vec<f64>,
@@ -232,7 +239,7 @@ impl Mlp {
 
         let mut order: Vec<u32> = (0..n_fit as u32).collect();
         let batch = cfg.batch_size.max(1);
-        let mut best: Option<(f64, usize, Vec<(Tensor, Tensor)>)> = None;
+        let mut best: Option<(f64, usize, Snapshot)> = None;
         for epoch in 1..=cfg.epochs_max.max(1) {
             order.shuffle(&mut rng);
             let mut train_loss = 0.0;
@@ -304,7 +311,7 @@ impl Mlp {
     /// Builds the serving form from trained weights (`out × in`, f32).
     pub fn from_raw(
         spec: Arc<FeatureSpec>,
-        raw: Vec<(Vec<f32>, Vec<f32>, usize, usize)>,
+        raw: Vec<RawLayer>,
         calibration: Calibration,
         thresholds: ClassThresholds,
         best_epoch: usize,
@@ -367,7 +374,7 @@ impl Mlp {
     }
 
     /// Trained weights (`out × in`, f32), biases, n_in, n_out per layer.
-    pub fn raw_weights(&self) -> &[(Vec<f32>, Vec<f32>, usize, usize)] {
+    pub fn raw_weights(&self) -> &[RawLayer] {
         &self.raw
     }
 
@@ -407,7 +414,7 @@ impl Mlp {
             let mut pre = layer.b.clone();
             for (o, p) in pre.iter_mut().enumerate() {
                 let row = &layer.w[o * layer.n_in..(o + 1) * layer.n_in];
-                *p += row.iter().zip(input).map(|(w, x)| w * x).sum::<f64>();
+                *p += dot(row, input);
             }
             let last = li + 1 == self.layers.len();
             acts.push(if last {
@@ -544,7 +551,7 @@ impl LatencyModel for Mlp {
                         return 0.0;
                     }
                     let col = &first.w[i * first.n_out..(i + 1) * first.n_out];
-                    ys * xi * col.iter().zip(&gbar).map(|(w, g)| w * g).sum::<f64>()
+                    ys * xi * dot(col, &gbar)
                 })
                 .collect();
             let rest = (p50 - baseline) - contributions.iter().sum::<f64>();
@@ -570,6 +577,25 @@ impl LatencyModel for Mlp {
             parsed: f.parsed,
         }
     }
+}
+
+/// Dot product with four independent accumulators, so the compiler can
+/// vectorise it (a single running sum must stay in order).
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut acc = [0.0; 4];
+    let chunks = n / 4;
+    for k in 0..chunks {
+        for l in 0..4 {
+            acc[l] += a[4 * k + l] * b[4 * k + l];
+        }
+    }
+    let mut tail = 0.0;
+    for k in chunks * 4..n {
+        tail += a[k] * b[k];
+    }
+    (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
 }
 
 fn softplus(x: f64) -> f64 {

@@ -135,8 +135,19 @@ pub trait LatencyModel: Send + Sync {
         self.predict_featurized(&f.1, true)
     }
 
-    /// Predicts many statements, with explanations, on all cores.
+    /// Predicts many statements on all cores, *without* explanations
+    /// (scoring a log needs the numbers; explaining every row would cost
+    /// several times more). Use [`LatencyModel::predict_batch_explained`]
+    /// for both.
     fn predict_batch(&self, sqls: &[&str]) -> Vec<Prediction> {
+        parallel_map(sqls, |s| {
+            let f = self.spec().featurize(s);
+            self.predict_featurized(&f.1, false)
+        })
+    }
+
+    /// Predicts many statements on all cores, with explanations.
+    fn predict_batch_explained(&self, sqls: &[&str]) -> Vec<Prediction> {
         parallel_map(sqls, |s| self.predict(s))
     }
 }

@@ -1,0 +1,260 @@
+//! Training, artifacts, determinism and explanation properties of the
+//! latency models, on the first rows of the shipped slow log (a few
+//! thousand statements and few epochs keep this fast).
+
+use std::path::Path;
+use std::sync::OnceLock;
+
+use qlat::model::artifact::{ArtifactError, FILES, MANIFEST_FILE, MLP_FILE};
+use qlat::model::{LatencyModel, Prediction, Sample};
+use qlat::sql::catalog::Catalog;
+use qlat::train::{TrainConfig, TrainedModels, fit_all, samples_from_events};
+
+const ROWS: usize = 3_000;
+
+fn catalog() -> Catalog {
+    let mut c = Catalog::tpch();
+    let text = std::fs::read_to_string("data/capture.json").expect("data/capture.json");
+    let cap: serde_json::Value = serde_json::from_str(&text).expect("capture.json is JSON");
+    if let Some(rows) = cap["table_rows"].as_object() {
+        for (t, n) in rows {
+            c.set_row_count(t, n.as_u64().unwrap_or(0));
+        }
+    }
+    c
+}
+
+fn samples() -> &'static [Sample] {
+    static S: OnceLock<Vec<Sample>> = OnceLock::new();
+    S.get_or_init(|| {
+        let events = qlat::ingest::read_paths(["data/slow_log.json"])
+            .expect("data/slow_log.json")
+            .filter_map(Result::ok)
+            .take(ROWS);
+        samples_from_events(events)
+    })
+}
+
+fn config() -> TrainConfig {
+    TrainConfig {
+        epochs_max: 8,
+        patience: 4,
+        hidden: vec![32, 16],
+        ..TrainConfig::default()
+    }
+}
+
+fn trained() -> &'static TrainedModels {
+    static M: OnceLock<TrainedModels> = OnceLock::new();
+    M.get_or_init(|| fit_all(samples(), &catalog(), &config()).expect("training succeeds"))
+}
+
+fn probe() -> Vec<&'static str> {
+    let mut v: Vec<&str> = samples()
+        .iter()
+        .step_by(97)
+        .map(|s| s.sql.as_str())
+        .collect();
+    v.extend([
+        "SELECT l_returnflag, sum(l_quantity) FROM lineitem WHERE l_shipdate <= '1998-09-01' GROUP BY l_returnflag",
+        "this is not SQL at all ((( '",
+        "",
+        "SELECT * FROM unknown_table WHERE x = 1",
+    ]);
+    v
+}
+
+#[test]
+fn samples_come_from_slow_log_rows_with_times() {
+    let s = samples();
+    assert!(s.len() > 2_000, "{} samples", s.len());
+    assert!(
+        s.iter()
+            .all(|s| s.seconds >= 0.0 && !s.fingerprint.is_empty())
+    );
+}
+
+#[test]
+fn save_load_round_trip_predicts_identically() {
+    let m = trained();
+    let dir = tempfile::tempdir().expect("tempdir");
+    m.save(dir.path()).expect("save");
+    for file in FILES.iter().chain([&MANIFEST_FILE]) {
+        assert!(dir.path().join(file).exists(), "{file} written");
+    }
+    let loaded = TrainedModels::load(dir.path()).expect("load");
+    assert_eq!(loaded.manifest.model_version, m.manifest.model_version);
+    for (a, b) in m.all().iter().zip(loaded.all()) {
+        assert_eq!(a.name(), b.name());
+        for sql in probe() {
+            assert_eq!(a.predict(sql), b.predict(sql), "{} on {sql:?}", a.name());
+        }
+    }
+}
+
+fn flip_byte(path: &Path) {
+    let mut bytes = std::fs::read(path).expect("read");
+    let i = bytes.len() / 2;
+    bytes[i] ^= 0x01;
+    std::fs::write(path, bytes).expect("write");
+}
+
+#[test]
+fn corrupt_missing_or_incompatible_files_are_refused_by_name() {
+    let m = trained();
+    for file in FILES {
+        let dir = tempfile::tempdir().expect("tempdir");
+        m.save(dir.path()).expect("save");
+        flip_byte(&dir.path().join(file));
+        match TrainedModels::load(dir.path()) {
+            Err(e @ ArtifactError::Corrupt { .. }) => {
+                assert!(e.to_string().contains(file), "{e} names {file}")
+            }
+            other => panic!("{file}: expected a checksum error, got {other:?}"),
+        }
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    m.save(dir.path()).expect("save");
+    std::fs::remove_file(dir.path().join(MLP_FILE)).expect("remove");
+    let err = TrainedModels::load(dir.path()).expect_err("missing file refused");
+    assert!(
+        matches!(err, ArtifactError::Missing { .. }) && err.to_string().contains(MLP_FILE),
+        "{err}"
+    );
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    m.save(dir.path()).expect("save");
+    let path = dir.path().join(MANIFEST_FILE);
+    let text = std::fs::read_to_string(&path).expect("manifest");
+    std::fs::write(
+        &path,
+        text.replace("\"format_version\": 1", "\"format_version\": 99"),
+    )
+    .expect("write");
+    let err = TrainedModels::load(dir.path()).expect_err("incompatible refused");
+    assert!(
+        matches!(err, ArtifactError::Incompatible { found: 99, .. })
+            && err.to_string().contains(MANIFEST_FILE),
+        "{err}"
+    );
+}
+
+#[test]
+fn same_seed_gives_identical_predictions() {
+    let again = fit_all(samples(), &catalog(), &config()).expect("training succeeds");
+    let m = trained();
+    for sql in probe() {
+        assert_eq!(m.mlp.predict(sql), again.mlp.predict(sql), "{sql:?}");
+        assert_eq!(m.ridge.predict(sql), again.ridge.predict(sql), "{sql:?}");
+    }
+}
+
+fn check_explanation(p: &Prediction, tolerance: f64, what: &str) {
+    let sum: f64 =
+        p.explanation_baseline + p.explanation.iter().map(|c| c.contribution).sum::<f64>();
+    let target = p.predicted_seconds.ln();
+    assert!(
+        (sum - target).abs() < tolerance,
+        "{what}: baseline + contributions = {sum}, ln p50 = {target}"
+    );
+    assert!(
+        p.explanation.len() <= 10,
+        "{what}: {} entries",
+        p.explanation.len()
+    );
+}
+
+#[test]
+fn explanations_add_up() {
+    let m = trained();
+    for sql in probe() {
+        check_explanation(&m.ridge.predict(sql), 1e-6, "ridge");
+        check_explanation(&m.mlp.predict(sql), 1e-3, "mlp");
+        check_explanation(&m.baseline.predict(sql), 1e-6, "baseline");
+        check_explanation(&m.tiered.predict(sql), 1e-3, "tiered");
+    }
+    let q1 = m.ridge.predict(
+        "SELECT l_returnflag, sum(l_quantity) FROM lineitem WHERE l_shipdate <= '1998-09-01' GROUP BY l_returnflag",
+    );
+    assert!(!q1.explanation.is_empty());
+}
+
+#[test]
+fn mlp_integrated_gradients_residual_is_small() {
+    let m = trained();
+    for sql in probe() {
+        let p = m.mlp.predict(sql);
+        let total: f64 = p.explanation.iter().map(|c| c.contribution.abs()).sum();
+        if let Some(rest) = p
+            .explanation
+            .iter()
+            .find(|c| c.feature == qlat::model::REST_APPROXIMATION)
+        {
+            assert!(
+                rest.contribution.abs() <= 0.1 * total.max(0.1),
+                "{sql:?}: rest {} of {total}",
+                rest.contribution
+            );
+        }
+    }
+}
+
+#[test]
+fn quantiles_are_ordered_and_probabilities_sum_to_one() {
+    let m = trained();
+    for model in m.all() {
+        for sql in probe() {
+            let p = model.predict(sql);
+            assert!(
+                p.p10 <= p.predicted_seconds && p.predicted_seconds <= p.p90,
+                "{}: {sql:?} {p:?}",
+                model.name()
+            );
+            assert!(p.predicted_seconds.is_finite() && p.predicted_seconds > 0.0);
+            let s: f64 = p.class_probabilities.iter().sum();
+            assert!((s - 1.0).abs() < 1e-9, "{}: {s}", model.name());
+        }
+    }
+}
+
+#[test]
+fn unparseable_text_still_predicts() {
+    let m = trained();
+    for model in m.all() {
+        let p = model.predict("SELEC FROM WHERE (((");
+        assert!(!p.parsed, "{}", model.name());
+        assert!(p.predicted_seconds.is_finite());
+    }
+    assert!(m.mlp.predict("SELECT 1").parsed);
+}
+
+#[test]
+fn batch_equals_single_predictions() {
+    let m = trained();
+    let sqls = probe();
+    let batch = m.mlp.predict_batch(&sqls);
+    let explained = m.mlp.predict_batch_explained(&sqls);
+    for ((sql, p), e) in sqls.iter().zip(batch).zip(explained) {
+        let full = m.mlp.predict(sql);
+        assert_eq!(full, e);
+        assert_eq!(full.predicted_seconds, p.predicted_seconds);
+        assert_eq!((full.p10, full.p90), (p.p10, p.p90));
+        assert!(p.explanation.is_empty());
+    }
+}
+
+#[test]
+fn manifest_records_data_hash_and_checksums() {
+    let m = trained();
+    let dir = tempfile::tempdir().expect("tempdir");
+    m.save(dir.path()).expect("save");
+    let text = std::fs::read_to_string(dir.path().join(MANIFEST_FILE)).expect("manifest");
+    let v: serde_json::Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(v["training_data_sha256"].as_str().map(str::len), Some(64));
+    assert_eq!(v["files"].as_object().map(|f| f.len()), Some(FILES.len()));
+    assert!(
+        v["model_version"]
+            .as_str()
+            .is_some_and(|s| s.ends_with(&v["training_data_sha256"].as_str().unwrap_or("")[..8]))
+    );
+}
