@@ -141,10 +141,19 @@ fn train_then_predict_and_eval_speak_the_contracts() {
 #[test]
 fn the_committed_artifacts_load_and_predict() {
     let out = qlat()
-        .args(["predict", "--format", "json", "SELECT * FROM orders WHERE o_orderkey = 7"])
+        .args([
+            "predict",
+            "--format",
+            "json",
+            "SELECT * FROM orders WHERE o_orderkey = 7",
+        ])
         .output()
         .expect("runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let p: Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(p["class"], "fast", "a primary-key lookup is fast: {p}");
     let manifest: Value = serde_json::from_slice(
@@ -153,5 +162,8 @@ fn the_committed_artifacts_load_and_predict() {
     )
     .expect("JSON");
     assert_eq!(p["model_version"], manifest["model_version"]);
-    assert!(manifest["metrics"]["holdout"].is_array(), "evaluation stored with the model");
+    assert!(
+        manifest["metrics"]["holdout"].is_array(),
+        "evaluation stored with the model"
+    );
 }
