@@ -56,10 +56,8 @@ struct TrainArgs {
     /// Artifact directory to write.
     #[arg(long, env = "QLAT_ARTIFACTS", default_value = "artifacts")]
     out: PathBuf,
-    #[arg(long, default_value = "data/tpch.sql")]
-    schema: PathBuf,
-    #[arg(long, default_value = "data/capture.json")]
-    capture_meta: PathBuf,
+    #[command(flatten)]
+    catalog: CatalogArgs,
     /// Seed for initialisation, batching and splits.
     #[arg(long, default_value_t = 42)]
     seed: u64,
@@ -79,8 +77,24 @@ struct EvalArgs {
     /// Log files or directories to score the model on.
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
-    #[arg(long, env = "QLAT_ARTIFACTS", default_value = "artifacts")]
-    model: PathBuf,
+    #[command(flatten)]
+    model: ModelArgs,
+}
+
+#[derive(Args, Debug)]
+struct PredictArgs {
+    /// The statement.
+    query: String,
+    #[command(flatten)]
+    model: ModelArgs,
+}
+
+/// Which saved model to use, and how to print its answer.
+#[derive(Args, Debug)]
+struct ModelArgs {
+    /// Artifact directory written by `qlat train`.
+    #[arg(long = "model", env = "QLAT_ARTIFACTS", default_value = "artifacts")]
+    dir: PathBuf,
     /// Which of the saved models: mlp, ridge, baseline, tiered.
     #[arg(long, default_value = "mlp")]
     algorithm: String,
@@ -88,17 +102,15 @@ struct EvalArgs {
     format: OutputFormat,
 }
 
+/// The schema statements are resolved against.
 #[derive(Args, Debug)]
-struct PredictArgs {
-    /// The statement.
-    query: String,
-    #[arg(long, env = "QLAT_ARTIFACTS", default_value = "artifacts")]
-    model: PathBuf,
-    /// Which of the saved models: mlp, ridge, baseline, tiered.
-    #[arg(long, default_value = "mlp")]
-    algorithm: String,
-    #[arg(long, default_value = "text")]
-    format: OutputFormat,
+struct CatalogArgs {
+    /// Schema DDL.
+    #[arg(long, default_value = "data/tpch.sql")]
+    schema: PathBuf,
+    /// capture.json with table row counts (used when the file exists).
+    #[arg(long, default_value = "data/capture.json")]
+    capture_meta: PathBuf,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq)]
@@ -121,12 +133,8 @@ struct AnalyzeArgs {
     /// Do not write the report folder.
     #[arg(long)]
     no_report: bool,
-    /// Schema DDL the statements are resolved against.
-    #[arg(long, default_value = "data/tpch.sql")]
-    schema: PathBuf,
-    /// capture.json with table row counts (used when the file exists).
-    #[arg(long, default_value = "data/capture.json")]
-    capture_meta: PathBuf,
+    #[command(flatten)]
+    catalog: CatalogArgs,
     /// Classes shown in the terminal summary.
     #[arg(long, default_value_t = 10)]
     top: usize,
@@ -260,7 +268,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-fn load_catalog(schema: &Path, capture_meta: &Path) -> anyhow::Result<Catalog> {
+fn load_catalog(args: &CatalogArgs) -> anyhow::Result<Catalog> {
+    let (schema, capture_meta) = (&args.schema, &args.capture_meta);
     let ddl = std::fs::read_to_string(schema)
         .with_context(|| format!("cannot read the schema {}", schema.display()))?;
     let mut catalog = Catalog::from_ddl(&ddl).with_context(|| format!("{}", schema.display()))?;
@@ -273,7 +282,7 @@ fn load_catalog(schema: &Path, capture_meta: &Path) -> anyhow::Result<Catalog> {
 }
 
 fn analyze(a: AnalyzeArgs) -> anyhow::Result<()> {
-    let catalog = load_catalog(&a.schema, &a.capture_meta)?;
+    let catalog = load_catalog(&a.catalog)?;
     let analysis = qlat::analyze::analyze_paths(&a.inputs, &catalog)?;
     let mut stdout = std::io::stdout().lock();
     match a.format {
@@ -364,7 +373,7 @@ fn read_samples(inputs: &[PathBuf]) -> anyhow::Result<Vec<qlat::model::Sample>> 
 
 fn train(a: TrainArgs) -> anyhow::Result<()> {
     use qlat::eval::run::{EvalConfig, Models, evaluate_models, predictor};
-    let catalog = load_catalog(&a.schema, &a.capture_meta)?;
+    let catalog = load_catalog(&a.catalog)?;
     let samples = read_samples(&a.inputs)?;
     let mut cfg = qlat::train::TrainConfig {
         seed: a.seed,
@@ -467,14 +476,14 @@ fn eval(a: EvalArgs) -> anyhow::Result<()> {
         model,
         version,
         thresholds,
-    } = load_model(&a.model, &a.algorithm)?;
+    } = load_model(&a.model.dir, &a.model.algorithm)?;
     let samples = read_samples(&a.inputs)?;
     let sqls: Vec<&str> = samples.iter().map(|s| s.sql.as_str()).collect();
     let preds = qlat::eval::run::predictor(model).predict_batch(&sqls);
     let truth: Vec<f64> = samples.iter().map(|s| s.seconds).collect();
     let report = qlat::eval::metrics::metrics_with_analytic(&preds, &truth, &thresholds);
     let mut stdout = std::io::stdout().lock();
-    match a.format {
+    match a.model.format {
         OutputFormat::Json => {
             serde_json::to_writer(&mut stdout, &report)?;
             writeln!(stdout)?;
@@ -483,7 +492,7 @@ fn eval(a: EvalArgs) -> anyhow::Result<()> {
             writeln!(
                 stdout,
                 "model {} ({version}) on {} statements",
-                a.algorithm, report.n
+                a.model.algorithm, report.n
             )?;
             for (label, m) in [("all", &report.metrics), (">= 10 ms", &report.analytic)] {
                 writeln!(
@@ -508,10 +517,10 @@ fn eval(a: EvalArgs) -> anyhow::Result<()> {
 
 fn predict(a: PredictArgs) -> anyhow::Result<()> {
     anyhow::ensure!(!a.query.trim().is_empty(), "the statement is empty");
-    let Loaded { model, version, .. } = load_model(&a.model, &a.algorithm)?;
+    let Loaded { model, version, .. } = load_model(&a.model.dir, &a.model.algorithm)?;
     let response = qlat::predict::PredictResponse::new(&a.query, model.predict(&a.query), &version);
     let mut stdout = std::io::stdout().lock();
-    match a.format {
+    match a.model.format {
         OutputFormat::Json => {
             serde_json::to_writer(&mut stdout, &response)?;
             writeln!(stdout)?;
@@ -543,7 +552,7 @@ fn predict(a: PredictArgs) -> anyhow::Result<()> {
             for c in &r.explanation {
                 writeln!(stdout, "  {:+.3}  {}", c.contribution, c.feature)?;
             }
-            writeln!(stdout, "model {} {version}", a.algorithm)?;
+            writeln!(stdout, "model {} {version}", a.model.algorithm)?;
         }
     }
     Ok(())
