@@ -2,13 +2,11 @@
 
 use serde_json::Value;
 use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
-fn qlat() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_qlat"));
-    c.current_dir(env!("CARGO_MANIFEST_DIR"));
-    c
-}
+#[path = "common/cli.rs"]
+mod cli_support;
+use cli_support::{json_ok, qlat};
 
 #[test]
 fn fingerprint_prints_fingerprint_and_query_id() {
@@ -60,22 +58,13 @@ fn fingerprint_jsonl_maps_lines_and_names_a_bad_line() {
 
 #[test]
 fn analyze_json_contract_on_the_shipped_dataset() {
-    let out = qlat()
-        .args([
-            "analyze",
-            "--format",
-            "json",
-            "--no-report",
-            "data/slow_log.json",
-        ])
-        .output()
-        .expect("runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    let v = json_ok(qlat().args([
+        "analyze",
+        "--format",
+        "json",
+        "--no-report",
+        "data/slow_log.json",
+    ]));
     assert_eq!(v["query_count"], 16_223);
     let classes = v["classes"].as_array().expect("classes");
     assert_eq!(v["unique_query_count"].as_u64(), Some(classes.len() as u64));

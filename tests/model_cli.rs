@@ -3,13 +3,10 @@
 
 use serde_json::Value;
 use std::path::Path;
-use std::process::Command;
 
-fn qlat() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_qlat"));
-    c.current_dir(env!("CARGO_MANIFEST_DIR"));
-    c
-}
+#[path = "common/cli.rs"]
+mod cli_support;
+use cli_support::{json_ok, qlat};
 
 fn train_small(dir: &Path) {
     let out = qlat()
@@ -39,18 +36,12 @@ fn train_then_predict_and_eval_speak_the_contracts() {
         assert!(dir.path().join(f).exists(), "{f} saved");
     }
 
-    let out = qlat()
+    let p = json_ok(
+        qlat()
         .args(["predict", "--format", "json", "--model"])
         .arg(dir.path())
-        .arg("SELECT COUNT(*) FROM lineitem WHERE l_shipdate BETWEEN '1995-01-01' AND '1995-12-31'")
-        .output()
-        .expect("runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        .arg("SELECT COUNT(*) FROM lineitem WHERE l_shipdate BETWEEN '1995-01-01' AND '1995-12-31'"),
     );
-    let p: Value = serde_json::from_slice(&out.stdout).expect("JSON");
     for key in [
         "id",
         "predicted_seconds",
@@ -82,18 +73,12 @@ fn train_then_predict_and_eval_speak_the_contracts() {
         "explanation adds up: {baseline} + {sum} vs ln {secs}"
     );
 
-    let out = qlat()
-        .args(["eval", "--format", "json", "--model"])
-        .arg(dir.path())
-        .arg("data/native/slow.log")
-        .output()
-        .expect("runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let e = json_ok(
+        qlat()
+            .args(["eval", "--format", "json", "--model"])
+            .arg(dir.path())
+            .arg("data/native/slow.log"),
     );
-    let e: Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(e["n"], 16_223);
     for part in ["metrics", "analytic"] {
         for key in [
@@ -140,21 +125,12 @@ fn train_then_predict_and_eval_speak_the_contracts() {
 
 #[test]
 fn the_committed_artifacts_load_and_predict() {
-    let out = qlat()
-        .args([
-            "predict",
-            "--format",
-            "json",
-            "SELECT * FROM orders WHERE o_orderkey = 7",
-        ])
-        .output()
-        .expect("runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let p: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let p = json_ok(qlat().args([
+        "predict",
+        "--format",
+        "json",
+        "SELECT * FROM orders WHERE o_orderkey = 7",
+    ]));
     assert_eq!(p["class"], "fast", "a primary-key lookup is fast: {p}");
     let manifest: Value = serde_json::from_slice(
         &std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("artifacts/model.json"))
