@@ -12,5 +12,7 @@ pub mod ingest;
 pub mod model;
 pub mod predict;
 pub mod report;
+pub mod serve;
 pub mod sql;
+pub mod store;
 pub mod train;

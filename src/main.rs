@@ -46,6 +46,26 @@ enum Command {
     Eval(EvalArgs),
     /// Predict one statement's latency, with an interval, a class and why.
     Predict(PredictArgs),
+    /// Serve predictions over HTTP, store every one in a database, expose
+    /// Prometheus metrics and a browsable history.
+    Serve(qlat::serve::ServeConfig),
+    /// Exit 0 when a running server reports ready (for container health
+    /// checks, which have no curl).
+    Healthcheck(HealthcheckArgs),
+}
+
+#[derive(Args, Debug)]
+struct HealthcheckArgs {
+    /// The readiness endpoint to ask.
+    #[arg(
+        long,
+        env = "QLAT_HEALTHCHECK_URL",
+        default_value = "http://127.0.0.1:8080/health_check"
+    )]
+    url: String,
+    /// Give up after this long.
+    #[arg(long, default_value = "3s", value_parser = humantime::parse_duration)]
+    timeout: Duration,
 }
 
 #[derive(Args, Debug)]
@@ -226,6 +246,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Train(a) => train(a),
         Command::Eval(a) => eval(a),
         Command::Predict(a) => predict(a),
+        Command::Serve(config) => {
+            let report = qlat::serve::run(config).await?;
+            anyhow::ensure!(
+                report.lost == 0,
+                "{} buffered predictions could not be written before exit (database unreachable)",
+                report.lost
+            );
+            Ok(())
+        }
+        Command::Healthcheck(a) => healthcheck(a).await,
         Command::Capture(a) => {
             anyhow::ensure!(
                 a.scale_factor > 0.0 && a.scale_factor <= 100.0,
@@ -266,6 +296,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+async fn healthcheck(a: HealthcheckArgs) -> anyhow::Result<()> {
+    let client = reqwest::Client::builder().timeout(a.timeout).build()?;
+    let response = client
+        .get(&a.url)
+        .send()
+        .await
+        .with_context(|| format!("{} unreachable", a.url))?;
+    let status = response.status();
+    let body = response.text().await.unwrap_or_default();
+    anyhow::ensure!(status.is_success(), "{} answered {status}: {body}", a.url);
+    println!("{body}");
+    Ok(())
 }
 
 fn load_catalog(args: &CatalogArgs) -> anyhow::Result<Catalog> {

@@ -6,20 +6,20 @@ use crate::model::{LatencyClass, Prediction};
 use crate::sql::fingerprint::{fingerprint, query_id};
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Interval {
     pub p10: f64,
     pub p90: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ClassProbabilities {
     pub fast: f64,
     pub medium: f64,
     pub slow: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ExplanationItem {
     pub feature: String,
     pub contribution: f64,
@@ -29,10 +29,10 @@ pub struct ExplanationItem {
 /// "class_probabilities", "fingerprint", "query_id", "parsed",
 /// "explanation": [{"feature", "contribution"}], "model_version"}` plus the
 /// explanation's baseline, so the contributions can be checked to add up.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PredictResponse {
     /// Id of the stored prediction; `None` when nothing was stored (CLI).
-    pub id: Option<i64>,
+    pub id: Option<String>,
     pub predicted_seconds: f64,
     pub interval: Interval,
     pub class: LatencyClass,

@@ -33,7 +33,7 @@ impl Default for ClassThresholds {
 }
 
 /// Latency class of a statement.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum LatencyClass {
     Fast,
@@ -55,12 +55,32 @@ impl LatencyClass {
         }
     }
 
+    /// The name used in JSON, metrics labels and the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LatencyClass::Fast => "fast",
+            LatencyClass::Medium => "medium",
+            LatencyClass::Slow => "slow",
+        }
+    }
+
     pub fn index(self) -> usize {
         match self {
             LatencyClass::Fast => 0,
             LatencyClass::Medium => 1,
             LatencyClass::Slow => 2,
         }
+    }
+}
+
+impl std::str::FromStr for LatencyClass {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<LatencyClass, String> {
+        LatencyClass::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| format!("unknown latency class {s:?} (fast, medium, slow)"))
     }
 }
 

@@ -22,7 +22,7 @@ pub const SECTIONS: [&str; 6] = [
     "Data quality",
 ];
 
-const CSS: &str = r#"
+pub(crate) const CSS: &str = r#"
 body{font-family:-apple-system,"Segoe UI",Roboto,"DejaVu Sans",Arial,sans-serif;margin:2em auto;max-width:1200px;padding:0 1em;color:#222;line-height:1.4}
 h1{font-size:1.7em;margin-bottom:.2em}
 h2{border-bottom:2px solid #0072b2;padding-bottom:.2em;margin-top:2em}

@@ -10,7 +10,7 @@
 pub mod charts;
 pub mod html;
 pub mod text;
-mod units;
+pub mod units;
 
 pub use text::terminal_summary;
 

@@ -1,0 +1,289 @@
+//! `qlat serve`: the prediction service.
+//!
+//! One [`AppState`] holds everything a request needs — the hot-swappable
+//! model, the prediction store's writer, the metrics — and is built once by
+//! [`start`], which tests call too (on port 0) so they exercise exactly what
+//! the binary runs.
+
+mod api;
+mod cpu;
+mod error;
+mod metrics;
+mod page;
+mod state;
+
+pub use cpu::{CpuPeakConfig, CpuSource};
+pub use error::ApiError;
+pub use metrics::Metrics;
+pub use state::{AppState, ServedModel};
+
+use crate::store::writer::{StoreWriter, WriterConfig};
+use crate::store::{DEFAULT_DATABASE_URL, Db, StoreError};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Everything `qlat serve` can be told, from flags or the environment.
+/// Deployment files rely on these names.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeConfig {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, env = "QLAT_ADDR", default_value = "127.0.0.1:8080")]
+    pub addr: SocketAddr,
+    /// Model artifact directory written by `qlat train`.
+    #[arg(long, env = "QLAT_ARTIFACTS", default_value = "artifacts")]
+    pub artifacts: PathBuf,
+    /// Which saved model answers: mlp, ridge, baseline or tiered.
+    #[arg(long, env = "QLAT_ALGORITHM", default_value = "mlp")]
+    pub algorithm: String,
+    /// Where predictions are stored: sqlite://FILE (embedded) or
+    /// postgres://… (shared by several replicas).
+    #[arg(long, env = "QLAT_DATABASE_URL", default_value = DEFAULT_DATABASE_URL, hide_env_values = true)]
+    pub database_url: String,
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "QLAT_MAX_BODY_BYTES", default_value_t = 1 << 20)]
+    pub max_body_bytes: usize,
+    /// Longest statement accepted, in bytes.
+    #[arg(long, env = "QLAT_MAX_QUERY_BYTES", default_value_t = 100_000)]
+    pub max_query_bytes: usize,
+    /// Most statements in one batch request.
+    #[arg(long, env = "QLAT_MAX_BATCH", default_value_t = 100)]
+    pub max_batch: usize,
+    /// Predictions waiting to be written before requests get 503.
+    #[arg(long, env = "QLAT_QUEUE_CAPACITY", default_value_t = 10_000)]
+    pub queue_capacity: usize,
+    /// Predictions kept in memory while the database is unreachable.
+    #[arg(long, env = "QLAT_BUFFER_CAPACITY", default_value_t = 100_000)]
+    pub buffer_capacity: usize,
+    /// Answers remembered per model (exact statement text); 0 turns the
+    /// cache off.
+    #[arg(long, env = "QLAT_CACHE_ENTRIES", default_value_t = 10_000)]
+    pub cache_entries: usize,
+    /// Bearer token for `POST /admin/reload`; unset disables the endpoint.
+    #[arg(long, env = "QLAT_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// How long shutdown keeps trying to write buffered predictions.
+    #[arg(long, env = "QLAT_DRAIN_TIMEOUT", default_value = "20s", value_parser = humantime::parse_duration)]
+    pub drain_timeout: Duration,
+    #[command(flatten)]
+    pub cpu: CpuPeakConfig,
+}
+
+impl ServeConfig {
+    /// Parses flags the way `qlat serve` does (environment included);
+    /// tests use it to start a server with a few flags changed.
+    pub fn parse_from<I, T>(args: I) -> Result<ServeConfig, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        #[derive(clap::Parser)]
+        struct Wrapper {
+            #[command(flatten)]
+            config: ServeConfig,
+        }
+        let args = std::iter::once(std::ffi::OsString::from("qlat-serve"))
+            .chain(args.into_iter().map(Into::into));
+        <Wrapper as clap::Parser>::try_parse_from(args).map(|w| w.config)
+    }
+
+    fn writer_config(&self) -> WriterConfig {
+        WriterConfig {
+            queue_capacity: self.queue_capacity,
+            buffer_capacity: self.buffer_capacity,
+            drain_deadline: self.drain_timeout,
+            ..WriterConfig::default()
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("loading the model from {dir}: {source}")]
+    Model {
+        dir: PathBuf,
+        #[source]
+        source: state::ModelLoadError,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("listening on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("serving: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A started server: its address, and how to stop it.
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<Result<ShutdownReport, ServeError>>,
+}
+
+/// What shutdown did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShutdownReport {
+    /// Buffered predictions that could not be written (database down past
+    /// the drain deadline).
+    pub lost: usize,
+}
+
+impl RunningServer {
+    /// Stops accepting, finishes in-flight requests, drains the store.
+    pub async fn shutdown(self) -> Result<ShutdownReport, ServeError> {
+        let _ = self.stop.send(true);
+        self.wait().await
+    }
+
+    /// Waits until the server stops by itself (a signal).
+    pub async fn wait(self) -> Result<ShutdownReport, ServeError> {
+        match self.task.await {
+            Ok(r) => r,
+            Err(e) => Err(ServeError::Io(std::io::Error::other(e))),
+        }
+    }
+
+    /// Asks the server to stop without waiting.
+    pub fn request_stop(&self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+/// Loads the model, connects the store, binds, and serves in the
+/// background until [`RunningServer::shutdown`] or SIGTERM/SIGINT.
+pub async fn start(config: ServeConfig) -> Result<RunningServer, ServeError> {
+    let metrics = Metrics::new();
+    let model = ServedModel::load(&config.artifacts, &config.algorithm, config.cache_entries)
+        .map_err(|source| ServeError::Model {
+            dir: config.artifacts.clone(),
+            source,
+        })?;
+    metrics.set_model(&model);
+    let db = Db::connect(&config.database_url).await?;
+    let writer = StoreWriter::start(db.clone(), config.writer_config(), metrics.writer());
+    let listener = tokio::net::TcpListener::bind(config.addr)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: config.addr,
+            source,
+        })?;
+    let addr = listener.local_addr()?;
+    let state = AppState::new(Arc::new(config), model, db, writer, metrics);
+    let (stop, stop_rx) = watch::channel(false);
+    let cpu_task = cpu::spawn_sampler(state.clone(), stop_rx.clone());
+    let reload_task = spawn_sighup_reloader(state.clone(), stop_rx.clone());
+    let app = api::router(state.clone());
+    tracing::info!(
+        %addr,
+        model_version = %state.model().version,
+        algorithm = %state.model().algorithm,
+        database = state.db.backend(),
+        "listening"
+    );
+    let task_state = state.clone();
+    let task = tokio::spawn(async move {
+        let shutdown = shutdown_signal(stop_rx);
+        let served = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await;
+        task_state.set_stopping();
+        tracing::info!(
+            queued = task_state.writer.depth(),
+            "stopped accepting; draining the prediction store"
+        );
+        let lost = task_state.writer.shutdown().await;
+        cpu_task.abort();
+        reload_task.abort();
+        task_state.db.close().await;
+        tracing::info!(lost, "prediction store drained; bye");
+        served?;
+        Ok(ShutdownReport { lost })
+    });
+    Ok(RunningServer {
+        addr,
+        state,
+        stop,
+        task,
+    })
+}
+
+/// Runs until a signal stops the server; the CLI's `qlat serve`.
+pub async fn run(config: ServeConfig) -> Result<ShutdownReport, ServeError> {
+    start(config).await?.wait().await
+}
+
+async fn shutdown_signal(mut stop: watch::Receiver<bool>) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!("cannot listen for SIGTERM: {e}");
+                std::future::pending::<()>().await
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    let requested = async {
+        while stop.changed().await.is_ok() {
+            if *stop.borrow() {
+                return;
+            }
+        }
+        std::future::pending::<()>().await
+    };
+    tokio::select! {
+        _ = ctrl_c => tracing::info!("SIGINT received"),
+        _ = term => tracing::info!("SIGTERM received"),
+        _ = requested => tracing::info!("shutdown requested"),
+    }
+}
+
+fn spawn_sighup_reloader(
+    state: AppState,
+    mut stop: watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        {
+            let mut hup =
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::warn!("cannot listen for SIGHUP: {e}");
+                        return;
+                    }
+                };
+            loop {
+                tokio::select! {
+                    got = hup.recv() => {
+                        if got.is_none() {
+                            return;
+                        }
+                        tracing::info!("SIGHUP received; reloading the model");
+                        let _ = state.reload().await;
+                    }
+                    _ = stop.changed() => return,
+                }
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = (state, stop.changed().await);
+        }
+    })
+}

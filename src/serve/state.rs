@@ -1,0 +1,162 @@
+//! The server's one shared state, and the model it serves.
+
+use super::ServeConfig;
+use super::metrics::Metrics;
+use crate::model::LatencyModel;
+use crate::model::artifact::ArtifactError;
+use crate::predict::PredictResponse;
+use crate::store::Db;
+use crate::store::writer::StoreWriter;
+use arc_swap::ArcSwap;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+/// Statements longer than this are predicted but not cached, so the cache's
+/// memory stays bounded by entries × this.
+const MAX_CACHED_QUERY_BYTES: usize = 4096;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ModelLoadError {
+    #[error(transparent)]
+    Artifact(#[from] ArtifactError),
+    #[error("no model named {0:?} in the artifacts (mlp, ridge, baseline, tiered)")]
+    UnknownAlgorithm(String),
+}
+
+/// A loaded model with its identity and an answer cache.
+///
+/// The model is deterministic, so an answer depends only on the statement's
+/// exact text: the cache (by text, i.e. by fingerprint *and* literals) gives
+/// the same answer as recomputing, explanation included, at a fraction of the
+/// cost. It lives and dies with the model, so a reload cannot serve stale
+/// answers.
+pub struct ServedModel {
+    pub model: Arc<dyn LatencyModel>,
+    pub version: String,
+    pub algorithm: String,
+    cache: Option<quick_cache::sync::Cache<String, Arc<PredictResponse>>>,
+}
+
+impl ServedModel {
+    pub fn load(
+        dir: &Path,
+        algorithm: &str,
+        cache_entries: usize,
+    ) -> Result<ServedModel, ModelLoadError> {
+        let models = crate::train::TrainedModels::load(dir)?;
+        let model = models
+            .by_name(algorithm)
+            .ok_or_else(|| ModelLoadError::UnknownAlgorithm(algorithm.to_string()))?;
+        Ok(ServedModel {
+            model,
+            version: models.manifest.model_version.clone(),
+            algorithm: algorithm.to_string(),
+            cache: (cache_entries > 0).then(|| quick_cache::sync::Cache::new(cache_entries)),
+        })
+    }
+
+    /// The answer for one statement, explanation included (without a
+    /// stored id).
+    pub fn predict(&self, sql: &str) -> Arc<PredictResponse> {
+        let cacheable = sql.len() <= MAX_CACHED_QUERY_BYTES;
+        if cacheable
+            && let Some(cache) = &self.cache
+            && let Some(hit) = cache.get(sql)
+        {
+            return hit;
+        }
+        let answer = Arc::new(PredictResponse::new(
+            sql,
+            self.model.predict(sql),
+            &self.version,
+        ));
+        if cacheable && let Some(cache) = &self.cache {
+            cache.insert(sql.to_string(), answer.clone());
+        }
+        answer
+    }
+}
+
+/// What every handler gets.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<ServeConfig>,
+    model: Arc<ArcSwap<ServedModel>>,
+    pub db: Db,
+    pub writer: StoreWriter,
+    pub metrics: Metrics,
+    pub started: Instant,
+    stopping: Arc<AtomicBool>,
+    /// One reload at a time; a second request waits for the first.
+    reload_lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl AppState {
+    pub fn new(
+        config: Arc<ServeConfig>,
+        model: ServedModel,
+        db: Db,
+        writer: StoreWriter,
+        metrics: Metrics,
+    ) -> AppState {
+        AppState {
+            config,
+            model: Arc::new(ArcSwap::from_pointee(model)),
+            db,
+            writer,
+            metrics,
+            started: Instant::now(),
+            stopping: Arc::new(AtomicBool::new(false)),
+            reload_lock: Arc::new(tokio::sync::Mutex::new(())),
+        }
+    }
+
+    /// The model now; a request keeps the one it started with even if a
+    /// reload swaps it meanwhile.
+    pub fn model(&self) -> Arc<ServedModel> {
+        self.model.load_full()
+    }
+
+    pub fn set_stopping(&self) {
+        self.stopping.store(true, Ordering::Relaxed);
+    }
+
+    pub fn stopping(&self) -> bool {
+        self.stopping.load(Ordering::Relaxed)
+    }
+
+    /// Loads the artifacts again and swaps the model in atomically; on
+    /// failure the current model keeps serving. Loading runs on a blocking
+    /// thread so requests are not held up.
+    pub async fn reload(&self) -> Result<Arc<ServedModel>, String> {
+        let _one_at_a_time = self.reload_lock.lock().await;
+        let config = self.config.clone();
+        let loaded = tokio::task::spawn_blocking(move || {
+            ServedModel::load(&config.artifacts, &config.algorithm, config.cache_entries)
+        })
+        .await;
+        match loaded {
+            Ok(Ok(model)) => {
+                let previous = self.model().version.clone();
+                let model = Arc::new(model);
+                self.model.store(model.clone());
+                self.metrics.set_model(&model);
+                self.metrics.reload("success");
+                tracing::info!(from = %previous, to = %model.version, "model reloaded");
+                Ok(model)
+            }
+            Ok(Err(e)) => {
+                self.metrics.reload("failure");
+                tracing::error!(error = %e, "model reload failed; keeping the current model");
+                Err(e.to_string())
+            }
+            Err(e) => {
+                self.metrics.reload("failure");
+                tracing::error!(error = %e, "model reload panicked; keeping the current model");
+                Err(format!("reload task failed: {e}"))
+            }
+        }
+    }
+}

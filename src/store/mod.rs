@@ -1,0 +1,160 @@
+//! The database qlat keeps its records in: every served prediction, and the
+//! pipeline's runs and model registry. SQLite embedded by default, PostgreSQL
+//! when several replicas share one store. Migrations are applied on connect,
+//! so a fresh database and an old one end up with the same schema.
+
+pub mod predictions;
+pub mod writer;
+
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Default store: an SQLite file beside the working directory, created on
+/// first use.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://qlat.db";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database URL {url:?} is not sqlite:// or postgres://")]
+    UnsupportedUrl { url: String },
+    #[error("connecting to {url}: {source}")]
+    Connect {
+        url: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("applying migrations to {url}: {source}")]
+    Migrate {
+        url: String,
+        #[source]
+        source: sqlx::migrate::MigrateError,
+    },
+    #[error("database: {0}")]
+    Query(#[from] sqlx::Error),
+    #[error("stored row {id}: {what}")]
+    BadRow { id: String, what: String },
+}
+
+/// A connection pool to one of the supported databases.
+///
+/// An enum rather than `sqlx::Any` so each backend keeps its native types
+/// and its own migrations; the queries are written once in the SQL both
+/// accept (`$n` placeholders, which SQLite takes as ordered parameters).
+#[derive(Debug, Clone)]
+pub enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+impl Db {
+    /// Connects and applies the migrations. `sqlite:` URLs create the file
+    /// if missing and use WAL with `synchronous=NORMAL`: a committed
+    /// transaction survives a killed process, and readers never block the
+    /// writer.
+    pub async fn connect(url: &str) -> Result<Db, StoreError> {
+        let connect_err = |source| StoreError::Connect {
+            url: redact(url),
+            source,
+        };
+        let migrate_err = |source| StoreError::Migrate {
+            url: redact(url),
+            source,
+        };
+        if url.starts_with("sqlite:") {
+            let opts = SqliteConnectOptions::from_str(url)
+                .map_err(connect_err)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(10));
+            let pool = SqlitePoolOptions::new()
+                .max_connections(4)
+                .connect_with(opts)
+                .await
+                .map_err(connect_err)?;
+            sqlx::migrate!("src/store/migrations/sqlite")
+                .run(&pool)
+                .await
+                .map_err(migrate_err)?;
+            Ok(Db::Sqlite(pool))
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let pool = PgPoolOptions::new()
+                .max_connections(8)
+                .acquire_timeout(Duration::from_secs(5))
+                .connect(url)
+                .await
+                .map_err(connect_err)?;
+            sqlx::migrate!("src/store/migrations/postgres")
+                .run(&pool)
+                .await
+                .map_err(migrate_err)?;
+            Ok(Db::Postgres(pool))
+        } else {
+            Err(StoreError::UnsupportedUrl { url: redact(url) })
+        }
+    }
+
+    /// `"sqlite"` or `"postgres"`, for health and logs.
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Db::Sqlite(_) => "sqlite",
+            Db::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Whether the database answers a trivial query now.
+    pub async fn ping(&self) -> bool {
+        match self {
+            Db::Sqlite(p) => sqlx::query("SELECT 1").execute(p).await.is_ok(),
+            Db::Postgres(p) => sqlx::query("SELECT 1").execute(p).await.is_ok(),
+        }
+    }
+
+    pub async fn close(&self) {
+        match self {
+            Db::Sqlite(p) => p.close().await,
+            Db::Postgres(p) => p.close().await,
+        }
+    }
+}
+
+/// The URL without its password, for messages and logs.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            match userinfo.find(':') {
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme_end + 3],
+                    &userinfo[..colon],
+                    &url[at..]
+                ),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redact_hides_only_the_password() {
+        assert_eq!(
+            redact("postgres://qlat:s3cret@db:5432/qlat"),
+            "postgres://qlat:***@db:5432/qlat"
+        );
+        assert_eq!(
+            redact("postgres://root@127.0.0.1/test"),
+            "postgres://root@127.0.0.1/test"
+        );
+        assert_eq!(redact("sqlite://qlat.db"), "sqlite://qlat.db");
+    }
+}
