@@ -184,6 +184,8 @@ pub fn spawn_sampler(
                 }
             }
             m.cpu_peak_active.set(i64::from(detector.active()));
+            m.ready
+                .set(i64::from(state.writer.healthy() && !state.stopping()));
         }
     })
 }

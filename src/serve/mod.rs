@@ -176,6 +176,7 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, ServeError> {
         })?;
     let addr = listener.local_addr()?;
     let state = AppState::new(Arc::new(config), model, db, writer, metrics);
+    state.metrics.ready.set(1);
     let (stop, stop_rx) = watch::channel(false);
     let cpu_task = cpu::spawn_sampler(state.clone(), stop_rx.clone());
     let reload_task = spawn_sighup_reloader(state.clone(), stop_rx.clone());

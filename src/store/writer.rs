@@ -206,7 +206,7 @@ impl Task {
         loop {
             if self.pending.is_empty() {
                 msgs.clear();
-                if self.rx.recv_many(&mut msgs, self.config.max_batch).await == 0 {
+                if self.rx.recv_many(&mut msgs, self.take_limit()).await == 0 {
                     return;
                 }
                 if let Some(done) = self.take(&mut msgs) {
@@ -217,7 +217,7 @@ impl Task {
             } else {
                 // Top up the batch with whatever arrived meanwhile.
                 msgs.clear();
-                let room = self.config.max_batch.saturating_sub(self.pending.len());
+                let room = self.take_limit().saturating_sub(self.pending.len());
                 while msgs.len() < room {
                     match self.rx.try_recv() {
                         Ok(m) => msgs.push(m),
@@ -263,6 +263,16 @@ impl Task {
             }
             backoff = (backoff * 2).min(Duration::from_secs(5));
         }
+    }
+
+    /// Most records `pending` may hold: a batch, and never more than the
+    /// buffer, since a failed write acknowledges everything pending as
+    /// buffered.
+    fn take_limit(&self) -> usize {
+        self.config
+            .max_batch
+            .min(self.config.buffer_capacity)
+            .max(1)
     }
 
     /// Moves records into `pending`; returns the shutdown request, if one
