@@ -172,7 +172,7 @@ resource "kubernetes_deployment_v1" "qlat" {
 
           startup_probe {
             http_get {
-              path = "/health_check"
+              path = "/health_check/live"
               port = "http"
             }
             period_seconds    = 2
@@ -192,7 +192,7 @@ resource "kubernetes_deployment_v1" "qlat" {
 
           liveness_probe {
             http_get {
-              path = "/health_check"
+              path = "/health_check/live"
               port = "http"
             }
             period_seconds    = 10
