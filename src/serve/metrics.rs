@@ -42,6 +42,19 @@ pub struct Metrics {
     store: WriterMetrics,
     pub ready: IntGauge,
     pub uptime: Gauge,
+    pub pipeline: PipelineMetrics,
+}
+
+/// What the pipeline and the live-accuracy join report, read from the
+/// database (the pipeline runs in another process).
+#[derive(Clone)]
+pub struct PipelineMetrics {
+    pub runs: IntCounterVec,
+    pub last_duration: Gauge,
+    pub last_timestamp: Gauge,
+    pub last_metric: GaugeVec,
+    pub live_q_error: GaugeVec,
+    pub live_matched: IntCounter,
 }
 
 // Registration only fails on a duplicate or malformed name, which these
@@ -180,6 +193,59 @@ impl Metrics {
                 "Failed prediction-store transactions",
             ),
         };
+        for outcome in ["success", "failure"] {
+            model_reloads.with_label_values(&[outcome]);
+        }
+        let pipeline = PipelineMetrics {
+            runs: register(
+                &r,
+                IntCounterVec::new(
+                    Opts::new("qlat_pipeline_runs_total", "Pipeline runs by outcome"),
+                    &["outcome"],
+                )
+                .expect_valid(),
+            ),
+            last_duration: gauge(
+                "qlat_pipeline_last_run_duration_seconds",
+                "Duration of the last finished pipeline run",
+            ),
+            last_timestamp: gauge(
+                "qlat_pipeline_last_run_timestamp_seconds",
+                "When the last pipeline run finished (Unix time)",
+            ),
+            last_metric: register(
+                &r,
+                GaugeVec::new(
+                    Opts::new(
+                        "qlat_pipeline_last_metric",
+                        "Test metrics of the last successful pipeline run",
+                    ),
+                    &["metric"],
+                )
+                .expect_valid(),
+            ),
+            live_q_error: register(
+                &r,
+                GaugeVec::new(
+                    Opts::new(
+                        "qlat_live_q_error",
+                        "q-error of stored predictions against the times later logged for the same statements",
+                    ),
+                    &["quantile"],
+                )
+                .expect_valid(),
+            ),
+            live_matched: counter(
+                "qlat_live_matched_predictions_total",
+                "Stored predictions matched with a logged execution",
+            ),
+        };
+        for outcome in ["succeeded", "failed", "crashed"] {
+            pipeline.runs.with_label_values(&[outcome]);
+        }
+        for q in ["0.5", "0.9"] {
+            pipeline.live_q_error.with_label_values(&[q]).set(f64::NAN);
+        }
         let ready = int_gauge("qlat_ready", "1 when the server is ready for traffic");
         let uptime = gauge("qlat_uptime_seconds", "Seconds since the server started");
         Metrics {
@@ -200,6 +266,7 @@ impl Metrics {
             store,
             ready,
             uptime,
+            pipeline,
         }
     }
 

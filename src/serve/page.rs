@@ -8,6 +8,7 @@ use crate::store::predictions::PredictionRecord;
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 const PAGE_CSS: &str = r#"
+td.t{white-space:nowrap}
 td.q{max-width:48em}
 td.q pre{margin:0;max-height:8em;overflow:auto}
 .class-fast{color:#1a7f37}.class-medium{color:#9a6700}.class-slow{color:#cf222e;font-weight:bold}
@@ -74,7 +75,7 @@ pub fn predictions(req: &PageRequest, total: i64, rows: &[PredictionRecord]) -> 
                             @for r in rows {
                                 @let p = &r.response;
                                 tr data-id=(r.id) {
-                                    td { (r.created_at()) }
+                                    td.t { (r.created_at()) }
                                     td.q { pre { (r.query) } }
                                     td.num { (seconds(p.predicted_seconds)) }
                                     td.num { (seconds(p.interval.p10)) " – " (seconds(p.interval.p90)) }
