@@ -23,6 +23,19 @@ const PREDICTED_BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
 ];
 
+/// The test metrics of a pipeline run exported as
+/// `qlat_pipeline_last_metric{metric=…}`.
+pub const PIPELINE_METRICS: [&str; 8] = [
+    "mse_ln",
+    "r2_ln",
+    "mae_s",
+    "rmse_s",
+    "q_error_p50",
+    "q_error_p90",
+    "class_accuracy",
+    "class_f1_macro",
+];
+
 #[derive(Clone)]
 pub struct Metrics {
     registry: Registry,
@@ -242,6 +255,11 @@ impl Metrics {
         };
         for outcome in ["succeeded", "failed", "crashed"] {
             pipeline.runs.with_label_values(&[outcome]);
+        }
+        // Families appear on /metrics before the first run (NaN = unknown
+        // yet), so dashboards and alerts find them on a fresh server.
+        for m in PIPELINE_METRICS {
+            pipeline.last_metric.with_label_values(&[m]).set(f64::NAN);
         }
         for q in ["0.5", "0.9"] {
             pipeline.live_q_error.with_label_values(&[q]).set(f64::NAN);
