@@ -217,3 +217,41 @@ async fn sigkill_under_load_keeps_every_acknowledged_prediction() {
     );
     assert_eq!(restart_and_count(&db.url).await, stored.len() as i64);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_reloads_the_model_without_dropping_requests() {
+    let db = TestDb::sqlite();
+    let mut server = spawn_server(&db.url);
+    let stop = Arc::new(AtomicBool::new(false));
+    let load = tokio::spawn(hammer(server.base.clone(), 4, stop.clone()));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    signal(&server.child, "-HUP");
+    let mut reloaded = None;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let (_, text) = get_text(&format!("{}/metrics", server.base)).await;
+        reloaded = metric(
+            &parse_prometheus(&text),
+            &["qlat_model_reloads_total{", "outcome=\"success\""],
+        );
+        if reloaded == Some(1.0) {
+            break;
+        }
+    }
+    assert_eq!(reloaded, Some(1.0), "SIGHUP reloaded the model once");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.store(true, Ordering::Relaxed);
+    let acked = load.await.expect("load");
+    assert!(
+        acked.len() > 20,
+        "requests kept being answered: {}",
+        acked.len()
+    );
+    signal(&server.child, "-TERM");
+    let status = tokio::task::spawn_blocking(move || server.child.wait())
+        .await
+        .expect("join")
+        .expect("exit");
+    assert!(status.success());
+    assert_eq!(stored_ids(&db.url).await.len(), acked.len());
+}
