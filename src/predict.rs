@@ -25,6 +25,20 @@ pub struct ExplanationItem {
     pub contribution: f64,
 }
 
+/// The top-level fields clients rely on.
+pub const RESPONSE_FIELDS: [&str; 10] = [
+    "id",
+    "predicted_seconds",
+    "interval",
+    "class",
+    "class_probabilities",
+    "fingerprint",
+    "query_id",
+    "parsed",
+    "explanation",
+    "model_version",
+];
+
 /// `{"id", "predicted_seconds", "interval": {"p10", "p90"}, "class",
 /// "class_probabilities", "fingerprint", "query_id", "parsed",
 /// "explanation": [{"feature", "contribution"}], "model_version"}` plus the
@@ -97,20 +111,25 @@ mod tests {
             parsed: true,
         };
         let v = serde_json::to_value(PredictResponse::new("SELECT 1", p, "v1")).unwrap_or_default();
-        for key in [
-            "id",
-            "predicted_seconds",
-            "interval",
-            "class",
-            "class_probabilities",
-            "fingerprint",
-            "query_id",
-            "parsed",
-            "explanation",
-            "model_version",
-        ] {
+        for key in RESPONSE_FIELDS {
             assert!(v.get(key).is_some(), "{key} in {v}");
         }
+        assert_eq!(
+            RESPONSE_FIELDS,
+            [
+                "id",
+                "predicted_seconds",
+                "interval",
+                "class",
+                "class_probabilities",
+                "fingerprint",
+                "query_id",
+                "parsed",
+                "explanation",
+                "model_version"
+            ],
+            "the names clients rely on (issue contract): change only with the clients"
+        );
         assert_eq!(v["class"], "medium");
         assert_eq!(v["interval"]["p90"], 0.9);
         assert_eq!(v["class_probabilities"]["medium"], 0.8);

@@ -42,18 +42,7 @@ fn train_then_predict_and_eval_speak_the_contracts() {
         .arg(dir.path())
         .arg("SELECT COUNT(*) FROM lineitem WHERE l_shipdate BETWEEN '1995-01-01' AND '1995-12-31'"),
     );
-    for key in [
-        "id",
-        "predicted_seconds",
-        "interval",
-        "class",
-        "class_probabilities",
-        "fingerprint",
-        "query_id",
-        "parsed",
-        "explanation",
-        "model_version",
-    ] {
+    for key in qlat::predict::RESPONSE_FIELDS {
         assert!(p.get(key).is_some(), "{key} in {p}");
     }
     let secs = p["predicted_seconds"].as_f64().unwrap_or(-1.0);

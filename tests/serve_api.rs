@@ -28,18 +28,7 @@ async fn exercise(db: &TestDb) {
     // One statement.
     let (status, p, headers) = post_predict(&base, json!({ "query": Q6 }).to_string()).await;
     assert_eq!(status, 200, "{p}");
-    for key in [
-        "id",
-        "predicted_seconds",
-        "interval",
-        "class",
-        "class_probabilities",
-        "fingerprint",
-        "query_id",
-        "parsed",
-        "explanation",
-        "model_version",
-    ] {
+    for key in qlat::predict::RESPONSE_FIELDS {
         assert!(p.get(key).is_some(), "{key} missing in {p}");
     }
     let seconds = p["predicted_seconds"].as_f64().expect("seconds");

@@ -67,25 +67,20 @@ macro_rules! push_rows {
 
 /// Inserts the records in one transaction: all of them or none.
 pub async fn insert_batch(db: &Db, records: &[PredictionRecord]) -> Result<(), StoreError> {
+    macro_rules! in_one_transaction {
+        ($pool:expr) => {{
+            let mut tx = $pool.begin().await?;
+            for chunk in records.chunks(ROWS_PER_INSERT) {
+                let mut qb = QueryBuilder::new(format!("INSERT INTO predictions ({COLUMNS}) "));
+                push_rows!(qb, chunk);
+                qb.build().execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        }};
+    }
     match db {
-        Db::Sqlite(pool) => {
-            let mut tx = pool.begin().await?;
-            for chunk in records.chunks(ROWS_PER_INSERT) {
-                let mut qb = QueryBuilder::new(format!("INSERT INTO predictions ({COLUMNS}) "));
-                push_rows!(qb, chunk);
-                qb.build().execute(&mut *tx).await?;
-            }
-            tx.commit().await?;
-        }
-        Db::Postgres(pool) => {
-            let mut tx = pool.begin().await?;
-            for chunk in records.chunks(ROWS_PER_INSERT) {
-                let mut qb = QueryBuilder::new(format!("INSERT INTO predictions ({COLUMNS}) "));
-                push_rows!(qb, chunk);
-                qb.build().execute(&mut *tx).await?;
-            }
-            tx.commit().await?;
-        }
+        Db::Sqlite(pool) => in_one_transaction!(pool),
+        Db::Postgres(pool) => in_one_transaction!(pool),
     }
     Ok(())
 }
