@@ -832,6 +832,44 @@ fn coord(axis: &Axis) -> Coord {
     }
 }
 
+/// Metrics across pipeline runs: one line per metric, runs oldest to
+/// newest along x. Missing values (a failed run) leave a gap in the line.
+pub fn runs_chart(runs: &[String], metrics: &[(&str, Vec<Option<f64>>)]) -> ChartSpec {
+    let colors = [BLUE, VERMILION, RGBColor(0, 158, 115), GREY];
+    let max = metrics
+        .iter()
+        .flat_map(|(_, v)| v.iter().flatten())
+        .fold(0.0f64, |m, v| if v.is_finite() { m.max(*v) } else { m });
+    let series: Vec<Series> = metrics
+        .iter()
+        .zip(colors.iter().cycle())
+        .map(|((name, values), color)| Series {
+            name: (*name).to_string(),
+            color: *color,
+            points: values
+                .iter()
+                .enumerate()
+                .filter_map(|(i, v)| v.filter(|v| v.is_finite()).map(|v| (i as f64, v)))
+                .collect(),
+        })
+        .collect();
+    let body = if series.iter().all(|s| s.points.is_empty()) {
+        Body::NoData("no finished run with metrics yet".into())
+    } else {
+        Body::Lines {
+            x: Axis::categories("run", runs, false),
+            y: Axis::linear("test metric", 0.0, max * 1.15, units::count),
+            series,
+        }
+    };
+    ChartSpec {
+        stem: "pipeline_runs",
+        title: "Test metrics of each pipeline run".into(),
+        how_to_read: "Each point is one run's candidate on its test split; lower is better for q-error and MSE.",
+        body,
+    }
+}
+
 /// Draws a chart on any backend.
 pub fn draw<DB: DrawingBackend>(
     spec: &ChartSpec,
