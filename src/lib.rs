@@ -5,6 +5,7 @@
 //! a real workload from a live MySQL/MariaDB server.
 
 pub mod analyze;
+pub mod artifact_store;
 pub mod capture;
 pub mod eval;
 pub mod features;
