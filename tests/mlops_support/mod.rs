@@ -134,3 +134,147 @@ impl Drop for Moto {
 pub fn mysql_url() -> String {
     std::env::var("QLAT_TEST_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into())
 }
+
+/// The shipped slow-log export's records, in file order.
+pub fn slow_records() -> &'static [serde_json::Value] {
+    static RECORDS: std::sync::OnceLock<Vec<serde_json::Value>> = std::sync::OnceLock::new();
+    RECORDS.get_or_init(|| {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/data/slow_log.json");
+        let text = std::fs::read_to_string(path).expect("data/slow_log.json");
+        serde_json::from_str(&text).expect("a JSON array")
+    })
+}
+
+/// Writes records as a JSON array the way the capture exports them (one
+/// record per line), so a longer array keeps the shorter one's first bytes.
+pub fn write_json_array(path: &std::path::Path, records: &[serde_json::Value]) {
+    let mut text = String::from("[\n");
+    for (i, r) in records.iter().enumerate() {
+        if i > 0 {
+            text.push_str(",\n");
+        }
+        text.push_str(&r.to_string());
+    }
+    text.push_str("\n]\n");
+    std::fs::write(path, text).expect("write the export");
+}
+
+/// Training small enough for debug-build tests.
+pub fn small_train() -> qlat::train::TrainConfig {
+    qlat::train::TrainConfig {
+        epochs_max: 8,
+        patience: 3,
+        hidden: vec![24],
+        vocab_size: 300,
+        ridge_lambda: Some(10.0),
+        ..qlat::train::TrainConfig::default()
+    }
+}
+
+/// Training that cannot learn: a tiny net for one epoch and a ridge that
+/// the penalty pins to the mean.
+pub fn crippled_train() -> qlat::train::TrainConfig {
+    qlat::train::TrainConfig {
+        epochs_max: 1,
+        patience: 1,
+        hidden: vec![1],
+        learning_rate: 1e-6,
+        vocab_size: 10,
+        ridge_lambda: Some(1e12),
+        ..qlat::train::TrainConfig::default()
+    }
+}
+
+/// The summary metrics every trained run must record.
+pub const SUMMARY_KEYS: [&str; 12] = [
+    "test_mse_ln",
+    "test_r2_ln",
+    "test_mae_s",
+    "test_rmse_s",
+    "test_q_error_p50",
+    "test_q_error_p90",
+    "test_class_accuracy",
+    "test_class_precision_macro",
+    "test_class_recall_macro",
+    "test_class_f1_macro",
+    "training_rows",
+    "test_rows",
+];
+
+/// Asserts a succeeded training run recorded everything it should.
+pub fn assert_complete_run(run: &qlat::registry::Run) {
+    use qlat::registry::RunStatus;
+    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error);
+    let summary = &run.metrics["summary"];
+    for k in SUMMARY_KEYS {
+        assert!(
+            summary[k].as_f64().is_some_and(f64::is_finite),
+            "summary.{k} in {summary}"
+        );
+    }
+    for model in ["mlp", "ridge", "baseline", "tiered"] {
+        let m = &run.metrics["candidate"][model]["metrics"];
+        for k in [
+            "mse_ln",
+            "r2_ln",
+            "mae_s",
+            "rmse_s",
+            "q_error_p50",
+            "q_error_p90",
+            "class_accuracy",
+            "class_f1_macro",
+        ] {
+            assert!(m[k].as_f64().is_some(), "candidate.{model}.{k}");
+        }
+    }
+    for k in [
+        "model",
+        "data_report",
+        "evaluation",
+        "test_predictions",
+        "dataset",
+    ] {
+        assert!(
+            run.artifacts[k].as_str().is_some(),
+            "artifact {k} in {}",
+            run.artifacts
+        );
+    }
+    assert!(
+        run.dataset_fingerprint
+            .as_ref()
+            .is_some_and(|f| f.len() == 64)
+    );
+    assert!(run.code_version.starts_with(env!("CARGO_PKG_VERSION")));
+    assert!(run.params["promote_margin"].as_f64().is_some());
+    for step in [
+        "[ingest]",
+        "[checks]",
+        "[split]",
+        "[train]",
+        "[evaluate]",
+        "[compare]",
+        "[upload]",
+        "[register]",
+        "[done]",
+    ] {
+        assert!(run.log.contains(step), "log lacks {step}:\n{}", run.log);
+    }
+    assert!(run.ended_at.is_some() && run.duration_seconds.is_some_and(|d| d > 0.0));
+}
+
+/// Whether the decision follows the rule from the numbers it recorded.
+pub fn assert_decision_follows_the_margin(run: &qlat::registry::Run) {
+    let c = &run.metrics["comparison"];
+    let cand = c["candidate"].as_f64().expect("candidate mse");
+    let promote = c["promote"].as_bool().expect("promote flag");
+    match c["production"].as_f64() {
+        Some(prod) => {
+            let margin = c["margin"].as_f64().expect("margin");
+            assert_eq!(promote, cand <= prod * (1.0 - margin), "{c}");
+        }
+        None => assert!(promote, "no production: promote"),
+    }
+    let expected = if promote { "promoted" } else { "refused" };
+    assert_eq!(run.decision.map(|d| d.as_str()), Some(expected));
+}
