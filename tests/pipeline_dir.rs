@@ -5,12 +5,8 @@
 
 mod mlops_support;
 
-use async_trait::async_trait;
-use bytes::Bytes;
 use mlops_support::*;
-use qlat::artifact_store::{
-    ArtifactStore, ArtifactStoreError, ArtifactStoreExt, ByteStream, local::LocalStore,
-};
+use qlat::artifact_store::{ArtifactStore, ArtifactStoreExt, local::LocalStore};
 use qlat::pipeline::{Pipeline, PipelineConfig, PipelineError, Source};
 use qlat::registry::{Decision, Registry, RunStatus};
 use qlat::sql::catalog::Catalog;
@@ -322,57 +318,6 @@ async fn directory_source_on_postgres_with_the_database_artifact_store() {
     pg.drop_db().await;
 }
 
-/// Wraps a store and breaks it on demand: 1 = puts under `models/` fail,
-/// 2 = model weights are stored corrupted.
-#[derive(Debug)]
-struct Faulty {
-    inner: LocalStore,
-    mode: AtomicU8,
-}
-
-#[async_trait]
-impl ArtifactStore for Faulty {
-    fn describe(&self) -> String {
-        self.inner.describe()
-    }
-    async fn put(&self, key: &str, bytes: Bytes) -> Result<(), ArtifactStoreError> {
-        match self.mode.load(Ordering::SeqCst) {
-            1 if key.starts_with("models/") => Err(ArtifactStoreError::Io {
-                store: self.describe(),
-                op: "putting",
-                key: key.into(),
-                source: std::io::Error::other("injected: disk full"),
-            }),
-            2 if key.ends_with("mlp.safetensors") => {
-                let mut b = bytes.to_vec();
-                let i = b.len() - 5;
-                b[i] ^= 0x40;
-                self.inner.put(key, Bytes::from(b)).await
-            }
-            _ => self.inner.put(key, bytes).await,
-        }
-    }
-    async fn put_stream(
-        &self,
-        key: &str,
-        chunks: ByteStream<'_>,
-    ) -> Result<u64, ArtifactStoreError> {
-        self.inner.put_stream(key, chunks).await
-    }
-    async fn get(&self, key: &str) -> Result<Bytes, ArtifactStoreError> {
-        self.inner.get(key).await
-    }
-    async fn exists(&self, key: &str) -> Result<bool, ArtifactStoreError> {
-        self.inner.exists(key).await
-    }
-    async fn list(&self, prefix: &str) -> Result<Vec<String>, ArtifactStoreError> {
-        self.inner.list(prefix).await
-    }
-    async fn delete(&self, key: &str) -> Result<(), ArtifactStoreError> {
-        self.inner.delete(key).await
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_runs_leave_production_untouched() {
     let fx = Fixture::new();
@@ -554,7 +499,7 @@ fn a_killed_run_is_marked_crashed_and_production_is_kept() {
     assert!(
         report["crashed_runs"]
             .as_array()
-            .is_some_and(|c| c.iter().any(|id| id == &killed_id.as_str()))
+            .is_some_and(|c| c.iter().any(|id| id == killed_id.as_str()))
     );
     assert!(
         killed.log.contains("[lock]"),

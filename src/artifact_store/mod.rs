@@ -63,8 +63,9 @@ pub enum ArtifactStoreError {
         store: String,
         op: &'static str,
         key: String,
+        /// Boxed: `object_store`'s error is large and this one is common.
         #[source]
-        source: object_store::Error,
+        source: Box<object_store::Error>,
     },
     #[error("{store}: {op} {key}: {source}")]
     Db {

@@ -138,7 +138,7 @@ impl S3Store {
                 store: self.describe(),
                 op,
                 key: key.to_string(),
-                source,
+                source: Box::new(source),
             },
         }
     }

@@ -36,7 +36,7 @@
 //!    for lineage and manual rollback), and the `production` alias moves
 //!    only on promotion, in a transaction that re-checks the lease;
 //! 10. **notify** — `POST {server}/admin/reload` to every configured
-//!    server (failures are logged, not fatal).
+//!     server (failures are logged, not fatal).
 //!
 //! The registered model is the one trained on the 70 % — the one that was
 //! evaluated — not a refit on all data: what ships is what was measured, and

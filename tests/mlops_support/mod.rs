@@ -278,3 +278,59 @@ pub fn assert_decision_follows_the_margin(run: &qlat::registry::Run) {
     let expected = if promote { "promoted" } else { "refused" };
     assert_eq!(run.decision.map(|d| d.as_str()), Some(expected));
 }
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use qlat::artifact_store::{ArtifactStore, ArtifactStoreError, ByteStream, local::LocalStore};
+use std::sync::atomic::{AtomicU8, Ordering};
+
+/// Wraps a store and breaks it on demand: 1 = puts under `models/` fail,
+/// 2 = model weights are stored corrupted.
+#[derive(Debug)]
+pub struct Faulty {
+    pub inner: LocalStore,
+    pub mode: AtomicU8,
+}
+
+#[async_trait]
+impl ArtifactStore for Faulty {
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+    async fn put(&self, key: &str, bytes: Bytes) -> Result<(), ArtifactStoreError> {
+        match self.mode.load(Ordering::SeqCst) {
+            1 if key.starts_with("models/") => Err(ArtifactStoreError::Io {
+                store: self.describe(),
+                op: "putting",
+                key: key.into(),
+                source: std::io::Error::other("injected: disk full"),
+            }),
+            2 if key.ends_with("mlp.safetensors") => {
+                let mut b = bytes.to_vec();
+                let i = b.len() - 5;
+                b[i] ^= 0x40;
+                self.inner.put(key, Bytes::from(b)).await
+            }
+            _ => self.inner.put(key, bytes).await,
+        }
+    }
+    async fn put_stream(
+        &self,
+        key: &str,
+        chunks: ByteStream<'_>,
+    ) -> Result<u64, ArtifactStoreError> {
+        self.inner.put_stream(key, chunks).await
+    }
+    async fn get(&self, key: &str) -> Result<Bytes, ArtifactStoreError> {
+        self.inner.get(key).await
+    }
+    async fn exists(&self, key: &str) -> Result<bool, ArtifactStoreError> {
+        self.inner.exists(key).await
+    }
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, ArtifactStoreError> {
+        self.inner.list(prefix).await
+    }
+    async fn delete(&self, key: &str) -> Result<(), ArtifactStoreError> {
+        self.inner.delete(key).await
+    }
+}
