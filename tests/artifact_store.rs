@@ -335,6 +335,40 @@ async fn s3_backend_conforms_against_moto() {
         .expect("put");
     assert_eq!(other.list("").await.expect("list"), ["team/qlat/inside"]);
     assert!(store.list("").await.expect("list") == ["inside"]);
+
+    // The CLI opens s3:// URLs from the standard AWS_* variables.
+    moto.create_bucket("qlat-cli").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let logs = dir.path().join("logs");
+    std::fs::create_dir_all(&logs).expect("mkdir");
+    mlops_support::write_json_array(
+        &logs.join("slow.json"),
+        &mlops_support::slow_records()[..600],
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_qlat"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["pipeline", "--once", "--epochs", "2", "--source"])
+        .arg(&logs)
+        .arg("--database-url")
+        .arg(format!("sqlite://{}", dir.path().join("q.db").display()))
+        .args(["--artifact-store", "s3://qlat-cli/pipeline"])
+        .env("AWS_ENDPOINT_URL", &moto.endpoint)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("TMPDIR", dir.path())
+        .output()
+        .expect("qlat runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cli: Arc<dyn ArtifactStore> =
+        Arc::new(S3Store::new(moto.s3_config("qlat-cli", "pipeline")).expect("s3 store"));
+    let keys = cli.list("models/").await.expect("list");
+    assert!(keys.iter().any(|k| k.ends_with("/model.json")), "{keys:?}");
+    assert!(!cli.list("runs/").await.expect("list").is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

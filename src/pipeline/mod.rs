@@ -415,15 +415,29 @@ impl Pipeline {
         let Some((run_id, holder)) = current else {
             return;
         };
+        // Keep the progress the run saved so far, and say why it ended.
+        let saved = self.registry.get_run(&run_id).await.ok().flatten();
+        let mut log = saved.as_ref().map(|r| r.log.clone()).unwrap_or_default();
+        if !log.is_empty() {
+            log.push('\n');
+        }
+        log.push_str(&format!(
+            "{} ERROR [abandon] {why}; production untouched",
+            Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        ));
         let end = RunEnd {
             status: RunStatus::Failed,
             decision: None,
-            dataset_fingerprint: None,
-            metrics: json!({}),
-            artifacts: json!({}),
+            dataset_fingerprint: saved.as_ref().and_then(|r| r.dataset_fingerprint.clone()),
+            metrics: saved
+                .as_ref()
+                .map_or_else(|| json!({}), |r| r.metrics.clone()),
+            artifacts: saved
+                .as_ref()
+                .map_or_else(|| json!({}), |r| r.artifacts.clone()),
             model_version: None,
             error: Some(why.to_string()),
-            log: format!("ERROR [abandon] {why}"),
+            log,
         };
         if let Err(e) = self.registry.finish_run(&run_id, &end).await {
             tracing::error!(%run_id, error = %e, "could not mark the run failed");
