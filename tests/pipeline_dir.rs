@@ -245,7 +245,13 @@ async fn growing_export_flow(db: Db, store: Arc<dyn ArtifactStore>, fx: &Fixture
 async fn directory_source_on_sqlite() {
     let fx = Fixture::new();
     let db = sqlite(fx._dir.path()).await;
-    growing_export_flow(db, fx.store(), &fx).await;
+    growing_export_flow(db.clone(), fx.store(), &fx).await;
+    // No predictions served yet: nothing to match, no made-up numbers.
+    let live = qlat::pipeline::live_accuracy(&db)
+        .await
+        .expect("live accuracy");
+    assert_eq!((live.predictions, live.matched), (0, 0));
+    assert_eq!((live.q_error_p50, live.mean_ln_error), (None, None));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -44,9 +44,12 @@ pub async fn live_accuracy(db: &Db) -> Result<LiveAccuracy, sqlx::Error> {
 pub async fn live_accuracy_window(db: &Db, window: i64) -> Result<LiveAccuracy, sqlx::Error> {
     const PREDICTIONS: &str = "SELECT query_id, query, predicted_seconds FROM predictions \
          ORDER BY created_at_us DESC LIMIT $1";
-    const OBSERVED: &str = "SELECT o.query_id, o.query, o.seconds FROM observations o \
-         WHERE EXISTS (SELECT 1 FROM (SELECT query_id, query FROM predictions ORDER BY created_at_us DESC LIMIT $1) p \
-         WHERE p.query_id = o.query_id AND p.query = o.query)";
+    // Driven from the (at most `window`) distinct predicted texts, probing
+    // observations through their query_id index.
+    const OBSERVED: &str = "SELECT o.query_id, o.query, o.seconds FROM \
+         (SELECT DISTINCT query_id, query FROM \
+            (SELECT query_id, query FROM predictions ORDER BY created_at_us DESC LIMIT $1) r) p \
+         JOIN observations o ON o.query_id = p.query_id AND o.query = p.query";
     let preds: Vec<(String, String, f64)> =
         on_pool!(db, p => sqlx::query_as(PREDICTIONS).bind(window).fetch_all(p).await?);
     let observed: Vec<(String, String, f64)> =
