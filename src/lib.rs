@@ -5,12 +5,15 @@
 //! a real workload from a live MySQL/MariaDB server.
 
 pub mod analyze;
+pub mod artifact_store;
 pub mod capture;
 pub mod eval;
 pub mod features;
 pub mod ingest;
 pub mod model;
+pub mod pipeline;
 pub mod predict;
+pub mod registry;
 pub mod report;
 pub mod serve;
 pub mod sql;

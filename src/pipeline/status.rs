@@ -1,0 +1,203 @@
+//! What the server exports about the pipeline: live accuracy of served
+//! predictions, and the state of the runs.
+
+use super::lock::Lease;
+use crate::eval::metrics::{percentile_nearest_rank, q_error};
+use crate::registry::{Decision, Registry, RegistryError, Run, RunStatus, on_pool, time_of};
+use crate::store::Db;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+
+/// Predictions looked at by [`live_accuracy`]: the most recent ones.
+pub const LIVE_ACCURACY_WINDOW: i64 = 10_000;
+
+/// How served predictions compare with what the server later measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LiveAccuracy {
+    /// Recent predictions examined (at most [`LIVE_ACCURACY_WINDOW`]).
+    pub predictions: u64,
+    /// Of those, predictions whose exact statement was observed.
+    pub matched: u64,
+    /// q-error of matched predictions (1 = exact), nearest-rank.
+    pub q_error_p50: Option<f64>,
+    pub q_error_p90: Option<f64>,
+    /// Mean of ln(predicted) − ln(observed): above 0 the model
+    /// over-predicts, below 0 it under-predicts (drift shows up here).
+    pub mean_ln_error: Option<f64>,
+}
+
+/// Matches the latest predictions with observations of the **same exact
+/// statement text** (compared through the indexed query ID, then the text).
+/// Each prediction is compared with the median of that text's observed
+/// times; predictions of statements never observed are not matched.
+///
+/// Exact text rather than "same query ID, observed after the prediction":
+/// the model's answer depends on the literals, so only the same text is
+/// the same question; and prediction times are UTC while slow-log times
+/// are the server's local time, so ordering the two is unreliable.
+pub async fn live_accuracy(db: &Db) -> Result<LiveAccuracy, sqlx::Error> {
+    live_accuracy_window(db, LIVE_ACCURACY_WINDOW).await
+}
+
+/// [`live_accuracy`] over the latest `window` predictions.
+pub async fn live_accuracy_window(db: &Db, window: i64) -> Result<LiveAccuracy, sqlx::Error> {
+    const PREDICTIONS: &str = "SELECT query_id, query, predicted_seconds FROM predictions \
+         ORDER BY created_at_us DESC LIMIT $1";
+    // Driven from the (at most `window`) distinct predicted texts, probing
+    // observations through their query_id index.
+    const OBSERVED: &str = "SELECT o.query_id, o.query, o.seconds FROM \
+         (SELECT DISTINCT query_id, query FROM \
+            (SELECT query_id, query FROM predictions ORDER BY created_at_us DESC LIMIT $1) r) p \
+         JOIN observations o ON o.query_id = p.query_id AND o.query = p.query";
+    let preds: Vec<(String, String, f64)> =
+        on_pool!(db, p => sqlx::query_as(PREDICTIONS).bind(window).fetch_all(p).await?);
+    let observed: Vec<(String, String, f64)> =
+        on_pool!(db, p => sqlx::query_as(OBSERVED).bind(window).fetch_all(p).await?);
+    let mut by_text: HashMap<(String, String), Vec<f64>> = HashMap::new();
+    for (qid, q, s) in observed {
+        by_text.entry((qid, q)).or_default().push(s);
+    }
+    let medians: HashMap<(String, String), f64> = by_text
+        .into_iter()
+        .map(|(k, mut v)| {
+            v.sort_by(f64::total_cmp);
+            (k, crate::features::median_sorted(&v))
+        })
+        .collect();
+    let mut q = Vec::new();
+    let mut ln_err = 0.0;
+    for (qid, text, predicted) in &preds {
+        if let Some(obs) = medians.get(&(qid.clone(), text.clone())) {
+            q.push(q_error(*predicted, *obs));
+            ln_err += crate::features::ln_seconds(*predicted) - crate::features::ln_seconds(*obs);
+        }
+    }
+    q.sort_by(f64::total_cmp);
+    let matched = q.len();
+    Ok(LiveAccuracy {
+        predictions: preds.len() as u64,
+        matched: matched as u64,
+        q_error_p50: (matched > 0).then(|| percentile_nearest_rank(&q, 50.0)),
+        q_error_p90: (matched > 0).then(|| percentile_nearest_rank(&q, 90.0)),
+        mean_ln_error: (matched > 0).then(|| ln_err / matched as f64),
+    })
+}
+
+/// A run in brief.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunSummary {
+    pub id: String,
+    pub status: RunStatus,
+    pub decision: Option<Decision>,
+    pub started_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub duration_seconds: Option<f64>,
+    pub model_version: Option<String>,
+    pub error: Option<String>,
+}
+
+impl From<&Run> for RunSummary {
+    fn from(r: &Run) -> Self {
+        RunSummary {
+            id: r.id.clone(),
+            status: r.status,
+            decision: r.decision,
+            started_at: r.started_at,
+            ended_at: r.ended_at,
+            duration_seconds: r.duration_seconds,
+            model_version: r.model_version.clone(),
+            error: r.error.clone(),
+        }
+    }
+}
+
+/// Who holds the pipeline lock.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LockInfo {
+    pub holder: String,
+    pub run_id: Option<String>,
+    pub expires_at: DateTime<Utc>,
+    pub expired: bool,
+}
+
+/// The pipeline at a glance, for `/metrics` and pages:
+/// `qlat_pipeline_runs_total{outcome}` ← `runs_by_status`,
+/// `qlat_pipeline_last_run_duration_seconds` / `…_timestamp_seconds` ←
+/// `last_run`, `qlat_pipeline_last_metric{metric}` ← `last_metrics`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PipelineStatus {
+    /// The newest run, whatever its outcome.
+    pub last_run: Option<RunSummary>,
+    /// Runs by status (running, succeeded, failed, crashed; all present).
+    pub runs_by_status: BTreeMap<String, i64>,
+    /// Succeeded runs by decision (promoted, refused, skipped).
+    pub decisions: BTreeMap<String, i64>,
+    /// Flat numeric metrics of the newest succeeded run that trained a
+    /// candidate: `test_mse_ln`, `test_r2_ln`, `test_mae_s`, `test_rmse_s`,
+    /// `test_q_error_p50`, `test_q_error_p90`, `test_class_accuracy`,
+    /// `test_class_precision_macro`, `test_class_recall_macro`,
+    /// `test_class_f1_macro`, `production_mse_ln`, `training_rows`,
+    /// `test_rows`, `new_records`, `promoted` (0/1).
+    pub last_metrics: BTreeMap<String, f64>,
+    /// The run `last_metrics` comes from.
+    pub last_metrics_run: Option<String>,
+    pub production_version: Option<String>,
+    pub lock: Option<LockInfo>,
+}
+
+/// Reads the runs table for [`PipelineStatus`].
+pub async fn pipeline_status(db: &Db) -> Result<PipelineStatus, RegistryError> {
+    let registry = Registry::new(db.clone());
+    let last_run = registry.list_runs(1).await?.first().map(RunSummary::from);
+    let runs_by_status = registry
+        .runs_by_status()
+        .await?
+        .into_iter()
+        .map(|(s, n)| (s.as_str().to_string(), n))
+        .collect();
+    const DECISIONS: &str =
+        "SELECT decision, COUNT(*) FROM runs WHERE decision IS NOT NULL GROUP BY decision";
+    let rows: Vec<(String, i64)> = on_pool!(db, p => sqlx::query_as(DECISIONS).fetch_all(p).await?);
+    let mut decisions: BTreeMap<String, i64> =
+        [Decision::Promoted, Decision::Refused, Decision::Skipped]
+            .iter()
+            .map(|d| (d.as_str().to_string(), 0))
+            .collect();
+    decisions.extend(rows);
+    const TRAINED: &str = "SELECT id FROM runs WHERE status = 'succeeded' AND decision IN ('promoted', 'refused') \
+         ORDER BY started_at_us DESC, id DESC LIMIT 1";
+    let trained: Option<(String,)> =
+        on_pool!(db, p => sqlx::query_as(TRAINED).fetch_optional(p).await?);
+    let mut last_metrics = BTreeMap::new();
+    let mut last_metrics_run = None;
+    if let Some((id,)) = trained
+        && let Some(run) = registry.get_run(&id).await?
+    {
+        if let Some(summary) = run.metrics.get("summary").and_then(|s| s.as_object()) {
+            for (k, v) in summary {
+                if let Some(x) = v.as_f64() {
+                    last_metrics.insert(k.clone(), x);
+                }
+            }
+        }
+        last_metrics_run = Some(id);
+    }
+    let production_version = registry.production().await?.map(|m| m.version);
+    let now = Utc::now().timestamp_micros();
+    let lock = Lease::current(db).await?.map(|h| LockInfo {
+        holder: h.holder,
+        run_id: h.run_id,
+        expires_at: time_of(h.expires_at_us),
+        expired: h.expires_at_us < now,
+    });
+    Ok(PipelineStatus {
+        last_run,
+        runs_by_status,
+        decisions,
+        last_metrics,
+        last_metrics_run,
+        production_version,
+        lock,
+    })
+}
