@@ -3,7 +3,7 @@
 
 use super::error::{ApiError, ErrorBody};
 use super::state::AppState;
-use super::{metrics, page};
+use super::{metrics, page, runs};
 use crate::predict::PredictResponse;
 use crate::store::predictions::{self, ListFilter, PredictionRecord};
 use crate::store::writer::{Ack, SubmitError};
@@ -56,6 +56,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/predictions", get(list_predictions))
         .route("/api/openapi.json", get(openapi))
         .route("/admin/reload", post(admin_reload))
+        .route("/api/runs", get(runs::list_runs))
+        .route("/api/runs/{id}", get(runs::get_run))
+        .route("/api/models", get(runs::list_models))
+        .route("/api/models/production", get(runs::production_model))
+        .route("/runs", get(runs::runs_page))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body))
@@ -295,6 +300,8 @@ pub struct Health {
     pub ready: bool,
     pub model_version: String,
     pub algorithm: String,
+    /// The artifacts directory, or the registry's production version.
+    pub model_source: String,
     pub database: String,
     pub database_reachable: bool,
     pub store_queue_depth: usize,
@@ -329,6 +336,7 @@ async fn health_check(State(state): State<AppState>) -> (StatusCode, Json<Health
         ready,
         model_version: model.version.clone(),
         algorithm: model.algorithm.clone(),
+        model_source: model.source.clone(),
         database: state.db.backend().to_string(),
         database_reachable: reachable,
         store_queue_depth: state.writer.depth(),

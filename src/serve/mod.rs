@@ -10,6 +10,7 @@ mod cpu;
 mod error;
 mod metrics;
 mod page;
+mod runs;
 mod state;
 
 pub use cpu::{CpuPeakConfig, CpuSource};
@@ -67,6 +68,22 @@ pub struct ServeConfig {
     /// How long shutdown keeps trying to write buffered predictions.
     #[arg(long, env = "QLAT_DRAIN_TIMEOUT", default_value = "20s", value_parser = humantime::parse_duration)]
     pub drain_timeout: Duration,
+    /// Where the pipeline keeps promoted models (a directory, s3://… or a
+    /// database URL). When the registry names a production model, the
+    /// server answers with it, at start and on every reload; otherwise with
+    /// `--artifacts`.
+    #[arg(long, env = "QLAT_ARTIFACT_STORE", default_value = crate::artifact_store::DEFAULT_ARTIFACT_STORE, hide_env_values = true)]
+    pub artifact_store: String,
+    /// Local copy of the production model downloaded from the store.
+    #[arg(long, env = "QLAT_MODEL_CACHE", default_value_os_t = std::env::temp_dir().join("qlat-models"))]
+    pub model_cache: PathBuf,
+    /// Ignore the registry and always serve `--artifacts`.
+    #[arg(long, env = "QLAT_IGNORE_REGISTRY")]
+    pub ignore_registry: bool,
+    /// How often pipeline and live-accuracy metrics are read from the
+    /// database.
+    #[arg(long, env = "QLAT_PIPELINE_METRICS_EVERY", default_value = "15s", value_parser = humantime::parse_duration)]
+    pub pipeline_metrics_every: Duration,
     #[command(flatten)]
     pub cpu: CpuPeakConfig,
 }
@@ -160,13 +177,11 @@ impl RunningServer {
 /// background until [`RunningServer::shutdown`] or SIGTERM/SIGINT.
 pub async fn start(config: ServeConfig) -> Result<RunningServer, ServeError> {
     let metrics = Metrics::new();
-    let model = ServedModel::load(&config.artifacts, &config.algorithm, config.cache_entries)
-        .map_err(|source| ServeError::Model {
-            dir: config.artifacts.clone(),
-            source,
-        })?;
-    metrics.set_model(&model);
     let db = Db::connect(&config.database_url).await?;
+    let model = state::load_current(&config, &db)
+        .await
+        .map_err(|(dir, source)| ServeError::Model { dir, source })?;
+    metrics.set_model(&model);
     let writer = StoreWriter::start(db.clone(), config.writer_config(), metrics.writer());
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await
@@ -180,10 +195,16 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, ServeError> {
     let (stop, stop_rx) = watch::channel(false);
     let cpu_task = cpu::spawn_sampler(state.clone(), stop_rx.clone());
     let reload_task = spawn_sighup_reloader(state.clone(), stop_rx.clone());
+    let refresh_task = runs::spawn_refresher(
+        state.clone(),
+        state.config.pipeline_metrics_every,
+        stop_rx.clone(),
+    );
     let app = api::router(state.clone());
     tracing::info!(
         %addr,
         model_version = %state.model().version,
+        model_source = %state.model().source,
         algorithm = %state.model().algorithm,
         database = state.db.backend(),
         "listening"
@@ -205,6 +226,7 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, ServeError> {
         let lost = task_state.writer.shutdown().await;
         cpu_task.abort();
         reload_task.abort();
+        refresh_task.abort();
         task_state.db.close().await;
         tracing::info!(lost, "prediction store drained; bye");
         served?;

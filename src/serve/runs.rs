@@ -41,7 +41,11 @@ fn limit(params: Result<Query<RunsParams>, QueryRejection>) -> Result<i64, ApiEr
 
 fn registry_error(e: impl std::fmt::Display) -> ApiError {
     tracing::error!(error = %e, "reading the registry");
-    ApiError::unavailable("database_unavailable", format!("reading the registry: {e}"), 5)
+    ApiError::unavailable(
+        "database_unavailable",
+        format!("reading the registry: {e}"),
+        5,
+    )
 }
 
 pub async fn list_runs(
@@ -65,10 +69,18 @@ pub async fn get_run(
         .await
         .map_err(registry_error)?
         .map(Json)
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "no_such_run", format!("no run {id:?}")))
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "no_such_run",
+                format!("no run {id:?}"),
+            )
+        })
 }
 
-pub async fn list_models(State(state): State<AppState>) -> Result<Json<Vec<ModelVersion>>, ApiError> {
+pub async fn list_models(
+    State(state): State<AppState>,
+) -> Result<Json<Vec<ModelVersion>>, ApiError> {
     Registry::new(state.db.clone())
         .list_models()
         .await
@@ -117,7 +129,10 @@ pub async fn runs_page(
     let registry = Registry::new(state.db.clone());
     let mut runs = registry.list_runs(limit).await.map_err(registry_error)?;
     let models = registry.list_models().await.map_err(registry_error)?;
-    let production = models.iter().find(|m| m.is_production()).map(|m| m.version.clone());
+    let production = models
+        .iter()
+        .find(|m| m.is_production())
+        .map(|m| m.version.clone());
     runs.reverse();
     let labels: Vec<String> = (1..=runs.len()).map(|i| i.to_string()).collect();
     let series = |keys: &[&str]| runs.iter().map(|r| run_metric(r, keys)).collect::<Vec<_>>();

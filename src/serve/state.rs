@@ -8,7 +8,7 @@ use crate::predict::PredictResponse;
 use crate::store::Db;
 use crate::store::writer::StoreWriter;
 use arc_swap::ArcSwap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -21,6 +21,8 @@ const MAX_CACHED_QUERY_BYTES: usize = 4096;
 pub enum ModelLoadError {
     #[error(transparent)]
     Artifact(#[from] ArtifactError),
+    #[error("fetching the production model: {0}")]
+    Registry(String),
     #[error("no model named {0:?} in the artifacts (mlp, ridge, baseline, tiered)")]
     UnknownAlgorithm(String),
 }
@@ -36,6 +38,8 @@ pub struct ServedModel {
     pub model: Arc<dyn LatencyModel>,
     pub version: String,
     pub algorithm: String,
+    /// Where it came from: the artifacts directory or `registry:production`.
+    pub source: String,
     cache: Option<quick_cache::sync::Cache<String, Arc<PredictResponse>>>,
 }
 
@@ -53,6 +57,7 @@ impl ServedModel {
             model,
             version: models.manifest.model_version.clone(),
             algorithm: algorithm.to_string(),
+            source: dir.display().to_string(),
             cache: (cache_entries > 0).then(|| quick_cache::sync::Cache::new(cache_entries)),
         })
     }
@@ -77,6 +82,71 @@ impl ServedModel {
         }
         answer
     }
+}
+
+/// The model to serve now: the registry's production version when there
+/// is one (downloaded and verified into the model cache), else the
+/// artifacts directory. A registry that cannot be read is logged and the
+/// artifacts directory served, so a store outage cannot keep a server down.
+pub async fn load_current(
+    config: &ServeConfig,
+    db: &Db,
+) -> Result<ServedModel, (PathBuf, ModelLoadError)> {
+    if !config.ignore_registry {
+        match production_dir(config, db).await {
+            Ok(Some((version, dir, algorithm))) => {
+                let cache = config.cache_entries;
+                let loaded = tokio::task::spawn_blocking({
+                    let dir = dir.clone();
+                    move || ServedModel::load(&dir, &algorithm, cache)
+                })
+                .await
+                .map_err(|e| (dir.clone(), ModelLoadError::Registry(e.to_string())))?;
+                match loaded {
+                    Ok(mut m) => {
+                        m.source = format!("registry:production ({version})");
+                        return Ok(m);
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, dir = %dir.display(), "production model unusable; serving the artifacts directory")
+                    }
+                }
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::error!(error = %e, "registry unavailable; serving the artifacts directory")
+            }
+        }
+    }
+    let (dir, algorithm, cache) = (
+        config.artifacts.clone(),
+        config.algorithm.clone(),
+        config.cache_entries,
+    );
+    tokio::task::spawn_blocking({
+        let dir = dir.clone();
+        move || ServedModel::load(&dir, &algorithm, cache)
+    })
+    .await
+    .map_err(|e| (dir.clone(), ModelLoadError::Registry(e.to_string())))?
+    .map_err(|e| (dir, e))
+}
+
+async fn production_dir(
+    config: &ServeConfig,
+    db: &Db,
+) -> Result<Option<(String, PathBuf, String)>, String> {
+    let registry = crate::registry::Registry::new(db.clone());
+    let Some(production) = registry.production().await.map_err(|e| e.to_string())? else {
+        return Ok(None);
+    };
+    let store = crate::artifact_store::open(&config.artifact_store)
+        .await
+        .map_err(|e| e.to_string())?;
+    let fetched = crate::registry::materialize_production(db, store.as_ref(), &config.model_cache)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(fetched.map(|(version, dir)| (version, dir, production.algorithm)))
 }
 
 /// What every handler gets.
@@ -132,30 +202,20 @@ impl AppState {
     /// thread so requests are not held up.
     pub async fn reload(&self) -> Result<Arc<ServedModel>, String> {
         let _one_at_a_time = self.reload_lock.lock().await;
-        let config = self.config.clone();
-        let loaded = tokio::task::spawn_blocking(move || {
-            ServedModel::load(&config.artifacts, &config.algorithm, config.cache_entries)
-        })
-        .await;
-        match loaded {
-            Ok(Ok(model)) => {
+        match load_current(&self.config, &self.db).await {
+            Ok(model) => {
                 let previous = self.model().version.clone();
                 let model = Arc::new(model);
                 self.model.store(model.clone());
                 self.metrics.set_model(&model);
                 self.metrics.reload("success");
-                tracing::info!(from = %previous, to = %model.version, "model reloaded");
+                tracing::info!(from = %previous, to = %model.version, source = %model.source, "model reloaded");
                 Ok(model)
             }
-            Ok(Err(e)) => {
+            Err((dir, e)) => {
                 self.metrics.reload("failure");
-                tracing::error!(error = %e, "model reload failed; keeping the current model");
-                Err(e.to_string())
-            }
-            Err(e) => {
-                self.metrics.reload("failure");
-                tracing::error!(error = %e, "model reload panicked; keeping the current model");
-                Err(format!("reload task failed: {e}"))
+                tracing::error!(error = %e, dir = %dir.display(), "model reload failed; keeping the current model");
+                Err(format!("{}: {e}", dir.display()))
             }
         }
     }
