@@ -135,6 +135,17 @@ async fn a_promotion_reaches_the_running_server() {
     assert_eq!(status, 200);
     assert!(page.contains(&run_id) && page.contains(&promoted));
     assert!(page.contains("<svg"), "the metrics chart");
+    assert!(
+        !page.contains("no finished run with metrics yet"),
+        "the chart has the run"
+    );
+    let mse = run["metrics"]["candidate"]["mlp"]["metrics"]["mse_ln"]
+        .as_f64()
+        .expect("candidate MSE");
+    assert!(
+        page.contains(&format!("{mse:.3}")),
+        "the run's MSE(ln) in the table"
+    );
 
     // Pipeline metrics and live accuracy (the predicted statement is among
     // the ingested rows) reach /metrics.

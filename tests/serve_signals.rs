@@ -19,6 +19,16 @@ struct Server {
     base: String,
 }
 
+/// A failing test must not leave a server behind.
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 /// Starts the binary on a free port and waits for its "listening" line.
 fn spawn_server(db_url: &str) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_qlat"))

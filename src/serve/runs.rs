@@ -105,21 +105,21 @@ pub async fn production_model(
         })
 }
 
-/// A flat number from a run's metrics JSON (`test.q_error_p90` style
-/// paths are tried as nested objects).
-fn run_metric(run: &Run, keys: &[&str]) -> Option<f64> {
-    keys.iter().find_map(|k| {
-        let mut v = &run.metrics;
-        for part in k.split('.') {
-            v = v.get(part)?;
-        }
-        v.as_f64()
-    })
+/// One test metric of the run's candidate (the algorithm the run compared),
+/// from `metrics.candidate.<algorithm>.metrics.<name>`.
+fn run_metric(run: &Run, name: &str) -> Option<f64> {
+    let algorithm = run.params.get("algorithm")?.as_str()?;
+    run.metrics
+        .get("candidate")?
+        .get(algorithm)?
+        .get("metrics")?
+        .get(name)?
+        .as_f64()
 }
 
-const Q_P90: [&str; 2] = ["candidate.q_error_p90", "test_q_error_p90"];
-const Q_P50: [&str; 2] = ["candidate.q_error_p50", "test_q_error_p50"];
-const MSE: [&str; 2] = ["candidate.mse_ln", "test_mse_ln"];
+const Q_P90: &str = "q_error_p90";
+const Q_P50: &str = "q_error_p50";
+const MSE: &str = "mse_ln";
 
 pub async fn runs_page(
     State(state): State<AppState>,
@@ -135,13 +135,13 @@ pub async fn runs_page(
         .map(|m| m.version.clone());
     runs.reverse();
     let labels: Vec<String> = (1..=runs.len()).map(|i| i.to_string()).collect();
-    let series = |keys: &[&str]| runs.iter().map(|r| run_metric(r, keys)).collect::<Vec<_>>();
+    let series = |name: &str| runs.iter().map(|r| run_metric(r, name)).collect::<Vec<_>>();
     let chart = crate::report::charts::runs_chart(
         &labels,
         &[
-            ("q-error p50", series(&Q_P50)),
-            ("q-error p90", series(&Q_P90)),
-            ("MSE(ln)", series(&MSE)),
+            ("q-error p50", series(Q_P50)),
+            ("q-error p90", series(Q_P90)),
+            ("MSE(ln)", series(MSE)),
         ],
     );
     let svg = crate::report::charts::render_svg(&chart).unwrap_or_else(|e| {
@@ -180,9 +180,9 @@ pub async fn runs_page(
                                 td { (r.status.as_str()) }
                                 td { (r.decision.map(|d| d.as_str()).unwrap_or("")) }
                                 td { code { (r.model_version.as_deref().unwrap_or("")) } }
-                                td.num { (fmt3(run_metric(r, &Q_P50))) }
-                                td.num { (fmt3(run_metric(r, &Q_P90))) }
-                                td.num { (fmt3(run_metric(r, &MSE))) }
+                                td.num { (fmt3(run_metric(r, Q_P50))) }
+                                td.num { (fmt3(run_metric(r, Q_P90))) }
+                                td.num { (fmt3(run_metric(r, MSE))) }
                                 td { (r.error.as_deref().unwrap_or("")) }
                             }
                         }
