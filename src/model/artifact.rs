@@ -126,15 +126,22 @@ impl Manifest {
     }
 }
 
-fn git_commit() -> String {
-    std::process::Command::new("git")
-        .args(["rev-parse", "HEAD"])
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty())
+/// The git commit of this build: `QLAT_GIT_COMMIT` at build time (CI and
+/// image builds set it, having no `.git`), else `git rev-parse HEAD` in the
+/// working directory, else "unknown".
+pub fn git_commit() -> String {
+    option_env!("QLAT_GIT_COMMIT")
+        .map(str::to_owned)
+        .or_else(|| {
+            std::process::Command::new("git")
+                .args(["rev-parse", "HEAD"])
+                .output()
+                .ok()
+                .filter(|o| o.status.success())
+                .and_then(|o| String::from_utf8(o.stdout).ok())
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+        })
         .unwrap_or_else(|| "unknown".to_owned())
 }
 

@@ -222,24 +222,14 @@ pub struct CycleReport {
     pub duration_seconds: f64,
 }
 
-/// The build of qlat: `<package version>+<git commit>`. The commit comes
-/// from `QLAT_GIT_COMMIT` at build time (CI and image builds set it), else
-/// from `git rev-parse HEAD` in the working directory, else "unknown".
+/// The build of qlat: `<package version>+<git commit>` (see
+/// [`crate::model::artifact::git_commit`]).
 pub fn code_version() -> String {
-    let commit = option_env!("QLAT_GIT_COMMIT")
-        .map(str::to_owned)
-        .or_else(|| {
-            std::process::Command::new("git")
-                .args(["rev-parse", "HEAD"])
-                .output()
-                .ok()
-                .filter(|o| o.status.success())
-                .and_then(|o| String::from_utf8(o.stdout).ok())
-                .map(|s| s.trim().to_owned())
-                .filter(|s| !s.is_empty())
-        })
-        .unwrap_or_else(|| "unknown".into());
-    format!("{}+{commit}", env!("CARGO_PKG_VERSION"))
+    format!(
+        "{}+{}",
+        env!("CARGO_PKG_VERSION"),
+        crate::model::artifact::git_commit()
+    )
 }
 
 /// A step's failure: which step, and why.
