@@ -46,6 +46,20 @@ async fn a_promotion_reaches_the_running_server() {
     )
     .await;
     let base = base(&server);
+    // A second replica the pipeline does not notify: it follows the
+    // registry by itself.
+    let replica = start(
+        &db.url,
+        &[
+            "--artifact-store",
+            &store_arg,
+            "--model-cache",
+            &format!("{cache_arg}-replica"),
+            "--pipeline-metrics-every",
+            "200ms",
+        ],
+    )
+    .await;
     let (_, h) = get_json(&format!("{base}/health_check")).await;
     assert!(
         h["model_source"]
@@ -182,6 +196,21 @@ async fn a_promotion_reaches_the_running_server() {
     assert!(metric(&samples, &["qlat_live_matched_predictions_total"]).unwrap_or(0.0) >= 1.0);
     let live = metric(&samples, &["qlat_live_q_error{", "quantile=\"0.5\""]).unwrap_or(f64::NAN);
     assert!(live.is_finite() && live >= 1.0, "live q-error {live}");
+    let mut replica_version = serde_json::Value::Null;
+    for _ in 0..50 {
+        let (_, h) = get_json(&format!("http://{}/health_check", replica.addr)).await;
+        replica_version = h["model_version"].clone();
+        if replica_version == promoted.as_str() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        replica_version,
+        promoted.as_str(),
+        "the un-notified replica follows the registry"
+    );
+    replica.shutdown().await.expect("shutdown");
     server.shutdown().await.expect("shutdown");
     owned_db.close().await;
 }

@@ -233,6 +233,15 @@ pub fn spawn_refresher(
             let m = &state.metrics.pipeline;
             match pipeline_status(&state.db).await {
                 Ok(status) => {
+                    // Every replica follows the registry, not only the one a
+                    // pipeline's notification happened to reach.
+                    if !state.config.ignore_registry
+                        && let Some(production) = &status.production_version
+                        && *production != state.model().version
+                    {
+                        tracing::info!(%production, serving = %state.model().version, "production model changed; reloading");
+                        let _ = state.reload().await;
+                    }
                     for (outcome, n) in &status.runs_by_status {
                         let before = seen_runs.insert(outcome.clone(), *n).unwrap_or(0);
                         if *n > before {
