@@ -143,35 +143,27 @@ impl ArtifactStore for DbStore {
     async fn put_stream(&self, key: &str, mut chunks: ByteStream<'_>) -> Result<u64> {
         validate_key(key)?;
         // An error return drops the transaction, which rolls it back.
+        macro_rules! in_one_transaction {
+            ($pool:expr, $append:expr) => {{
+                let mut tx = $pool
+                    .begin()
+                    .await
+                    .map_err(|e| self.err("beginning", key, e))?;
+                let n = stream_into!(self, tx, key, chunks, $append);
+                tx.commit()
+                    .await
+                    .map_err(|e| self.err("committing", key, e))?;
+                Ok(n)
+            }};
+        }
         match &self.db {
-            Db::Sqlite(p) => {
-                let mut tx = p.begin().await.map_err(|e| self.err("beginning", key, e))?;
-                // SQLite's || yields text; the cast keeps the bytes a blob.
-                let n = stream_into!(
-                    self,
-                    tx,
-                    key,
-                    chunks,
-                    "UPDATE artifacts SET bytes = CAST(bytes || $2 AS BLOB) WHERE key = $1"
-                );
-                tx.commit()
-                    .await
-                    .map_err(|e| self.err("committing", key, e))?;
-                Ok(n)
-            }
+            // SQLite's || yields text; the cast keeps the bytes a blob.
+            Db::Sqlite(p) => in_one_transaction!(
+                p,
+                "UPDATE artifacts SET bytes = CAST(bytes || $2 AS BLOB) WHERE key = $1"
+            ),
             Db::Postgres(p) => {
-                let mut tx = p.begin().await.map_err(|e| self.err("beginning", key, e))?;
-                let n = stream_into!(
-                    self,
-                    tx,
-                    key,
-                    chunks,
-                    "UPDATE artifacts SET bytes = bytes || $2 WHERE key = $1"
-                );
-                tx.commit()
-                    .await
-                    .map_err(|e| self.err("committing", key, e))?;
-                Ok(n)
+                in_one_transaction!(p, "UPDATE artifacts SET bytes = bytes || $2 WHERE key = $1")
             }
         }
     }
