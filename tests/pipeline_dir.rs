@@ -192,15 +192,7 @@ async fn growing_export_flow(db: Db, store: Arc<dyn ArtifactStore>, fx: &Fixture
     assert!(!refused.is_production());
 
     // 5. A deliberately worse model with no margin at all: refused.
-    let mut worse = fx.config();
-    worse.train = crippled_train();
-    worse.promote_margin = 0.0;
-    worse.retrain_without_new_data = true;
-    let r5 = Pipeline::new(db.clone(), Arc::clone(&store), worse)
-        .expect("config")
-        .run_once()
-        .await
-        .expect("worse cycle");
+    let r5 = run_worse_cycle(&db, &store, fx.config()).await;
     assert_eq!(r5.decision, Decision::Refused, "{}", r5.reason);
     let (c, p) = (
         r5.candidate_mse_ln.expect("c"),
@@ -447,7 +439,8 @@ fn a_killed_run_is_marked_crashed_and_production_is_kept() {
         .expect("version")
         .to_string();
 
-    // Start a retraining run and kill it as soon as its row exists.
+    // Start a retraining run and kill it as soon as its row exists and has
+    // saved its first step (waiting for the row alone races the save).
     let mut child = once(&["--retrain", "--lease", "3s", "--promote-margin", "0"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -459,7 +452,10 @@ fn a_killed_run_is_marked_crashed_and_production_is_kept() {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     let killed_id = loop {
         let runs = rt.block_on(registry.list_runs(5)).expect("runs");
-        if let Some(r) = runs.iter().find(|r| r.status == RunStatus::Running) {
+        if let Some(r) = runs
+            .iter()
+            .find(|r| r.status == RunStatus::Running && r.log.contains("[lock]"))
+        {
             break r.id.clone();
         }
         assert!(

@@ -304,14 +304,7 @@ async fn pipeline_against_live_mariadb() {
     assert_eq!((r3.decision, r3.new_records), (Decision::Skipped, 0));
 
     // A deliberately worse model is not promoted, even with no margin.
-    let mut worse = config(crippled_train());
-    worse.promote_margin = 0.0;
-    worse.retrain_without_new_data = true;
-    let r4 = Pipeline::new(db.clone(), Arc::clone(&store), worse)
-        .expect("config")
-        .run_once()
-        .await
-        .expect("worse cycle");
+    let r4 = run_worse_cycle(&db, &store, config(small_train())).await;
     assert_eq!(r4.decision, Decision::Refused, "{}", r4.reason);
     assert_eq!(
         registry.production().await.expect("p").expect("p").version,

@@ -185,6 +185,23 @@ pub fn crippled_train() -> qlat::train::TrainConfig {
     }
 }
 
+/// One cycle of a deliberately worse model (crippled training) with no
+/// margin and no new data required: the pipeline must refuse it.
+pub async fn run_worse_cycle(
+    db: &qlat::store::Db,
+    store: &std::sync::Arc<dyn qlat::artifact_store::ArtifactStore>,
+    mut config: qlat::pipeline::PipelineConfig,
+) -> qlat::pipeline::CycleReport {
+    config.train = crippled_train();
+    config.promote_margin = 0.0;
+    config.retrain_without_new_data = true;
+    qlat::pipeline::Pipeline::new(db.clone(), std::sync::Arc::clone(store), config)
+        .expect("config")
+        .run_once()
+        .await
+        .expect("worse cycle")
+}
+
 /// The summary metrics every trained run must record.
 pub const SUMMARY_KEYS: [&str; 12] = [
     "test_mse_ln",
