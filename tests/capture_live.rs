@@ -41,6 +41,7 @@ fn capture_writes_every_file_and_restores_the_server() {
         "slow_query_log",
         "long_query_time",
         "log_output",
+        "innodb_buffer_pool_size",
     ];
     let before: Vec<String> = settings.iter().map(|s| global(s)).collect();
     let dir = tempfile::tempdir().expect("temp dir");
@@ -53,6 +54,10 @@ fn capture_writes_every_file_and_restores_the_server() {
             "qlat_test_capture",
             "--seed",
             "7",
+            "--explore-recipes",
+            "10",
+            "--explore",
+            "30",
         ])
         .args(["--concurrency", "1,2"])
         .arg("--url")
@@ -87,6 +92,18 @@ fn capture_writes_every_file_and_restores_the_server() {
             "Q{q} ran once"
         );
     }
+
+    let explored: u64 = summary["statements_by_label"]
+        .as_object()
+        .map(|labels| {
+            labels
+                .iter()
+                .filter(|(k, _)| k.starts_with("explore:"))
+                .filter_map(|(_, v)| v.as_u64())
+                .sum()
+        })
+        .unwrap_or(0);
+    assert_eq!(explored, 30, "every exploration statement ran");
 
     let slow: Vec<serde_json::Map<String, Value>> = serde_json::from_slice(
         &std::fs::read(dir.path().join("slow_log.json")).expect("slow_log.json"),

@@ -6,6 +6,7 @@
 //! seeded workload through several accounts and connections, exports what the
 //! server logged, and puts the server's log settings back however it ends.
 
+pub mod explore;
 pub mod load;
 pub mod tpch_queries;
 pub mod workload;
@@ -40,6 +41,11 @@ pub struct CaptureConfig {
     pub concurrency_stretches: Vec<usize>,
     /// Reload the data even if the database already holds this scale factor.
     pub reload: bool,
+    /// Grow InnoDB's buffer pool to at least this many MiB for the capture
+    /// (restored afterwards), so the data stays in memory and a statement's
+    /// time does not depend on what the statements before it evicted.
+    /// `None` leaves the server's setting alone.
+    pub buffer_pool_mib: Option<u64>,
     /// Password given to the workload accounts the capture creates.
     #[serde(skip)]
     pub workload_password: String,
@@ -119,7 +125,8 @@ pub struct CaptureSummary {
 }
 
 /// Global variables the capture changes, restored afterwards.
-const LOG_SETTINGS: [&str; 7] = [
+const LOG_SETTINGS: [&str; 8] = [
+    "innodb_buffer_pool_size",
     "general_log",
     "slow_query_log",
     "long_query_time",
@@ -169,6 +176,7 @@ async fn restore_settings(conn: &mut MySqlConnection, saved: &BTreeMap<String, S
     // to hand back, and each setting is restored on its own so one failure
     // does not leave the others changed.
     let order = [
+        "innodb_buffer_pool_size",
         "long_query_time",
         "min_examined_row_limit",
         "log_slow_admin_statements",
@@ -190,6 +198,85 @@ async fn restore_settings(conn: &mut MySqlConnection, saved: &BTreeMap<String, S
             tracing::error!(error = %e, "could not restore {name}; set it back by hand");
         }
     }
+}
+
+/// Grows the buffer pool to `mib` MiB unless it is already that big, and
+/// waits for the online resize to finish.
+async fn grow_buffer_pool(conn: &mut MySqlConnection, mib: u64) -> Result<(), CaptureError> {
+    let bytes = mib * 1024 * 1024;
+    let current: u64 = scalar(
+        conn,
+        "SELECT CAST(@@GLOBAL.innodb_buffer_pool_size AS CHAR)",
+    )
+    .await?
+    .and_then(|v| v.parse().ok())
+    .unwrap_or(0);
+    if current >= bytes {
+        return Ok(());
+    }
+    tracing::info!(
+        from_mib = current / 1024 / 1024,
+        to_mib = mib,
+        "growing the InnoDB buffer pool"
+    );
+    load::exec(
+        conn,
+        &format!("SET GLOBAL innodb_buffer_pool_size = {bytes}"),
+    )
+    .await?;
+    for _ in 0..600 {
+        let now: u64 = scalar(
+            conn,
+            "SELECT CAST(@@GLOBAL.innodb_buffer_pool_size AS CHAR)",
+        )
+        .await?
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+        let status = scalar(
+            conn,
+            "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'INNODB_BUFFER_POOL_RESIZE_STATUS'",
+        )
+        .await?
+        .unwrap_or_default();
+        if now >= bytes && (status.is_empty() || status.contains("Completed")) {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tracing::warn!("the buffer pool resize did not report completion within 60 s; going on");
+    Ok(())
+}
+
+/// Reads every table through its clustered index and each secondary index
+/// before logging starts, so the first statements of the capture do not pay
+/// for loading pages the later ones find in memory.
+async fn warm_up(conn: &mut MySqlConnection, db: &str) -> Result<(), CaptureError> {
+    let started = std::time::Instant::now();
+    for table in load::TABLE_ORDER {
+        let sql = format!(
+            "SELECT DISTINCT index_name FROM information_schema.statistics WHERE table_schema = {} AND table_name = {}",
+            quote(db),
+            quote(table)
+        );
+        let indexes: Vec<String> = conn
+            .fetch_all(AssertSqlSafe(sql.as_str()))
+            .await
+            .map_err(|e| CaptureError::sql(&sql, e))?
+            .iter()
+            .filter_map(|row| row.try_get::<String, _>(0).ok())
+            .collect();
+        for index in indexes {
+            let sql = format!("SELECT COUNT(*) FROM `{table}` FORCE INDEX (`{index}`)");
+            conn.fetch_all(AssertSqlSafe(sql.as_str()))
+                .await
+                .map_err(|e| CaptureError::sql(&sql, e))?;
+        }
+    }
+    tracing::info!(
+        seconds = started.elapsed().as_secs_f64(),
+        "tables and indexes read into the buffer pool"
+    );
+    Ok(())
 }
 
 /// Runs the whole capture and writes the output files.
@@ -270,6 +357,10 @@ pub async fn run(config: &CaptureConfig) -> Result<CaptureSummary, CaptureError>
     create_accounts(&mut admin, db, &config.workload_password).await?;
 
     let settings_before = read_settings(&mut admin).await?;
+    if let Some(mib) = config.buffer_pool_mib {
+        grow_buffer_pool(&mut admin, mib).await?;
+    }
+    warm_up(&mut admin, db).await?;
     std::fs::create_dir_all(&config.out_dir).map_err(|e| CaptureError::io(&config.out_dir, e))?;
     let datadir = scalar(&mut admin, "SELECT @@datadir")
         .await?

@@ -2,6 +2,7 @@
 //! which session. Generation is pure so the same seed always yields the same
 //! statements; only the interleaving of concurrent sessions varies per run.
 
+use super::explore::Recipe;
 use super::tpch_queries::{self, COLORS};
 use rand::seq::{IndexedRandom, SliceRandom};
 use rand::{Rng, RngExt, SeedableRng};
@@ -71,6 +72,10 @@ pub struct WorkloadSpec {
     pub adhoc_statements: usize,
     /// Share of TPC-H texts carrying qgen's `-- using N as a seed` line.
     pub qgen_seed_comment_share: f64,
+    /// Distinct exploration shapes ([`explore::Recipe`]) in the pool.
+    pub explore_recipes: usize,
+    /// Executions of exploration shapes in total, spread over the pool.
+    pub explore_statements: usize,
 }
 
 /// TPC-H row counts at scale factor 1, to keep generated keys in range.
@@ -497,6 +502,13 @@ fn interleaved_chatter<R: Rng + ?Sized>(profile: Profile, rng: &mut R) -> Action
     }
 }
 
+/// One unit of non-TPC-H work: a hand-written shape or an exploration recipe.
+#[derive(Debug, Clone, Copy)]
+enum Work {
+    Shape(usize),
+    Recipe(usize),
+}
+
 /// Which ad-hoc shapes each profile uses.
 fn profile_shapes(profile: Profile) -> &'static [usize] {
     match profile {
@@ -523,14 +535,14 @@ pub fn generate(spec: &WorkloadSpec) -> Vec<Session> {
 
     // Ad-hoc statements: every shape is used (the first pass guarantees it),
     // then profiles draw from their own habits.
-    let mut adhoc_work: Vec<(Profile, usize)> = Vec::with_capacity(spec.adhoc_statements);
+    let mut adhoc_work: Vec<(Profile, Work)> = Vec::with_capacity(spec.adhoc_statements);
     for shape in 0..ADHOC_SHAPES.min(spec.adhoc_statements) {
         let profile = if profile_shapes(Profile::App).contains(&shape) {
             Profile::App
         } else {
             Profile::Analyst
         };
-        adhoc_work.push((profile, shape));
+        adhoc_work.push((profile, Work::Shape(shape)));
     }
     while adhoc_work.len() < spec.adhoc_statements {
         let profile = if rng.random_bool(0.6) {
@@ -541,7 +553,42 @@ pub fn generate(spec: &WorkloadSpec) -> Vec<Session> {
             Profile::Dba
         };
         let shape = *profile_shapes(profile).choose(&mut rng).unwrap_or(&0);
-        adhoc_work.push((profile, shape));
+        adhoc_work.push((profile, Work::Shape(shape)));
+    }
+
+    // Exploration shapes: every recipe runs at least once, then recipes are
+    // drawn with Zipf-like weights, as a few saved queries run far more often
+    // than the rest.
+    let recipes: Vec<Recipe> = (0..spec.explore_recipes)
+        .map(|_| Recipe::draw(&mut rng))
+        .collect();
+    let owner = |r: &Recipe| {
+        if r.by_application {
+            Profile::App
+        } else {
+            Profile::Analyst
+        }
+    };
+    let weights: Vec<f64> = (0..recipes.len())
+        .map(|i| 1.0 / (1.0 + i as f64).sqrt())
+        .collect();
+    let total: f64 = weights.iter().sum();
+    for i in 0..spec.explore_statements {
+        let r = if i < recipes.len() {
+            i
+        } else {
+            let mut x = rng.random_range(0.0..total.max(f64::MIN_POSITIVE));
+            weights
+                .iter()
+                .position(|w| {
+                    x -= w;
+                    x < 0.0
+                })
+                .unwrap_or(0)
+        };
+        if let Some(recipe) = recipes.get(r) {
+            adhoc_work.push((owner(recipe), Work::Recipe(r)));
+        }
     }
     adhoc_work.shuffle(&mut rng);
 
@@ -588,8 +635,11 @@ pub fn generate(spec: &WorkloadSpec) -> Vec<Session> {
                 _ => rng.random_range(1..=4),
             };
             for _ in 0..len {
-                let Some(shape) = mine.next() else { break };
-                let (label, text) = adhoc(shape, &mut rng, sf);
+                let Some(work) = mine.next() else { break };
+                let (label, text) = match work {
+                    Work::Shape(shape) => adhoc(shape, &mut rng, sf),
+                    Work::Recipe(r) => (recipes[r].label(), recipes[r].render(&mut rng, sf)),
+                };
                 actions.push(Action::Sql { label, text });
                 let chatter_rate = if profile == Profile::App { 0.5 } else { 0.25 };
                 if rng.random_bool(chatter_rate) {
@@ -614,6 +664,8 @@ mod tests {
             tpch_runs_per_template: 3,
             adhoc_statements: 200,
             qgen_seed_comment_share: 0.3,
+            explore_recipes: 20,
+            explore_statements: 50,
         }
     }
 
