@@ -4,9 +4,10 @@
 //! Layout of the vector (every column is centred so that the all-zero vector
 //! is the training mean, which is also where explanations start):
 //!
-//! 1. the 57 structural, catalog-aware features of
-//!    [`StatementFeatures::numeric_vector`], standardised with the training
-//!    mean and standard deviation;
+//! 1. the 59 structural, catalog-aware features of
+//!    [`StatementFeatures::numeric_vector`] (heavy-tailed counts as
+//!    ln(1 + x), see [`FeatureConfig::log_counts`]), standardised with the
+//!    training mean and standard deviation;
 //! 2. optionally three fingerprint-history features (ln median time of the
 //!    statement's fingerprint in training, ln(count + 1), seen flag),
 //!    standardised the same way; for training rows they are computed
@@ -40,9 +41,8 @@ use tokenizers::{
 
 use crate::model::Sample;
 use crate::sql::catalog::Catalog;
-use crate::sql::features::{StatementFeatures, analyze};
+use crate::sql::features::{StatementFeatures, analyze_with_tokens};
 use crate::sql::fingerprint::fingerprint;
-use crate::sql::tokens::tokens;
 
 /// The explanation name of the three history columns together.
 pub const HISTORY_FEATURE: &str = "fingerprint history";
@@ -76,6 +76,16 @@ pub struct FeatureConfig {
     pub tfidf_scale: f64,
     /// Add the three fingerprint-history columns.
     pub use_history: bool,
+    /// Share of training fingerprints whose history columns are blanked
+    /// while training (chosen by a hash of the fingerprint, so all of a
+    /// shape's rows go together). Without it every training row has a
+    /// history and the model never learns what to do with an unseen shape.
+    #[serde(default)]
+    pub history_dropout: f64,
+    /// Enter heavy-tailed counts (LIMIT, IN-list sizes, range spans, length)
+    /// as ln(1 + x); absent, hence off, in specs saved before it existed.
+    #[serde(default)]
+    pub log_counts: bool,
 }
 
 impl Default for FeatureConfig {
@@ -85,6 +95,8 @@ impl Default for FeatureConfig {
             min_df: 2,
             tfidf_scale: 3.0,
             use_history: false,
+            history_dropout: 0.0,
+            log_counts: true,
         }
     }
 }
@@ -152,9 +164,13 @@ impl FeatureSpec {
         if train.is_empty() {
             return Err(FeatureError::Empty);
         }
-        let analyzed: Vec<StatementFeatures> =
-            train.iter().map(|s| analyze(&s.sql, catalog)).collect();
-        let docs: Vec<String> = train.iter().map(|s| tokens(&s.sql).join(" ")).collect();
+        let (analyzed, docs): (Vec<StatementFeatures>, Vec<String>) = train
+            .iter()
+            .map(|s| {
+                let (f, toks) = analyze_with_tokens(&s.sql, catalog);
+                (f, toks.join(" "))
+            })
+            .unzip();
 
         let tokenizer = train_tokenizer(&docs, config.vocab_size)?;
         let id_docs: Vec<Vec<u32>> = docs.iter().map(|d| encode_ids(&tokenizer, d)).collect();
@@ -222,7 +238,7 @@ impl FeatureSpec {
 
         // Scalers from the raw training heads, with the same leave-one-out
         // history the models are trained on.
-        let loo = LeaveOneOut::new(train, config.use_history);
+        let loo = LeaveOneOut::new(train, &config);
         let heads: Vec<Vec<f64>> = train
             .iter()
             .zip(&analyzed)
@@ -340,10 +356,10 @@ impl FeatureSpec {
         } else {
             None
         };
-        let f = analyze(sql, &self.runtime.catalog);
+        let (f, toks) = analyze_with_tokens(sql, &self.runtime.catalog);
         let fp = fingerprint(sql);
         let history = self.serving_history(&fp);
-        let featurized = self.finish_tokens(&f, fp, &tokens(sql), history);
+        let featurized = self.finish_tokens(&f, fp, &toks, history);
         let entry = Arc::new((sql.to_owned(), featurized));
         if let Some(key) = key
             && let Ok(mut cache) = self.runtime.cache.lock()
@@ -363,23 +379,23 @@ impl FeatureSpec {
     /// Only meaningful for the samples the spec was fitted on; featurize
     /// held-out data with [`FeatureSpec::featurize_uncached`].
     pub fn featurize_training(&self, samples: &[Sample]) -> Vec<Featurized> {
-        let loo = LeaveOneOut::new(samples, self.config.use_history);
+        let loo = LeaveOneOut::new(samples, &self.config);
         samples
             .iter()
             .map(|s| {
-                let f = analyze(&s.sql, &self.runtime.catalog);
+                let (f, toks) = analyze_with_tokens(&s.sql, &self.runtime.catalog);
                 let history = loo.history(s);
-                self.finish(&f, fingerprint_of(s), &tokens(&s.sql).join(" "), history)
+                self.finish(&f, fingerprint_of(s), &toks.join(" "), history)
             })
             .collect()
     }
 
     /// Featurizes a statement as serving does, without the cache.
     pub fn featurize_uncached(&self, sql: &str) -> Featurized {
-        let f = analyze(sql, &self.runtime.catalog);
+        let (f, toks) = analyze_with_tokens(sql, &self.runtime.catalog);
         let fp = fingerprint(sql);
         let history = self.serving_history(&fp);
-        self.finish_tokens(&f, fp, &tokens(sql), history)
+        self.finish_tokens(&f, fp, &toks, history)
     }
 
     /// [`FeatureSpec::finish`] from tokens, by direct vocabulary lookup.
@@ -439,10 +455,18 @@ impl FeatureSpec {
     /// Unstandardised head: structural features, then history given as
     /// (median ln time if the fingerprint was seen, count).
     fn raw_head(&self, f: &StatementFeatures, history: (Option<f64>, u64)) -> Vec<f64> {
+        let mask = log_scaled_mask();
         let mut v: Vec<f64> = f
             .numeric_vector()
             .into_iter()
-            .map(|(_, x)| if x.is_finite() { x } else { 0.0 })
+            .zip(mask.iter().chain(std::iter::repeat(&false)))
+            .map(
+                |((_, x), &log)| match (x.is_finite(), log && self.config.log_counts) {
+                    (false, _) => 0.0,
+                    (true, true) => x.signum() * x.abs().ln_1p(),
+                    (true, false) => x,
+                },
+            )
             .collect();
         if self.config.use_history {
             let (median, count) = history;
@@ -529,15 +553,44 @@ fn fingerprint_of(s: &Sample) -> String {
     }
 }
 
+/// Heavy-tailed counts that enter the model as ln(1 + x) when
+/// [`FeatureConfig::log_counts`] is on: their effect on time is
+/// multiplicative, and standardising a raw `LIMIT 20000` next to `LIMIT 10`
+/// squeezes every ordinary value into the same number.
+const LOG_SCALED: [&str; 10] = [
+    "statement length (bytes)",
+    "tokens",
+    "largest IN list",
+    "IN list items",
+    "date range days (widest)",
+    "numeric range span (widest)",
+    "LIMIT rows",
+    "OFFSET rows",
+    "literals",
+    "selected columns",
+];
+
+/// Which columns of [`StatementFeatures::numeric_vector`] are [`LOG_SCALED`].
+fn log_scaled_mask() -> &'static [bool] {
+    static MASK: std::sync::OnceLock<Vec<bool>> = std::sync::OnceLock::new();
+    MASK.get_or_init(|| {
+        StatementFeatures::feature_names()
+            .into_iter()
+            .map(|n| LOG_SCALED.contains(&n))
+            .collect()
+    })
+}
+
 /// Training histories with one sample left out at a time.
 struct LeaveOneOut {
     sorted: HashMap<String, Vec<f64>>,
+    dropout: f64,
 }
 
 impl LeaveOneOut {
-    fn new(train: &[Sample], enabled: bool) -> LeaveOneOut {
+    fn new(train: &[Sample], config: &FeatureConfig) -> LeaveOneOut {
         let mut sorted: HashMap<String, Vec<f64>> = HashMap::new();
-        if enabled {
+        if config.use_history {
             for s in train {
                 sorted
                     .entry(fingerprint_of(s))
@@ -548,15 +601,35 @@ impl LeaveOneOut {
                 v.sort_by(f64::total_cmp);
             }
         }
-        LeaveOneOut { sorted }
+        LeaveOneOut {
+            sorted,
+            dropout: config.history_dropout.clamp(0.0, 1.0),
+        }
+    }
+
+    /// Whether this fingerprint's history is hidden during training: the
+    /// first 8 bytes of its SHA-256 as a uniform draw in [0, 1).
+    fn dropped(&self, fingerprint: &str) -> bool {
+        use sha2::Digest;
+        if self.dropout <= 0.0 {
+            return false;
+        }
+        let digest = sha2::Sha256::digest(fingerprint.as_bytes());
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&digest[..8]);
+        (u64::from_le_bytes(first) as f64 / u64::MAX as f64) < self.dropout
     }
 
     /// (median ln time of the other samples of this fingerprint, their
     /// count); a fingerprint seen only in this sample is unseen.
     fn history(&self, s: &Sample) -> (Option<f64>, u64) {
-        let Some(v) = self.sorted.get(&fingerprint_of(s)) else {
+        let fp = fingerprint_of(s);
+        let Some(v) = self.sorted.get(&fp) else {
             return (None, 0);
         };
+        if self.dropped(&fp) {
+            return (None, 0);
+        }
         let own = ln_seconds(s.seconds);
         let k = v
             .partition_point(|x| *x < own)
@@ -665,4 +738,21 @@ fn lookup_ids(tokenizer: &Tokenizer, tokens: &[String]) -> Vec<u32> {
         .flat_map(|t| t.split_whitespace())
         .filter_map(|piece| tokenizer.token_to_id(piece).or(unk))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_log_scaled_name_is_a_feature() {
+        let names = StatementFeatures::feature_names();
+        for n in LOG_SCALED {
+            assert!(names.contains(&n), "{n:?} is not a feature name");
+        }
+        assert_eq!(
+            log_scaled_mask().iter().filter(|&&b| b).count(),
+            LOG_SCALED.len()
+        );
+    }
 }

@@ -2,7 +2,7 @@
 
 use proptest::prelude::*;
 use qlat::sql::catalog::Catalog;
-use qlat::sql::features::analyze;
+use qlat::sql::features::{analyze, analyze_with_tokens};
 use qlat::sql::tokens::{fallback_tokens, tokens};
 
 /// SQL-flavoured fragments, so that generated text gets past the tokenizer
@@ -94,6 +94,16 @@ proptest! {
     fn tokens_never_panic_on_sqlish_text(s in sqlish()) {
         let t = tokens(&s);
         prop_assert!(t.iter().all(|x| !x.is_empty()));
+    }
+
+    /// Serving takes features and TF-IDF tokens from one tokenizer pass; a
+    /// model trained on `tokens` must see exactly the same tokens there.
+    #[test]
+    fn shared_pass_gives_the_same_tokens_and_features(s in sqlish()) {
+        let catalog = Catalog::default();
+        let (f, t) = analyze_with_tokens(&s, &catalog);
+        prop_assert_eq!(t, tokens(&s));
+        prop_assert_eq!(f, analyze(&s, &catalog));
     }
 
     #[test]

@@ -207,6 +207,34 @@ impl Catalog {
         }
     }
 
+    /// Rows sharing one value of `column` in `table`: 1 for a single-column
+    /// primary or unique key, the table's rows over the referenced table's
+    /// for a foreign key (l_suppkey: 600,572 / 1,000 ≈ 600), else a guess of
+    /// 1 % of the table. Feeds the rows-read estimate of index lookups.
+    pub fn rows_per_key(&self, table: &Table, column: &str) -> f64 {
+        let Some(rows) = table.row_count.map(|r| r as f64) else {
+            return 1.0;
+        };
+        let is = |cols: &[String]| cols.len() == 1 && cols[0].eq_ignore_ascii_case(column);
+        if is(&table.primary_key) || table.indexes.iter().any(|i| i.unique && is(&i.columns)) {
+            return 1.0;
+        }
+        let referenced = table
+            .foreign_keys
+            .iter()
+            .filter(|fk| {
+                fk.columns
+                    .first()
+                    .is_some_and(|c| c.eq_ignore_ascii_case(column))
+            })
+            .filter_map(|fk| self.table(&fk.referenced_table)?.row_count)
+            .max();
+        match referenced {
+            Some(parents) if parents > 0 => (rows / parents as f64).max(1.0),
+            _ => (rows / 100.0).max(1.0),
+        }
+    }
+
     /// Looks a table up by name, ignoring ASCII case. A schema qualifier
     /// (`tpch.lineitem`) is ignored: the catalog describes one schema.
     pub fn table(&self, name: &str) -> Option<&Table> {

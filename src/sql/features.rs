@@ -149,6 +149,13 @@ pub struct TableRef {
     pub access: TableAccess,
     /// Catalog row count, when known.
     pub row_count: Option<u64>,
+    /// Rows the access is expected to read, from the catalog (row counts,
+    /// keys, foreign keys) and the predicates on index columns: the table's
+    /// rows for a full scan, rows per key × keys asked for a lookup, rows per
+    /// key × driving rows for an index join. A textbook estimate, not the
+    /// optimizer's; `None` when the table's size is unknown.
+    #[serde(default)]
+    pub rows_read_estimate: Option<f64>,
 }
 
 /// Columns referenced per clause, as `table.column` when they could be
@@ -371,6 +378,7 @@ impl StatementFeatures {
     /// | rows of largest scanned table (log10) | biggest full scan |
     /// | rows of all scanned tables (log10) | sum over full scans |
     /// | rows of largest table referenced (log10) | biggest table touched at all |
+    /// | estimated rows read (log10), largest table (log10) | [`TableRef::rows_read_estimate`] summed, and its maximum |
     /// | joins, outer joins, comma joins, cross joins | [`JoinFeatures`] |
     /// | join keys with index / without index | equality join keys |
     /// | predicates, equality / range / LIKE / negated predicates | [`PredicateFeatures`] |
@@ -397,6 +405,11 @@ impl StatementFeatures {
         };
         let largest_scanned = scanned().filter_map(|t| t.row_count).max().unwrap_or(0);
         let total_scanned: u64 = scanned().filter_map(|t| t.row_count).sum();
+        let estimated: Vec<f64> = self
+            .tables
+            .iter()
+            .filter_map(|t| t.rows_read_estimate)
+            .collect();
         let largest = self
             .tables
             .iter()
@@ -459,6 +472,14 @@ impl StatementFeatures {
             (
                 "rows of largest table referenced (log10)",
                 log_rows(largest),
+            ),
+            (
+                "estimated rows read (log10)",
+                (estimated.iter().sum::<f64>() + 1.0).log10(),
+            ),
+            (
+                "estimated rows read, largest table (log10)",
+                (estimated.iter().copied().fold(0.0, f64::max) + 1.0).log10(),
             ),
             ("joins", self.joins.count as f64),
             (
@@ -546,18 +567,49 @@ impl StatementFeatures {
 /// Analyzes one statement. Never panics and never fails; see the module
 /// documentation.
 pub fn analyze(sql: &str, catalog: &Catalog) -> StatementFeatures {
+    analyze_inner(sql, catalog, None)
+}
+
+/// [`analyze`] and [`crate::sql::tokens::tokens`] of the same statement from
+/// one pass of sqlparser's tokenizer: serving needs both, and tokenizing is
+/// a large share of the cost of a short statement.
+pub fn analyze_with_tokens(sql: &str, catalog: &Catalog) -> (StatementFeatures, Vec<String>) {
+    let mut toks = Vec::new();
+    let f = analyze_inner(sql, catalog, Some(&mut toks));
+    (f, toks)
+}
+
+fn analyze_inner(
+    sql: &str,
+    catalog: &Catalog,
+    mut tokens_out: Option<&mut Vec<String>>,
+) -> StatementFeatures {
     let body = strip_leading_comments(sql);
+    // Tokens come from the shared pass only when it tokenizes exactly what
+    // `tokens(sql)` would: the statement without plain leading comments.
+    // An executable comment (`/*!...*/`) is code here but a comment there.
+    let offset = (body.as_ptr() as usize).saturating_sub(sql.as_ptr() as usize);
+    let shared = sql
+        .get(..offset)
+        .is_some_and(|prefix| !prefix.contains("/*!"));
+    let fill_separately = |out: &mut Option<&mut Vec<String>>| {
+        if let Some(out) = out.as_deref_mut() {
+            *out = crate::sql::tokens::tokens(sql);
+        }
+    };
     let mut f = StatementFeatures {
         length_bytes: body.len(),
         ..StatementFeatures::default()
     };
     if body.is_empty() {
+        fill_separately(&mut tokens_out);
         f.unparsed_reason = Some("empty statement".to_owned());
         return f;
     }
     let guess = kind_from_keywords(body);
     f.kind = guess;
     if guess.is_chatter() && !(guess == StatementKind::Set && contains_select(body)) {
+        fill_separately(&mut tokens_out);
         f.parsed = true;
         f.fast_path = true;
         fallback_scan(body, catalog, &mut f);
@@ -565,10 +617,27 @@ pub fn analyze(sql: &str, catalog: &Catalog) -> StatementFeatures {
     }
 
     let dialect = MySqlDialect {};
-    let tokens = match Tokenizer::new(&dialect, body).tokenize_with_location() {
+    let tokens = match Tokenizer::new(&dialect, body)
+        .with_unescape(false)
+        .tokenize_with_location()
+    {
         Ok(t) => t,
-        Err(e) => return unparsed(body, catalog, f, format!("tokenizer: {e}")),
+        Err(e) => {
+            fill_separately(&mut tokens_out);
+            return unparsed(body, catalog, f, format!("tokenizer: {e}"));
+        }
     };
+    match tokens_out.as_deref_mut() {
+        Some(out) if shared => {
+            out.extend(
+                tokens
+                    .iter()
+                    .filter_map(|t| crate::sql::tokens::map_token(&t.token)),
+            );
+        }
+        Some(_) => fill_separately(&mut tokens_out),
+        None => {}
+    }
     let mut depth = 0usize;
     let mut max_depth = 0usize;
     let mut operators = 0usize;
@@ -672,6 +741,7 @@ fn fallback_scan(body: &str, catalog: &Catalog, f: &mut StatementFeatures) {
                 known: true,
                 access: TableAccess::Unknown,
                 row_count: t.row_count,
+                rows_read_estimate: None,
             });
         }
         after_table_keyword = matches!(&*tok, "from" | "join" | "into" | "update" | "table");
@@ -1048,13 +1118,51 @@ impl Restrict {
 #[derive(Debug)]
 enum Fact {
     /// Column compared with a value independent of the block.
-    Const { table: usize, column: String },
+    Const {
+        table: usize,
+        column: String,
+        kind: ConstKind,
+    },
     /// Equality between columns of two tables of the block.
     JoinKey {
         a: (usize, String),
         b: (usize, String),
         restrict: Restrict,
     },
+}
+
+/// How a column is compared with values, for the rows-read estimate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum ConstKind {
+    /// `= v`, `IS NULL`.
+    Eq,
+    /// `IN (v1, ..., vn)`.
+    In(u32),
+    /// `BETWEEN a AND b` with a known numeric width.
+    Span(f64),
+    /// `<`, `>`, `LIKE 'p%'`, or a range whose width is not known here
+    /// (one-sided bounds are paired up when the block closes).
+    Range,
+    /// `IN (subquery)` and the like.
+    Other,
+}
+
+/// Width of the closed numeric range on `column` (qualified or not) among
+/// a block's one-sided bounds, when both sides were given.
+fn closed_width(bounds: &[(String, Option<Lit>, Option<Lit>)], column: &str) -> Option<f64> {
+    bounds.iter().find_map(|(name, lo, hi)| {
+        let own = name == column
+            || name
+                .strip_suffix(column)
+                .is_some_and(|prefix| prefix.ends_with('.'));
+        match (own, lo, hi) {
+            (true, Some(lo), Some(hi)) => match span(*lo, *hi) {
+                Some((RangeKind::Number, w)) => Some(w),
+                _ => None,
+            },
+            _ => None,
+        }
+    })
 }
 
 /// A table (or derived table/CTE) visible in a query block.
@@ -1522,6 +1630,7 @@ impl<'c> Analyzer<'c> {
             known: table.is_some(),
             access: TableAccess::Unknown,
             row_count: table.and_then(|t| t.row_count),
+            rows_read_estimate: None,
         });
         self.f.tables.len() - 1
     }
@@ -1614,32 +1723,43 @@ impl<'c> Analyzer<'c> {
             return;
         };
         let mut has_join_key = false;
-        let mut accesses: Vec<(usize, TableAccess, u64)> = Vec::new();
+        // (scope table, table ref, access, rows, index-join column)
+        let mut accesses: Vec<(usize, usize, TableAccess, u64, Option<&str>)> = Vec::new();
         for (i, st) in scope.tables.iter().enumerate() {
             let (Some(r), Some(table)) = (st.table_ref, st.table) else {
                 continue;
             };
             let leading = |c: &str| table.index_use(c) == IndexUse::Leading;
             let mut access = TableAccess::FullScan;
+            let mut join_column = None;
             for fact in &scope.facts {
                 match fact {
-                    Fact::Const { table: t, column } if *t == i && leading(column) => {
+                    Fact::Const {
+                        table: t, column, ..
+                    } if *t == i && leading(column) => {
                         access = TableAccess::IndexLookup;
                         break;
                     }
                     Fact::JoinKey { a, b, restrict } => {
                         has_join_key = true;
                         let hit = [a, b]
-                            .iter()
-                            .any(|(t, c)| *t == i && restrict.allows(i) && leading(c));
-                        if hit {
+                            .into_iter()
+                            .find(|(t, c)| *t == i && restrict.allows(i) && leading(c));
+                        if let Some((_, c)) = hit {
                             access = TableAccess::IndexJoin;
+                            join_column = Some(c.as_str());
                         }
                     }
                     _ => {}
                 }
             }
-            accesses.push((r, access, table.row_count.unwrap_or(u64::MAX)));
+            accesses.push((
+                i,
+                r,
+                access,
+                table.row_count.unwrap_or(u64::MAX),
+                join_column,
+            ));
         }
         has_join_key |= scope
             .facts
@@ -1648,20 +1768,81 @@ impl<'c> Analyzer<'c> {
         let needs_driver = !accesses.is_empty()
             && accesses
                 .iter()
-                .all(|(_, a, _)| *a == TableAccess::IndexJoin);
+                .all(|(_, _, a, _, _)| *a == TableAccess::IndexJoin);
         if needs_driver {
             let driver = accesses
                 .iter()
                 .enumerate()
-                .min_by_key(|(pos, (_, _, rows))| (*rows, *pos))
+                .min_by_key(|(pos, (_, _, _, rows, _))| (*rows, *pos))
                 .map(|(pos, _)| pos);
             if let Some(d) = driver {
-                accesses[d].1 = TableAccess::FullScan;
+                accesses[d].2 = TableAccess::FullScan;
             }
         }
-        for (r, access, _) in accesses {
+        // Rows read: lookups and scans first, then index joins, reached
+        // once per row of the smallest of the others (the likely driver).
+        let mut estimates: Vec<Option<f64>> = accesses
+            .iter()
+            .map(|&(i, _, access, _, _)| {
+                let table = scope.tables[i].table?;
+                let rows = table.row_count? as f64;
+                if access != TableAccess::IndexLookup {
+                    return Some(rows);
+                }
+                let mut best = rows;
+                for fact in &scope.facts {
+                    let Fact::Const {
+                        table: t,
+                        column,
+                        kind,
+                    } = fact
+                    else {
+                        continue;
+                    };
+                    if *t != i || table.index_use(column) != IndexUse::Leading {
+                        continue;
+                    }
+                    let per_key = self.catalog.rows_per_key(table, column);
+                    let width = match kind {
+                        ConstKind::Range => closed_width(&scope.bounds, column),
+                        _ => None,
+                    };
+                    let guess = match (*kind, width) {
+                        (ConstKind::Eq, _) => per_key,
+                        (ConstKind::In(n), _) => f64::from(n) * per_key,
+                        (ConstKind::Span(w), _) | (ConstKind::Range, Some(w)) => {
+                            (w + 1.0) * per_key
+                        }
+                        (ConstKind::Range, None) => rows / 3.0,
+                        (ConstKind::Other, _) => rows / 10.0,
+                    };
+                    best = best.min(guess.max(1.0));
+                }
+                Some(best)
+            })
+            .collect();
+        let driving = accesses
+            .iter()
+            .zip(&estimates)
+            .filter(|((_, _, a, _, _), _)| *a != TableAccess::IndexJoin)
+            .filter_map(|(_, e)| *e)
+            .fold(f64::INFINITY, f64::min);
+        let driving = if driving.is_finite() { driving } else { 1.0 };
+        for ((i, _, access, _, join_column), e) in accesses.iter().zip(estimates.iter_mut()) {
+            if *access != TableAccess::IndexJoin {
+                continue;
+            }
+            let (Some(table), Some(column)) = (scope.tables[*i].table, join_column) else {
+                continue;
+            };
+            if let Some(rows) = table.row_count {
+                *e = Some((driving * self.catalog.rows_per_key(table, column)).min(rows as f64));
+            }
+        }
+        for ((_, r, access, _, _), e) in accesses.into_iter().zip(estimates) {
             if let Some(t) = self.f.tables.get_mut(r) {
                 t.access = access;
+                t.rows_read_estimate = e;
             }
         }
         if has_join_key {
@@ -1855,7 +2036,7 @@ impl<'c> Analyzer<'c> {
         }
     }
 
-    fn const_fact(&mut self, c: &ColRef<'_>, sargable: bool) {
+    fn const_fact(&mut self, c: &ColRef<'_>, sargable: bool, kind: ConstKind) {
         let Some(scope) = self.scopes.last() else {
             return;
         };
@@ -1878,6 +2059,7 @@ impl<'c> Analyzer<'c> {
             scope.facts.push(Fact::Const {
                 table: ti,
                 column: c.column.to_ascii_lowercase(),
+                kind,
             });
         }
     }
@@ -1949,7 +2131,8 @@ impl<'c> Analyzer<'c> {
         if !self.independent(other, 0) {
             return;
         }
-        self.const_fact(&col, sargable);
+        let kind = if eq { ConstKind::Eq } else { ConstKind::Range };
+        self.const_fact(&col, sargable, kind);
         if self.under_or {
             return;
         }
@@ -2073,7 +2256,7 @@ impl<'c> Analyzer<'c> {
                         self.f.predicates.ops.is_not_null += 1;
                     }
                     if let Some(c) = self.local_column(x) {
-                        self.const_fact(&c, matches!(e, Expr::IsNull(_)));
+                        self.const_fact(&c, matches!(e, Expr::IsNull(_)), ConstKind::Eq);
                     }
                 }
                 self.expr(x);
@@ -2113,7 +2296,7 @@ impl<'c> Analyzer<'c> {
                             if let Some(c) = self.local_column(expr)
                                 && items.iter().all(|i| self.independent(i, 0))
                             {
-                                self.const_fact(&c, !*negated);
+                                self.const_fact(&c, !*negated, ConstKind::In(n));
                             }
                         }
                         self.expr(expr);
@@ -2129,7 +2312,7 @@ impl<'c> Analyzer<'c> {
                                 self.f.predicates.ops.in_subquery += 1;
                             }
                             if let Some(c) = self.local_column(expr) {
-                                self.const_fact(&c, !*negated);
+                                self.const_fact(&c, !*negated, ConstKind::Other);
                             }
                         }
                         self.expr(expr);
@@ -2159,11 +2342,18 @@ impl<'c> Analyzer<'c> {
                         && self.independent(low, 0)
                         && self.independent(high, 0)
                     {
-                        self.const_fact(&c, !*negated);
+                        let width = match (eval(low, 0), eval(high, 0)) {
+                            (Some(lo), Some(hi)) => span(lo, hi),
+                            _ => None,
+                        };
+                        let kind = match width {
+                            Some((RangeKind::Number, w)) => ConstKind::Span(w),
+                            _ => ConstKind::Range,
+                        };
+                        self.const_fact(&c, !*negated, kind);
                         if !*negated
                             && !self.under_or
-                            && let (Some(lo), Some(hi)) = (eval(low, 0), eval(high, 0))
-                            && let Some((kind, s)) = span(lo, hi)
+                            && let Some((kind, s)) = width
                         {
                             self.f.predicates.ranges.push(RangeFeature {
                                 column: self.qualified(&c),
@@ -2211,7 +2401,7 @@ impl<'c> Analyzer<'c> {
                     if let Some(c) = self.local_column(expr)
                         && self.independent(pattern, 0)
                     {
-                        self.const_fact(&c, !*negated && !leading_wildcard);
+                        self.const_fact(&c, !*negated && !leading_wildcard, ConstKind::Range);
                     }
                 }
                 self.expr(expr);

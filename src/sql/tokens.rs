@@ -45,7 +45,7 @@ pub fn tokens(sql: &str) -> Vec<String> {
 }
 
 /// Maps one sqlparser token to its TF-IDF token, `None` for dropped tokens.
-fn map_token(tok: &Token) -> Option<String> {
+pub(crate) fn map_token(tok: &Token) -> Option<String> {
     Some(match tok {
         Token::EOF | Token::Whitespace(_) | Token::Comma | Token::SemiColon | Token::Period => {
             return None;
