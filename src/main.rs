@@ -200,6 +200,24 @@ struct TrainArgs {
     /// Skip the evaluation and only fit and save.
     #[arg(long)]
     no_eval: bool,
+    /// Feed each fingerprint's training history (median time, count) to the
+    /// learned models as inputs; `--history false` trains on text alone.
+    #[arg(long, default_value_t = qlat::train::TrainConfig::default().use_history, action = clap::ArgAction::Set)]
+    history: bool,
+    /// Share of fingerprints trained with their history hidden, so the
+    /// models also learn to predict shapes they have never seen.
+    #[arg(long, default_value_t = qlat::train::TrainConfig::default().history_dropout)]
+    history_dropout: f64,
+    /// MLP hidden layer sizes.
+    #[arg(long, value_delimiter = ',', default_values_t = qlat::train::TrainConfig::default().hidden)]
+    hidden: Vec<usize>,
+    /// Weight of the TF-IDF block next to the structural features: lower
+    /// leans on structure (generalises to new shapes), higher on tokens.
+    #[arg(long, default_value_t = qlat::train::TrainConfig::default().tfidf_scale)]
+    tfidf_scale: f64,
+    /// Decoupled (AdamW) weight decay of the MLP.
+    #[arg(long, default_value_t = qlat::train::TrainConfig::default().weight_decay)]
+    weight_decay: f64,
 }
 
 #[derive(Args, Debug)]
@@ -299,16 +317,25 @@ struct CaptureArgs {
     #[arg(long, default_value_t = 20261125)]
     seed: u64,
     /// Executions of each of the 22 TPC-H templates.
-    #[arg(long, default_value_t = 60)]
+    #[arg(long, default_value_t = 50)]
     tpch_runs: usize,
-    /// Ad-hoc (non-TPC-H) statements in total.
-    #[arg(long, default_value_t = 7000)]
+    /// Hand-written ad-hoc (non-TPC-H) statements in total.
+    #[arg(long, default_value_t = 6000)]
     adhoc: usize,
+    /// Distinct exploration shapes: seeded recipes over the TPC-H schema
+    /// (tables, joins, predicates, grouping), each run with fresh literals.
+    #[arg(long, default_value_t = 400)]
+    explore_recipes: usize,
+    /// Executions of exploration shapes in total.
+    #[arg(long, default_value_t = 4000)]
+    explore: usize,
     /// Per-statement timeout in seconds.
     #[arg(long, default_value_t = 60.0)]
     statement_timeout: f64,
-    /// Concurrent clients in successive stretches of the run.
-    #[arg(long, value_delimiter = ',', default_value = "1,3,2,4,1")]
+    /// Concurrent clients in successive stretches of the run, e.g. `1,3,2`.
+    /// One by default: a statement's time then measures its own work, not
+    /// its neighbours'.
+    #[arg(long, value_delimiter = ',', default_value = "1")]
     concurrency: Vec<usize>,
     /// Where to write the exports and capture.json.
     #[arg(long, default_value = "data")]
@@ -319,6 +346,11 @@ struct CaptureArgs {
     /// Reload data even if the database already holds this scale factor.
     #[arg(long)]
     reload: bool,
+    /// Grow InnoDB's buffer pool to at least this many MiB during the
+    /// capture (restored afterwards) so the data stays in memory; 0 leaves
+    /// the server's setting alone.
+    #[arg(long, default_value_t = 512)]
+    buffer_pool_mib: u64,
     /// Password for the workload accounts the capture creates.
     #[arg(long, env = "QLAT_WORKLOAD_PASSWORD", default_value = "qlat-workload")]
     workload_password: String,
@@ -392,10 +424,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     tpch_runs_per_template: a.tpch_runs,
                     adhoc_statements: a.adhoc,
                     qgen_seed_comment_share: 0.3,
+                    explore_recipes: a.explore_recipes,
+                    explore_statements: a.explore,
                 },
                 statement_timeout: Duration::from_secs_f64(a.statement_timeout),
                 concurrency_stretches: a.concurrency,
                 reload: a.reload,
+                buffer_pool_mib: (a.buffer_pool_mib > 0).then_some(a.buffer_pool_mib),
                 workload_password: a.workload_password,
             };
             let summary = capture::run(&config).await.context("capture failed")?;
@@ -534,8 +569,26 @@ fn train(a: TrainArgs) -> anyhow::Result<()> {
     use qlat::eval::run::{EvalConfig, Models, evaluate_models, predictor};
     let catalog = load_catalog(&a.catalog)?;
     let samples = read_samples(&a.inputs)?;
+    anyhow::ensure!(
+        (0.0..1.0).contains(&a.history_dropout),
+        "--history-dropout must be in [0, 1), got {}",
+        a.history_dropout
+    );
+    anyhow::ensure!(
+        a.tfidf_scale >= 0.0 && a.weight_decay >= 0.0,
+        "--tfidf-scale and --weight-decay must be >= 0"
+    );
+    anyhow::ensure!(
+        !a.hidden.is_empty() && a.hidden.iter().all(|&h| h > 0),
+        "--hidden needs at least one layer size, all > 0"
+    );
     let mut cfg = qlat::train::TrainConfig {
         seed: a.seed,
+        use_history: a.history,
+        history_dropout: a.history_dropout,
+        hidden: a.hidden.clone(),
+        tfidf_scale: a.tfidf_scale,
+        weight_decay: a.weight_decay,
         ..Default::default()
     };
     if let Some(e) = a.epochs {

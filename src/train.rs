@@ -53,6 +53,13 @@ pub struct TrainConfig {
     pub tfidf_scale: f64,
     /// Add fingerprint-history input features (see [`crate::features`]).
     pub use_history: bool,
+    /// Share of fingerprints trained without their history (see
+    /// [`FeatureConfig::history_dropout`]); absent from older manifests.
+    #[serde(default)]
+    pub history_dropout: f64,
+    /// Heavy-tailed counts as ln(1 + x) (see [`FeatureConfig::log_counts`]).
+    #[serde(default)]
+    pub log_counts: bool,
     pub thresholds: ClassThresholds,
     /// Share of the training data, the latest by time, held out for early
     /// stopping, the ridge penalty and interval calibration.
@@ -85,6 +92,8 @@ impl Default for TrainConfig {
             min_df: features.min_df,
             tfidf_scale: features.tfidf_scale,
             use_history: features.use_history,
+            history_dropout: features.history_dropout,
+            log_counts: features.log_counts,
             thresholds: ClassThresholds::default(),
             validation_fraction: 0.15,
             class_weight: mlp.class_weight,
@@ -101,6 +110,8 @@ impl TrainConfig {
             min_df: self.min_df,
             tfidf_scale: self.tfidf_scale,
             use_history: self.use_history,
+            history_dropout: self.history_dropout,
+            log_counts: self.log_counts,
         }
     }
 

@@ -131,8 +131,10 @@ pub type RawLayer = (Vec<f32>, Vec<f32>, usize, usize);
 struct Layer {
     n_in: usize,
     n_out: usize,
-    /// Row-major `n_out × n_in`, except the first layer, which is stored
-    /// transposed (`n_in × n_out`) so an input column is contiguous.
+    /// Transposed (`n_in × n_out`, row-major) so one input's weights are
+    /// contiguous: the forward pass adds `x_i · column_i` for the inputs
+    /// that are non-zero (half of a ReLU layer's outputs are zero, and a
+    /// statement uses a few dozen of the TF-IDF columns).
     w: Vec<f64>,
     b: Vec<f64>,
 }
@@ -327,17 +329,12 @@ impl Mlp {
                 )));
             }
             expect_in = *n_out;
-            let w64: Vec<f64> = if i == 0 {
-                let mut t = vec![0.0; w.len()];
-                for o in 0..*n_out {
-                    for k in 0..*n_in {
-                        t[k * n_out + o] = f64::from(w[o * n_in + k]);
-                    }
+            let mut w64 = vec![0.0; w.len()];
+            for o in 0..*n_out {
+                for k in 0..*n_in {
+                    w64[k * n_out + o] = f64::from(w[o * n_in + k]);
                 }
-                t
-            } else {
-                w.iter().map(|&v| f64::from(v)).collect()
-            };
+            }
             layers.push(Layer {
                 n_in: *n_in,
                 n_out: *n_out,
@@ -412,9 +409,12 @@ impl Mlp {
         for (li, layer) in self.layers.iter().enumerate().skip(1) {
             let input = &acts[li - 1];
             let mut pre = layer.b.clone();
-            for (o, p) in pre.iter_mut().enumerate() {
-                let row = &layer.w[o * layer.n_in..(o + 1) * layer.n_in];
-                *p += dot(row, input);
+            for (x, column) in input.iter().zip(layer.w.chunks_exact(layer.n_out)) {
+                if *x != 0.0 {
+                    for (p, w) in pre.iter_mut().zip(column) {
+                        *p += x * w;
+                    }
+                }
             }
             let last = li + 1 == self.layers.len();
             acts.push(if last {
@@ -433,7 +433,13 @@ impl Mlp {
         if let Some(g) = grad1 {
             // Back-propagate ∂o0 through the hidden layers.
             let last = self.layers.len() - 1;
-            let mut delta: Vec<f64> = self.layers[last].w[..self.layers[last].n_in].to_vec();
+            let out_layer = &self.layers[last];
+            let mut delta: Vec<f64> = out_layer
+                .w
+                .iter()
+                .step_by(out_layer.n_out)
+                .copied()
+                .collect();
             for li in (1..last).rev() {
                 let layer = &self.layers[li];
                 for (d, p) in delta.iter_mut().zip(&pres[li]) {
@@ -441,16 +447,11 @@ impl Mlp {
                         *d = 0.0;
                     }
                 }
-                let mut prev = vec![0.0; layer.n_in];
-                for (o, d) in delta.iter().enumerate() {
-                    if *d != 0.0 {
-                        let row = &layer.w[o * layer.n_in..(o + 1) * layer.n_in];
-                        for (p, w) in prev.iter_mut().zip(row) {
-                            *p += d * w;
-                        }
-                    }
-                }
-                delta = prev;
+                delta = layer
+                    .w
+                    .chunks_exact(layer.n_out)
+                    .map(|column| dot(column, &delta))
+                    .collect();
             }
             for (d, p) in delta.iter_mut().zip(&pres[0]) {
                 if *p <= 0.0 {
@@ -581,21 +582,21 @@ impl LatencyModel for Mlp {
 
 /// Dot product with four independent accumulators, so the compiler can
 /// vectorise it (a single running sum must stay in order).
+/// Dot product with eight independent accumulators over fixed-size chunks,
+/// so the compiler can keep them in vector registers (a single running sum
+/// is a dependency chain it may not reorder).
 fn dot(a: &[f64], b: &[f64]) -> f64 {
     let n = a.len().min(b.len());
-    let (a, b) = (&a[..n], &b[..n]);
-    let mut acc = [0.0; 4];
-    let chunks = n / 4;
-    for k in 0..chunks {
-        for l in 0..4 {
-            acc[l] += a[4 * k + l] * b[4 * k + l];
+    let (a8, a_tail) = a[..n].as_chunks::<8>();
+    let (b8, b_tail) = b[..n].as_chunks::<8>();
+    let mut acc = [0.0; 8];
+    for (x, y) in a8.iter().zip(b8) {
+        for l in 0..8 {
+            acc[l] += x[l] * y[l];
         }
     }
-    let mut tail = 0.0;
-    for k in chunks * 4..n {
-        tail += a[k] * b[k];
-    }
-    (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
+    let tail: f64 = a_tail.iter().zip(b_tail).map(|(x, y)| x * y).sum();
+    ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])) + tail
 }
 
 fn softplus(x: f64) -> f64 {

@@ -160,16 +160,48 @@ pub trait LatencyModel: Send + Sync {
     /// several times more). Use [`LatencyModel::predict_batch_explained`]
     /// for both.
     fn predict_batch(&self, sqls: &[&str]) -> Vec<Prediction> {
-        parallel_map(sqls, |s| {
-            let f = self.spec().featurize(s);
-            self.predict_featurized(&f.1, false)
+        per_distinct_text(sqls, |distinct| {
+            parallel_map(distinct, |s| {
+                let f = self.spec().featurize(s);
+                self.predict_featurized(&f.1, false)
+            })
         })
     }
 
     /// Predicts many statements on all cores, with explanations.
     fn predict_batch_explained(&self, sqls: &[&str]) -> Vec<Prediction> {
-        parallel_map(sqls, |s| self.predict(s))
+        per_distinct_text(sqls, |distinct| parallel_map(distinct, |s| self.predict(s)))
     }
+}
+
+/// Runs `predict` once per distinct text of `sqls` and fans the answers back
+/// out in order. Logs repeat texts verbatim (driver chatter, dashboards
+/// polling), the models are deterministic, and a duplicate costs a hash
+/// lookup instead of a parse.
+fn per_distinct_text(
+    sqls: &[&str],
+    predict: impl FnOnce(&[&str]) -> Vec<Prediction>,
+) -> Vec<Prediction> {
+    let mut position: std::collections::HashMap<&str, usize> =
+        std::collections::HashMap::with_capacity(sqls.len());
+    let mut distinct: Vec<&str> = Vec::with_capacity(sqls.len());
+    let slots: Vec<usize> = sqls
+        .iter()
+        .map(|&s| {
+            *position.entry(s).or_insert_with(|| {
+                distinct.push(s);
+                distinct.len() - 1
+            })
+        })
+        .collect();
+    if distinct.len() == sqls.len() {
+        return predict(sqls);
+    }
+    let answers = predict(&distinct);
+    slots
+        .into_iter()
+        .filter_map(|i| answers.get(i).cloned())
+        .collect()
 }
 
 /// Maps `items` in order using every available core (scoped threads, one
@@ -275,4 +307,35 @@ pub fn argmax_class(p: &[f64; 3]) -> LatencyClass {
         }
     }
     LatencyClass::ALL[best]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(sql: &str) -> Prediction {
+        Prediction {
+            predicted_seconds: sql.len() as f64,
+            p10: 0.0,
+            p90: 0.0,
+            class: LatencyClass::Fast,
+            class_probabilities: [1.0, 0.0, 0.0],
+            explanation_baseline: 0.0,
+            explanation: Vec::new(),
+            parsed: true,
+        }
+    }
+
+    #[test]
+    fn duplicates_are_computed_once_and_answered_in_order() {
+        let sqls = ["a", "bbb", "a", "cc", "bbb", "a"];
+        let mut computed = Vec::new();
+        let out = per_distinct_text(&sqls, |d| {
+            computed = d.iter().map(|s| s.to_string()).collect();
+            d.iter().map(|s| answer(s)).collect()
+        });
+        assert_eq!(computed, ["a", "bbb", "cc"]);
+        let got: Vec<f64> = out.iter().map(|p| p.predicted_seconds).collect();
+        assert_eq!(got, [1.0, 3.0, 1.0, 2.0, 3.0, 1.0]);
+    }
 }
