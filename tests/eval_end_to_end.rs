@@ -246,7 +246,20 @@ fn toy_models_on_the_tpch_slow_log() {
         let svg = std::fs::read_to_string(dir.path().join(format!("{stem}.svg"))).expect(stem);
         assert!(svg.contains("<svg") && svg.len() > 1000, "{stem}.svg");
     }
-    assert_eq!(written.len(), 2 + 4 * 2);
+    assert_eq!(written.len(), 2 + 4 * 2 + 1);
+    let unseen =
+        std::fs::read_to_string(dir.path().join("unseen_shapes.csv")).expect("unseen_shapes.csv");
+    let mut lines = unseen.lines();
+    let header = lines.next().unwrap_or_default();
+    assert!(
+        header.starts_with("fingerprint,statements,median_seconds,")
+            && header.contains("fingerprint median_median_q_error"),
+        "{header}"
+    );
+    let rows: Vec<&str> = lines.collect();
+    let fingerprints: std::collections::HashSet<&str> =
+        samples.iter().map(|s| s.fingerprint.as_str()).collect();
+    assert_eq!(rows.len(), fingerprints.len(), "one row per fingerprint");
     if let Ok(out) = std::env::var("QLAT_EVAL_OUT") {
         write_report(r, &eval.per_sample, Path::new(&out)).expect("copy written");
     }

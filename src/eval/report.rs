@@ -119,7 +119,78 @@ pub fn write_report(
         write_file(&svg_path, svg.as_bytes())?;
         written.push(svg_path);
     }
+    if !per_sample.unseen.truth.is_empty() {
+        let csv_path = dir.join("unseen_shapes.csv");
+        write_file(&csv_path, unseen_shapes_csv(&per_sample.unseen).as_bytes())?;
+        written.push(csv_path);
+    }
     Ok(written)
+}
+
+/// One row per fingerprint of the grouped CV (each predicted by models that
+/// never saw it): statements, median measured time, and per model the
+/// median prediction and median q-error; worst first by the first model.
+/// The table behind "which new shapes does the model get wrong".
+pub fn unseen_shapes_csv(unseen: &super::run::UnseenSeries) -> String {
+    use std::collections::BTreeMap;
+    let mut rows: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, fp) in unseen.fingerprints.iter().enumerate() {
+        rows.entry(fp.as_str()).or_default().push(i);
+    }
+    let median = |mut v: Vec<f64>| -> f64 {
+        v.retain(|x| x.is_finite());
+        v.sort_by(f64::total_cmp);
+        match v.len() {
+            0 => f64::NAN,
+            n if n % 2 == 1 => v[n / 2],
+            n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+        }
+    };
+    let mut table: Vec<(f64, String)> = rows
+        .iter()
+        .map(|(fp, idx)| {
+            let truth = median(idx.iter().map(|&i| unseen.truth[i]).collect());
+            let mut line = format!("{},{},{:.6}", csv_field(fp), idx.len(), truth);
+            let mut first_q = f64::NAN;
+            for (m, series) in unseen.models.iter().enumerate() {
+                let pred = |i: usize| series.predicted_seconds.get(i).copied().unwrap_or(f64::NAN);
+                let p = median(idx.iter().map(|&i| pred(i)).collect());
+                let q = median(
+                    idx.iter()
+                        .map(|&i| crate::eval::metrics::q_error(pred(i), unseen.truth[i]))
+                        .collect(),
+                );
+                if m == 0 {
+                    first_q = q;
+                }
+                line.push_str(&format!(",{p:.6},{q:.3}"));
+            }
+            (first_q, line)
+        })
+        .collect();
+    table.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let mut out = String::from("fingerprint,statements,median_seconds");
+    for series in &unseen.models {
+        out.push_str(&format!(
+            ",{0}_median_predicted_seconds,{0}_median_q_error",
+            csv_field(&series.model)
+        ));
+    }
+    out.push('\n');
+    for (_, line) in table {
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
+
+/// A CSV field, quoted when it holds a comma, quote or line break.
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> Result<(), EvalError> {
@@ -790,7 +861,36 @@ mod tests {
                     predicted_seconds: (0..n).map(|i| 0.002 * (i + 1) as f64).collect(),
                 },
             ],
+            unseen: Default::default(),
         }
+    }
+
+    #[test]
+    fn unseen_shapes_table_is_worst_first_and_quoted() {
+        let unseen = super::super::run::UnseenSeries {
+            truth: vec![1.0, 1.0, 0.1, 0.1, 0.1],
+            fingerprints: vec![
+                "select a".into(),
+                "select a".into(),
+                "select b, c".into(),
+                "select b, c".into(),
+                "select b, c".into(),
+            ],
+            models: vec![ModelSeries {
+                model: "mlp".into(),
+                predicted_seconds: vec![2.0, 2.0, 0.1, 0.1, 1.0],
+            }],
+        };
+        let csv = unseen_shapes_csv(&unseen);
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(
+            lines,
+            [
+                "fingerprint,statements,median_seconds,mlp_median_predicted_seconds,mlp_median_q_error",
+                "select a,2,1.000000,2.000000,2.000",
+                "\"select b, c\",3,0.100000,0.100000,1.000",
+            ]
+        );
     }
 
     #[test]

@@ -138,6 +138,18 @@ pub struct PerSample {
     pub fingerprints: Vec<String>,
     /// Only models whose predictions matched the test set in length.
     pub models: Vec<ModelSeries>,
+    /// Grouped CV: every statement once, predicted by the models of the fold
+    /// that held its fingerprint out, folds one after another.
+    #[serde(default)]
+    pub unseen: UnseenSeries,
+}
+
+/// Held-out predictions of the grouped CV, for the per-fingerprint table.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct UnseenSeries {
+    pub truth: Vec<f64>,
+    pub fingerprints: Vec<String>,
+    pub models: Vec<ModelSeries>,
 }
 
 /// What [`evaluate_models`] returns.
@@ -240,6 +252,31 @@ pub fn evaluate_models<T: Trainer + ?Sized>(
         let Some(runs) = run_split(&valid, split, trainer, cfg, &stage, &mut results) else {
             continue;
         };
+        let unseen = &mut per_sample.unseen;
+        let aligned = unseen.models.is_empty()
+            || (runs.len() == unseen.models.len()
+                && runs
+                    .iter()
+                    .zip(&unseen.models)
+                    .all(|(r, m)| r.model == m.model));
+        if aligned {
+            unseen
+                .truth
+                .extend(split.test.iter().map(|&i| valid[i].seconds));
+            unseen
+                .fingerprints
+                .extend(split.test.iter().map(|&i| valid[i].fingerprint.clone()));
+            for run in &runs {
+                let seconds = run.preds.iter().map(|p| p.predicted_seconds);
+                match unseen.models.iter_mut().find(|m| m.model == run.model) {
+                    Some(series) => series.predicted_seconds.extend(seconds),
+                    None => unseen.models.push(ModelSeries {
+                        model: run.model.clone(),
+                        predicted_seconds: seconds.collect(),
+                    }),
+                }
+            }
+        }
         for run in runs {
             let pos = match cv.iter().position(|c| c.model == run.model) {
                 Some(p) => p,
