@@ -248,7 +248,7 @@ async fn helpers(s: &dyn ArtifactStore) {
         .await
         .expect("get_dir")
         .expect("a model directory");
-    assert_eq!(manifest.training_samples, 16_223);
+    assert_eq!(manifest.training_samples, 21_426);
     qlat::train::TrainedModels::load(out.path()).expect("downloaded model loads");
 
     // A flipped byte in the stored copy is refused on download.

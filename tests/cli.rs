@@ -65,11 +65,11 @@ fn analyze_json_contract_on_the_shipped_dataset() {
         "--no-report",
         "data/slow_log.json",
     ]));
-    assert_eq!(v["query_count"], 16_223);
+    assert_eq!(v["query_count"], 21_426);
     let classes = v["classes"].as_array().expect("classes");
     assert_eq!(v["unique_query_count"].as_u64(), Some(classes.len() as u64));
     let total: u64 = classes.iter().filter_map(|c| c["count"].as_u64()).sum();
-    assert_eq!(total, 16_223);
+    assert_eq!(total, 21_426);
     for c in classes {
         for key in [
             "fingerprint",

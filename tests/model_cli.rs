@@ -68,7 +68,7 @@ fn train_then_predict_and_eval_speak_the_contracts() {
             .arg(dir.path())
             .arg("data/native/slow.log"),
     );
-    assert_eq!(e["n"], 16_223);
+    assert_eq!(e["n"], 21_426);
     for part in ["metrics", "analytic"] {
         for key in [
             "n",
