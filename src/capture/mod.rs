@@ -200,17 +200,21 @@ async fn restore_settings(conn: &mut MySqlConnection, saved: &BTreeMap<String, S
     }
 }
 
-/// Grows the buffer pool to `mib` MiB unless it is already that big, and
-/// waits for the online resize to finish.
-async fn grow_buffer_pool(conn: &mut MySqlConnection, mib: u64) -> Result<(), CaptureError> {
-    let bytes = mib * 1024 * 1024;
-    let current: u64 = scalar(
+async fn buffer_pool_bytes(conn: &mut MySqlConnection) -> Result<u64, CaptureError> {
+    Ok(scalar(
         conn,
         "SELECT CAST(@@GLOBAL.innodb_buffer_pool_size AS CHAR)",
     )
     .await?
     .and_then(|v| v.parse().ok())
-    .unwrap_or(0);
+    .unwrap_or(0))
+}
+
+/// Grows the buffer pool to `mib` MiB unless it is already that big, and
+/// waits for the online resize to finish.
+async fn grow_buffer_pool(conn: &mut MySqlConnection, mib: u64) -> Result<(), CaptureError> {
+    let bytes = mib * 1024 * 1024;
+    let current = buffer_pool_bytes(conn).await?;
     if current >= bytes {
         return Ok(());
     }
@@ -225,13 +229,7 @@ async fn grow_buffer_pool(conn: &mut MySqlConnection, mib: u64) -> Result<(), Ca
     )
     .await?;
     for _ in 0..600 {
-        let now: u64 = scalar(
-            conn,
-            "SELECT CAST(@@GLOBAL.innodb_buffer_pool_size AS CHAR)",
-        )
-        .await?
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
+        let now = buffer_pool_bytes(conn).await?;
         let status = scalar(
             conn,
             "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'INNODB_BUFFER_POOL_RESIZE_STATUS'",
