@@ -581,13 +581,27 @@ fn log_scaled_mask() -> &'static [bool] {
     })
 }
 
+/// Whether history dropout hides this fingerprint: the first 8 bytes of its
+/// SHA-256 as a uniform draw in [0, 1), so the choice is stable across runs.
+fn dropped(fingerprint: &str, dropout: f64) -> bool {
+    use sha2::Digest;
+    if dropout <= 0.0 {
+        return false;
+    }
+    let digest = sha2::Sha256::digest(fingerprint.as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    (u64::from_le_bytes(first) as f64 / u64::MAX as f64) < dropout
+}
+
 /// Training histories with one sample left out at a time.
 struct LeaveOneOut {
     sorted: HashMap<String, Vec<f64>>,
-    dropout: f64,
 }
 
 impl LeaveOneOut {
+    /// Sorted ln times per fingerprint, without the fingerprints that
+    /// [`FeatureConfig::history_dropout`] hides: those train as unseen.
     fn new(train: &[Sample], config: &FeatureConfig) -> LeaveOneOut {
         let mut sorted: HashMap<String, Vec<f64>> = HashMap::new();
         if config.use_history {
@@ -597,39 +611,21 @@ impl LeaveOneOut {
                     .or_default()
                     .push(ln_seconds(s.seconds));
             }
+            let dropout = config.history_dropout.clamp(0.0, 1.0);
+            sorted.retain(|fp, _| !dropped(fp, dropout));
             for v in sorted.values_mut() {
                 v.sort_by(f64::total_cmp);
             }
         }
-        LeaveOneOut {
-            sorted,
-            dropout: config.history_dropout.clamp(0.0, 1.0),
-        }
-    }
-
-    /// Whether this fingerprint's history is hidden during training: the
-    /// first 8 bytes of its SHA-256 as a uniform draw in [0, 1).
-    fn dropped(&self, fingerprint: &str) -> bool {
-        use sha2::Digest;
-        if self.dropout <= 0.0 {
-            return false;
-        }
-        let digest = sha2::Sha256::digest(fingerprint.as_bytes());
-        let mut first = [0u8; 8];
-        first.copy_from_slice(&digest[..8]);
-        (u64::from_le_bytes(first) as f64 / u64::MAX as f64) < self.dropout
+        LeaveOneOut { sorted }
     }
 
     /// (median ln time of the other samples of this fingerprint, their
     /// count); a fingerprint seen only in this sample is unseen.
     fn history(&self, s: &Sample) -> (Option<f64>, u64) {
-        let fp = fingerprint_of(s);
-        let Some(v) = self.sorted.get(&fp) else {
+        let Some(v) = self.sorted.get(&fingerprint_of(s)) else {
             return (None, 0);
         };
-        if self.dropped(&fp) {
-            return (None, 0);
-        }
         let own = ln_seconds(s.seconds);
         let k = v
             .partition_point(|x| *x < own)

@@ -140,17 +140,17 @@ pub fn unseen_shapes_csv(unseen: &super::run::UnseenSeries) -> String {
     let median = |mut v: Vec<f64>| -> f64 {
         v.retain(|x| x.is_finite());
         v.sort_by(f64::total_cmp);
-        match v.len() {
-            0 => f64::NAN,
-            n if n % 2 == 1 => v[n / 2],
-            n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+        if v.is_empty() {
+            f64::NAN
+        } else {
+            crate::features::median_sorted(&v)
         }
     };
-    let mut table: Vec<(f64, String)> = rows
+    let mut table: Vec<(f64, Vec<String>)> = rows
         .iter()
         .map(|(fp, idx)| {
             let truth = median(idx.iter().map(|&i| unseen.truth[i]).collect());
-            let mut line = format!("{},{},{:.6}", csv_field(fp), idx.len(), truth);
+            let mut record = vec![fp.to_string(), idx.len().to_string(), format!("{truth:.6}")];
             let mut first_q = f64::NAN;
             for (m, series) in unseen.models.iter().enumerate() {
                 let pred = |i: usize| series.predicted_seconds.get(i).copied().unwrap_or(f64::NAN);
@@ -163,34 +163,33 @@ pub fn unseen_shapes_csv(unseen: &super::run::UnseenSeries) -> String {
                 if m == 0 {
                     first_q = q;
                 }
-                line.push_str(&format!(",{p:.6},{q:.3}"));
+                record.push(format!("{p:.6}"));
+                record.push(format!("{q:.3}"));
             }
-            (first_q, line)
+            (first_q, record)
         })
         .collect();
     table.sort_by(|a, b| b.0.total_cmp(&a.0));
-    let mut out = String::from("fingerprint,statements,median_seconds");
+    let mut header = vec![
+        "fingerprint".to_string(),
+        "statements".to_string(),
+        "median_seconds".to_string(),
+    ];
     for series in &unseen.models {
-        out.push_str(&format!(
-            ",{0}_median_predicted_seconds,{0}_median_q_error",
-            csv_field(&series.model)
-        ));
+        header.push(format!("{}_median_predicted_seconds", series.model));
+        header.push(format!("{}_median_q_error", series.model));
     }
-    out.push('\n');
-    for (_, line) in table {
-        out.push_str(&line);
-        out.push('\n');
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
+    // Writing to memory cannot fail; a record that could not be written is
+    // left out rather than failing the whole report.
+    for record in std::iter::once(header).chain(table.into_iter().map(|(_, r)| r)) {
+        let _ = w.write_record(&record);
     }
-    out
-}
-
-/// A CSV field, quoted when it holds a comma, quote or line break.
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
+    w.into_inner()
+        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+        .unwrap_or_default()
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> Result<(), EvalError> {

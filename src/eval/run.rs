@@ -252,13 +252,23 @@ pub fn evaluate_models<T: Trainer + ?Sized>(
         let Some(runs) = run_split(&valid, split, trainer, cfg, &stage, &mut results) else {
             continue;
         };
+        // Every fold must give the same models in the same order, or the
+        // series would not line up statement by statement.
         let unseen = &mut per_sample.unseen;
-        let aligned = unseen.models.is_empty()
-            || (runs.len() == unseen.models.len()
-                && runs
-                    .iter()
-                    .zip(&unseen.models)
-                    .all(|(r, m)| r.model == m.model));
+        if unseen.models.is_empty() {
+            unseen.models = runs
+                .iter()
+                .map(|r| ModelSeries {
+                    model: r.model.clone(),
+                    predicted_seconds: Vec::new(),
+                })
+                .collect();
+        }
+        let aligned = runs.len() == unseen.models.len()
+            && runs
+                .iter()
+                .zip(&unseen.models)
+                .all(|(r, m)| r.model == m.model);
         if aligned {
             unseen
                 .truth
@@ -266,15 +276,10 @@ pub fn evaluate_models<T: Trainer + ?Sized>(
             unseen
                 .fingerprints
                 .extend(split.test.iter().map(|&i| valid[i].fingerprint.clone()));
-            for run in &runs {
-                let seconds = run.preds.iter().map(|p| p.predicted_seconds);
-                match unseen.models.iter_mut().find(|m| m.model == run.model) {
-                    Some(series) => series.predicted_seconds.extend(seconds),
-                    None => unseen.models.push(ModelSeries {
-                        model: run.model.clone(),
-                        predicted_seconds: seconds.collect(),
-                    }),
-                }
+            for (series, run) in unseen.models.iter_mut().zip(&runs) {
+                series
+                    .predicted_seconds
+                    .extend(run.preds.iter().map(|p| p.predicted_seconds));
             }
         }
         for run in runs {

@@ -580,8 +580,6 @@ impl LatencyModel for Mlp {
     }
 }
 
-/// Dot product with four independent accumulators, so the compiler can
-/// vectorise it (a single running sum must stay in order).
 /// Dot product with eight independent accumulators over fixed-size chunks,
 /// so the compiler can keep them in vector registers (a single running sum
 /// is a dependency chain it may not reorder).

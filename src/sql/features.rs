@@ -1147,6 +1147,18 @@ enum ConstKind {
     Other,
 }
 
+/// How one catalog table of a block is read, while the block closes.
+struct BlockAccess<'a> {
+    /// Position in the block's tables (what [`Fact`]s refer to).
+    scope_table: usize,
+    /// Index into `StatementFeatures::tables`.
+    table_ref: usize,
+    table: &'a Table,
+    access: TableAccess,
+    /// The leading index column an index join reaches the table through.
+    join_column: Option<&'a str>,
+}
+
 /// Width of the closed numeric range on `column` (qualified or not) among
 /// a block's one-sided bounds, when both sides were given.
 fn closed_width(bounds: &[(String, Option<Lit>, Option<Lit>)], column: &str) -> Option<f64> {
@@ -1717,16 +1729,48 @@ impl<'c> Analyzer<'c> {
         self.subquery_depth -= 1;
     }
 
+    /// Rows an index lookup on `a` reads: the most selective predicate on a
+    /// leading index column, as rows per key × keys asked for.
+    fn lookup_estimate(&self, a: &BlockAccess<'_>, rows: f64, scope: &Scope<'_>) -> f64 {
+        let mut best = rows;
+        for fact in &scope.facts {
+            let Fact::Const {
+                table: t,
+                column,
+                kind,
+            } = fact
+            else {
+                continue;
+            };
+            if *t != a.scope_table || a.table.index_use(column) != IndexUse::Leading {
+                continue;
+            }
+            let per_key = self.catalog.rows_per_key(a.table, column);
+            let width = match kind {
+                ConstKind::Range => closed_width(&scope.bounds, column),
+                _ => None,
+            };
+            let guess = match (*kind, width) {
+                (ConstKind::Eq, _) => per_key,
+                (ConstKind::In(n), _) => f64::from(n) * per_key,
+                (ConstKind::Span(w), _) | (ConstKind::Range, Some(w)) => (w + 1.0) * per_key,
+                (ConstKind::Range, None) => rows / 3.0,
+                (ConstKind::Other, _) => rows / 10.0,
+            };
+            best = best.min(guess.max(1.0));
+        }
+        best
+    }
+
     /// Decides table access for the block and turns bounds into ranges.
     fn close_scope(&mut self) {
         let Some(scope) = self.scopes.pop() else {
             return;
         };
         let mut has_join_key = false;
-        // (scope table, table ref, access, rows, index-join column)
-        let mut accesses: Vec<(usize, usize, TableAccess, u64, Option<&str>)> = Vec::new();
+        let mut accesses: Vec<BlockAccess<'_>> = Vec::new();
         for (i, st) in scope.tables.iter().enumerate() {
-            let (Some(r), Some(table)) = (st.table_ref, st.table) else {
+            let (Some(table_ref), Some(table)) = (st.table_ref, st.table) else {
                 continue;
             };
             let leading = |c: &str| table.index_use(c) == IndexUse::Leading;
@@ -1753,95 +1797,59 @@ impl<'c> Analyzer<'c> {
                     _ => {}
                 }
             }
-            accesses.push((
-                i,
-                r,
+            accesses.push(BlockAccess {
+                scope_table: i,
+                table_ref,
+                table,
                 access,
-                table.row_count.unwrap_or(u64::MAX),
                 join_column,
-            ));
+            });
         }
         has_join_key |= scope
             .facts
             .iter()
             .any(|f| matches!(f, Fact::JoinKey { .. }));
-        let needs_driver = !accesses.is_empty()
-            && accesses
-                .iter()
-                .all(|(_, _, a, _, _)| *a == TableAccess::IndexJoin);
+        let needs_driver =
+            !accesses.is_empty() && accesses.iter().all(|a| a.access == TableAccess::IndexJoin);
         if needs_driver {
             let driver = accesses
                 .iter()
                 .enumerate()
-                .min_by_key(|(pos, (_, _, _, rows, _))| (*rows, *pos))
+                .min_by_key(|(pos, a)| (a.table.row_count.unwrap_or(u64::MAX), *pos))
                 .map(|(pos, _)| pos);
             if let Some(d) = driver {
-                accesses[d].2 = TableAccess::FullScan;
+                accesses[d].access = TableAccess::FullScan;
             }
         }
         // Rows read: lookups and scans first, then index joins, reached
         // once per row of the smallest of the others (the likely driver).
         let mut estimates: Vec<Option<f64>> = accesses
             .iter()
-            .map(|&(i, _, access, _, _)| {
-                let table = scope.tables[i].table?;
-                let rows = table.row_count? as f64;
-                if access != TableAccess::IndexLookup {
-                    return Some(rows);
-                }
-                let mut best = rows;
-                for fact in &scope.facts {
-                    let Fact::Const {
-                        table: t,
-                        column,
-                        kind,
-                    } = fact
-                    else {
-                        continue;
-                    };
-                    if *t != i || table.index_use(column) != IndexUse::Leading {
-                        continue;
-                    }
-                    let per_key = self.catalog.rows_per_key(table, column);
-                    let width = match kind {
-                        ConstKind::Range => closed_width(&scope.bounds, column),
-                        _ => None,
-                    };
-                    let guess = match (*kind, width) {
-                        (ConstKind::Eq, _) => per_key,
-                        (ConstKind::In(n), _) => f64::from(n) * per_key,
-                        (ConstKind::Span(w), _) | (ConstKind::Range, Some(w)) => {
-                            (w + 1.0) * per_key
-                        }
-                        (ConstKind::Range, None) => rows / 3.0,
-                        (ConstKind::Other, _) => rows / 10.0,
-                    };
-                    best = best.min(guess.max(1.0));
-                }
-                Some(best)
+            .map(|a| {
+                let rows = a.table.row_count? as f64;
+                Some(match a.access {
+                    TableAccess::IndexLookup => self.lookup_estimate(a, rows, &scope),
+                    _ => rows,
+                })
             })
             .collect();
         let driving = accesses
             .iter()
             .zip(&estimates)
-            .filter(|((_, _, a, _, _), _)| *a != TableAccess::IndexJoin)
+            .filter(|(a, _)| a.access != TableAccess::IndexJoin)
             .filter_map(|(_, e)| *e)
             .fold(f64::INFINITY, f64::min);
         let driving = if driving.is_finite() { driving } else { 1.0 };
-        for ((i, _, access, _, join_column), e) in accesses.iter().zip(estimates.iter_mut()) {
-            if *access != TableAccess::IndexJoin {
-                continue;
-            }
-            let (Some(table), Some(column)) = (scope.tables[*i].table, join_column) else {
-                continue;
-            };
-            if let Some(rows) = table.row_count {
-                *e = Some((driving * self.catalog.rows_per_key(table, column)).min(rows as f64));
+        for (a, e) in accesses.iter().zip(estimates.iter_mut()) {
+            if let (TableAccess::IndexJoin, Some(column), Some(rows)) =
+                (a.access, a.join_column, a.table.row_count)
+            {
+                *e = Some((driving * self.catalog.rows_per_key(a.table, column)).min(rows as f64));
             }
         }
-        for ((_, r, access, _, _), e) in accesses.into_iter().zip(estimates) {
-            if let Some(t) = self.f.tables.get_mut(r) {
-                t.access = access;
+        for (a, e) in accesses.into_iter().zip(estimates) {
+            if let Some(t) = self.f.tables.get_mut(a.table_ref) {
+                t.access = a.access;
                 t.rows_read_estimate = e;
             }
         }
