@@ -68,8 +68,16 @@ pub struct TrainConfig {
     pub class_weight: f64,
     /// Target p10–p90 coverage.
     pub coverage: f64,
+    /// MLP ensemble members (see [`MlpConfig::members`]).
+    #[serde(default = "one")]
+    pub mlp_members: usize,
     /// When the tiered model answers from history.
     pub tier: TierConfig,
+}
+
+/// Manifests written before ensembles trained a single network.
+fn one() -> usize {
+    1
 }
 
 /// Ridge penalties tried when [`TrainConfig::ridge_lambda`] is `None`.
@@ -98,6 +106,7 @@ impl Default for TrainConfig {
             validation_fraction: 0.15,
             class_weight: mlp.class_weight,
             coverage: mlp.coverage,
+            mlp_members: mlp.members,
             tier: TierConfig::default(),
         }
     }
@@ -126,6 +135,7 @@ impl TrainConfig {
             batch_size: self.batch_size,
             class_weight: self.class_weight,
             coverage: self.coverage,
+            members: self.mlp_members,
         }
     }
 }

@@ -370,6 +370,41 @@ fn chatter_is_classified() {
 }
 
 #[test]
+fn server_metadata_reads_are_told_from_other_chatter() {
+    for s in [
+        "SHOW VARIABLES LIKE 'sql_mode'",
+        "show global status like 'Threads%'",
+        "SHOW FULL COLUMNS FROM `orders`",
+        "SHOW TABLE STATUS",
+        "show full tables",
+        "SHOW OPEN TABLES",
+        "SHOW FULL PROCESSLIST",
+        "DESCRIBE orders",
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()",
+        "select * from `INFORMATION_SCHEMA`.`COLUMNS`",
+        "SELECT * FROM performance_schema.threads",
+    ] {
+        let f = an(s);
+        assert!(f.server_metadata, "{s}");
+        assert_eq!(value(&f, "reads server metadata"), 1.0, "{s}");
+    }
+    for s in [
+        "SHOW WARNINGS",
+        "show errors",
+        "SHOW CREATE TABLE orders",
+        "SHOW GRANTS",
+        "SET NAMES utf8mb4",
+        "SELECT @@version_comment LIMIT 1",
+        "SELECT * FROM orders WHERE o_orderkey = 1",
+        "SELECT * FROM tpch.orders",
+    ] {
+        let f = an(s);
+        assert!(!f.server_metadata, "{s}");
+        assert_eq!(value(&f, "reads server metadata"), 0.0, "{s}");
+    }
+}
+
+#[test]
 fn select_literals_and_variables() {
     let f = an("SELECT 1");
     assert!(!f.fast_path);

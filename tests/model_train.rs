@@ -3,9 +3,10 @@
 //! thousand statements and few epochs keep this fast).
 
 use std::path::Path;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
-use qlat::model::artifact::{ArtifactError, FILES, MANIFEST_FILE, MLP_FILE};
+use qlat::model::artifact::{ArtifactError, FILES, FORMAT_VERSION, MANIFEST_FILE, MLP_FILE};
+use qlat::model::mlp::{Mlp, RawLayer};
 use qlat::model::{LatencyModel, Prediction, Sample};
 use qlat::sql::catalog::Catalog;
 use qlat::train::{TrainConfig, TrainedModels, fit_all, samples_from_events};
@@ -84,6 +85,8 @@ fn save_load_round_trip_predicts_identically() {
     }
     let loaded = TrainedModels::load(dir.path()).expect("load");
     assert_eq!(loaded.manifest.model_version, m.manifest.model_version);
+    assert_eq!(m.mlp.member_count(), config().mlp_members);
+    assert_eq!(loaded.mlp.member_count(), m.mlp.member_count());
     for (a, b) in m.all().iter().zip(loaded.all()) {
         assert_eq!(a.name(), b.name());
         for sql in probe() {
@@ -128,7 +131,10 @@ fn corrupt_missing_or_incompatible_files_are_refused_by_name() {
     let text = std::fs::read_to_string(&path).expect("manifest");
     std::fs::write(
         &path,
-        text.replace("\"format_version\": 1", "\"format_version\": 99"),
+        text.replace(
+            &format!("\"format_version\": {FORMAT_VERSION}"),
+            "\"format_version\": 99",
+        ),
     )
     .expect("write");
     let err = TrainedModels::load(dir.path()).expect_err("incompatible refused");
@@ -165,6 +171,51 @@ fn check_explanation(p: &Prediction, tolerance: f64, what: &str) {
 }
 
 #[test]
+fn ensemble_median_is_the_mean_of_its_members() {
+    let m = trained();
+    let k = m.mlp.member_count();
+    assert!(k >= 2, "the default trains an ensemble, got {k} member(s)");
+    // Each member on its own: its slice of every layer, same calibration.
+    let member = |i: usize| {
+        let raw = m
+            .mlp
+            .raw_weights()
+            .iter()
+            .map(|l| {
+                let (w, b) = (l.n_in * l.n_out, l.n_out);
+                RawLayer {
+                    members: 1,
+                    w: l.w[i * w..(i + 1) * w].to_vec(),
+                    b: l.b[i * b..(i + 1) * b].to_vec(),
+                    ..l.clone()
+                }
+            })
+            .collect();
+        Mlp::from_raw(
+            Arc::clone(&m.spec),
+            raw,
+            m.mlp.calibration,
+            m.mlp.thresholds,
+            m.mlp.best_epoch,
+        )
+        .expect("one member")
+    };
+    let members: Vec<Mlp> = (0..k).map(member).collect();
+    let mut differ = false;
+    for sql in probe() {
+        let ln: Vec<f64> = members
+            .iter()
+            .map(|n| n.predict(sql).predicted_seconds.ln())
+            .collect();
+        let mean = ln.iter().sum::<f64>() / k as f64;
+        let e = m.mlp.predict(sql).predicted_seconds.ln();
+        assert!((e - mean).abs() < 1e-9, "{sql:?}: {e} vs members {ln:?}");
+        differ |= ln.iter().any(|v| (v - ln[0]).abs() > 1e-6);
+    }
+    assert!(differ, "members start from different weights and disagree");
+}
+
+#[test]
 fn explanations_add_up() {
     let m = trained();
     for sql in probe() {
@@ -190,8 +241,11 @@ fn mlp_integrated_gradients_residual_is_small() {
             .iter()
             .find(|c| c.feature == qlat::model::REST_APPROXIMATION)
         {
+            // 15 %: averaging the members cancels part of their
+            // attributions (the mass this compares against) while their
+            // Riemann remainders, all of one sign near a kink, add up.
             assert!(
-                rest.contribution.abs() <= 0.1 * total.max(0.1),
+                rest.contribution.abs() <= 0.15 * total.max(0.1),
                 "{sql:?}: rest {} of {total}",
                 rest.contribution
             );

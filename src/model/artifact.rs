@@ -3,7 +3,7 @@
 //! | file | content |
 //! |---|---|
 //! | `model.json` | [`Manifest`]: format version, model version, training data SHA-256, git commit, parameters, class thresholds, metrics, SHA-256 of every other file |
-//! | `mlp.safetensors` | MLP weights (`layer{i}.weight` `out × in`, `layer{i}.bias`, f32) and `calibration` (f64: y mean, y std, conformal widening) |
+//! | `mlp.safetensors` | MLP ensemble weights (`layer{i}.weight` `members × out × in`, `layer{i}.bias` `members × out`, f32) and `calibration` (f64: y mean, y std, conformal widening) |
 //! | `ridge.json` | ridge weights, intercept, residual quantiles |
 //! | `baseline.json` | per-fingerprint history |
 //! | `tokenizer.json` | the `tokenizers` WordLevel tokenizer |
@@ -24,7 +24,7 @@ use sha2::{Digest, Sha256};
 
 use super::ClassThresholds;
 use super::baseline::{Baseline, BaselineParams};
-use super::mlp::{Calibration, Mlp};
+use super::mlp::{Calibration, Mlp, RawLayer};
 use super::ridge::{Ridge, RidgeParams};
 use super::tiered::Tiered;
 use crate::features::FeatureSpec;
@@ -33,7 +33,7 @@ use crate::sql::catalog::Catalog;
 use crate::train::{TrainConfig, TrainedModels, training_data_sha256};
 
 /// Version of the artifact layout; `load` refuses any other.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 pub const MANIFEST_FILE: &str = "model.json";
 pub const MLP_FILE: &str = "mlp.safetensors";
@@ -315,14 +315,14 @@ fn mlp_bytes(mlp: &Mlp) -> Result<Vec<u8>, ArtifactError> {
     let err = |e: candle_core::Error| invalid(MLP_FILE, e);
     let dev = Device::Cpu;
     let mut tensors: Vec<(String, Tensor)> = Vec::new();
-    for (i, (w, b, n_in, n_out)) in mlp.raw_weights().iter().enumerate() {
+    for (i, l) in mlp.raw_weights().iter().enumerate() {
         tensors.push((
             format!("layer{i}.weight"),
-            Tensor::from_slice(w, (*n_out, *n_in), &dev).map_err(err)?,
+            Tensor::from_slice(&l.w, (l.members, l.n_out, l.n_in), &dev).map_err(err)?,
         ));
         tensors.push((
             format!("layer{i}.bias"),
-            Tensor::from_slice(b, *n_out, &dev).map_err(err)?,
+            Tensor::from_slice(&l.b, (l.members, l.n_out), &dev).map_err(err)?,
         ));
     }
     let c = mlp.calibration;
@@ -351,18 +351,20 @@ fn mlp_from_bytes(
         ) else {
             break;
         };
-        let (n_out, n_in) = w.dims2().map_err(err)?;
-        raw.push((
-            w.to_dtype(DType::F32)
+        let (members, n_out, n_in) = w.dims3().map_err(err)?;
+        let flat = |t: &Tensor| {
+            t.to_dtype(DType::F32)
                 .and_then(|t| t.flatten_all())
                 .and_then(|t| t.to_vec1::<f32>())
-                .map_err(err)?,
-            b.to_dtype(DType::F32)
-                .and_then(|t| t.to_vec1::<f32>())
-                .map_err(err)?,
+                .map_err(err)
+        };
+        raw.push(RawLayer {
+            members,
             n_in,
             n_out,
-        ));
+            w: flat(w)?,
+            b: flat(b)?,
+        });
     }
     let c = tensors
         .get("calibration")

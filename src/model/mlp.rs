@@ -82,6 +82,9 @@ pub struct MlpConfig {
     pub class_weight: f64,
     /// Target p10–p90 coverage for the conformal calibration.
     pub coverage: f64,
+    /// Networks trained side by side from different initialisations and
+    /// averaged (see the module documentation).
+    pub members: usize,
 }
 
 impl Default for MlpConfig {
@@ -96,6 +99,7 @@ impl Default for MlpConfig {
             batch_size: 128,
             class_weight: 0.3,
             coverage: 0.8,
+            members: 2,
         }
     }
 }
@@ -122,9 +126,17 @@ pub struct Calibration {
 /// Weights of every layer at the best epoch so far.
 type Snapshot = Vec<(Tensor, Tensor)>;
 
-/// One trained layer as saved: weights (`n_out × n_in`, row-major), biases,
-/// `n_in`, `n_out`.
-pub type RawLayer = (Vec<f32>, Vec<f32>, usize, usize);
+/// One trained layer of every member, as saved (candle layout, f32).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawLayer {
+    pub members: usize,
+    pub n_in: usize,
+    pub n_out: usize,
+    /// `members × n_out × n_in`, row-major.
+    pub w: Vec<f32>,
+    /// `members × n_out`.
+    pub b: Vec<f32>,
+}
 
 /// One dense layer for serving, f64.
 #[derive(Debug, Clone, PartialEq)]
@@ -139,16 +151,22 @@ struct Layer {
     b: Vec<f64>,
 }
 
-/// The trained MLP.
+/// One member network in serving form.
+#[derive(Debug, Clone, PartialEq)]
+struct Net {
+    layers: Vec<Layer>,
+    /// First-layer bias with the TF-IDF centring folded in.
+    b1_folded: Vec<f64>,
+}
+
+/// The trained MLP ensemble.
 #[derive(Debug)]
 pub struct Mlp {
     spec: Arc<FeatureSpec>,
     names: Vec<String>,
     /// Weights as trained (f32, candle layout `out × in`), for saving.
     raw: Vec<RawLayer>,
-    layers: Vec<Layer>,
-    /// First-layer bias with the TF-IDF centring folded in.
-    b1_folded: Vec<f64>,
+    members: Vec<Net>,
     pub calibration: Calibration,
     pub thresholds: ClassThresholds,
     /// Epoch whose weights were kept (for the record).
@@ -205,94 +223,68 @@ impl Mlp {
                 .collect();
             Ok(Tensor::from_vec(v, ys.len(), &dev)?)
         };
-        let x_fit = to_x(&rows[..n_fit])?;
-        let y_fit = to_y(&y_ln[..n_fit])?;
-        let c_fit = to_c(&y_ln[..n_fit])?;
-        let x_val = to_x(&rows[n_fit..n])?;
-        let y_val = to_y(&y_ln[n_fit..n])?;
-        let c_val = to_c(&y_ln[n_fit..n])?;
-
-        // Seeded initialisation: He-uniform for ReLU layers.
-        let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+        let data = TrainData {
+            x_fit: to_x(&rows[..n_fit])?,
+            y_fit: to_y(&y_ln[..n_fit])?,
+            c_fit: to_c(&y_ln[..n_fit])?,
+            x_val: to_x(&rows[n_fit..n])?,
+            y_val: to_y(&y_ln[n_fit..n])?,
+            c_val: to_c(&y_ln[n_fit..n])?,
+            n_val,
+        };
         let mut sizes = vec![d];
         sizes.extend(cfg.hidden.iter().copied().filter(|&h| h > 0));
         sizes.push(OUTPUTS);
-        let mut vars: Vec<(Var, Var)> = Vec::new();
-        for win in sizes.windows(2) {
-            let (n_in, n_out) = (win[0], win[1]);
-            let bound = (6.0 / n_in as f64).sqrt() as f32;
-            let w: Vec<f32> = (0..n_in * n_out)
-                .map(|_| rng.random_range(-bound..bound))
+        // One thread per member, each from its own seed: the members are
+        // independent networks (own initialisation, own batch order, own
+        // early stopping), so on a multi-core machine the ensemble costs
+        // about one network's wall time, and the result does not depend on
+        // the number of cores.
+        let members = cfg.members.max(1);
+        let (first, others) = std::thread::scope(|scope| {
+            let others: Vec<_> = (1..members)
+                .map(|m| {
+                    let (data, sizes) = (&data, &sizes);
+                    let seed = cfg.seed.wrapping_add(m as u64);
+                    scope.spawn(move || train_networks(data, sizes, 1, seed, cfg, &mut |_| {}))
+                })
                 .collect();
-            let w = Var::from_tensor(&Tensor::from_vec(w, (n_out, n_in), &dev)?)?;
-            let b = Var::from_tensor(&Tensor::zeros(n_out, DType::F32, &dev)?)?;
-            vars.push((w, b));
+            let first = train_networks(&data, &sizes, 1, cfg.seed, cfg, progress);
+            let others: Vec<_> = others
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(MlpError::Shape(
+                            "a member's training thread panicked".to_owned(),
+                        ))
+                    })
+                })
+                .collect();
+            (first, others)
+        });
+        let mut trained = vec![first?];
+        for o in others {
+            trained.push(o?);
         }
-        let mut opt = AdamW::new(
-            vars.iter()
-                .flat_map(|(w, b)| [w.clone(), b.clone()])
-                .collect(),
-            ParamsAdamW {
-                lr: cfg.learning_rate,
-                weight_decay: cfg.weight_decay,
-                ..ParamsAdamW::default()
-            },
-        )?;
-
-        let mut order: Vec<u32> = (0..n_fit as u32).collect();
-        let batch = cfg.batch_size.max(1);
-        let mut best: Option<(f64, usize, Snapshot)> = None;
-        for epoch in 1..=cfg.epochs_max.max(1) {
-            order.shuffle(&mut rng);
-            let mut train_loss = 0.0;
-            let mut batches = 0usize;
-            for chunk in order.chunks(batch) {
-                let idx = Tensor::from_slice(chunk, chunk.len(), &dev)?;
-                let xb = x_fit.index_select(&idx, 0)?;
-                let yb = y_fit.index_select(&idx, 0)?;
-                let cb = c_fit.index_select(&idx, 0)?;
-                let loss = loss(&forward_t(&vars, &xb)?, &yb, &cb, cfg.class_weight)?;
-                opt.backward_step(&loss)?;
-                train_loss += f64::from(loss.to_scalar::<f32>()?);
-                batches += 1;
-            }
-            let val = f64::from(
-                loss(&forward_t(&vars, &x_val)?, &y_val, &c_val, cfg.class_weight)?
-                    .to_scalar::<f32>()?,
-            );
-            let improved = best.as_ref().is_none_or(|b| val < b.0);
-            if improved {
-                let snapshot = vars
-                    .iter()
-                    .map(|(w, b)| Ok((w.as_tensor().copy()?, b.as_tensor().copy()?)))
-                    .collect::<Result<Vec<_>, candle_core::Error>>()?;
-                best = Some((val, epoch, snapshot));
-            }
-            let best_epoch = best.as_ref().map_or(epoch, |b| b.1);
-            progress(EpochProgress {
-                epoch,
-                epochs_max: cfg.epochs_max,
-                train_loss: train_loss / batches.max(1) as f64,
-                validation_loss: val,
-                best_epoch,
-            });
-            if epoch - best_epoch >= cfg.patience.max(1) {
-                break;
-            }
-        }
-        let Some((_, best_epoch, weights)) = best else {
-            return Err(MlpError::TooFew(n));
-        };
+        let best_epoch = trained.iter().map(|t| t.1).max().unwrap_or(0);
+        let weights = (0..sizes.len() - 1)
+            .map(|i| {
+                let ws: Vec<&Tensor> = trained.iter().map(|t| &t.0[i].0).collect();
+                let bs: Vec<&Tensor> = trained.iter().map(|t| &t.0[i].1).collect();
+                Ok((Tensor::cat(&ws, 0)?, Tensor::cat(&bs, 0)?))
+            })
+            .collect::<Result<Vec<_>, candle_core::Error>>()?;
         let raw = weights
             .iter()
             .map(|(w, b)| {
-                let (n_out, n_in) = w.dims2()?;
-                Ok((
-                    w.flatten_all()?.to_vec1::<f32>()?,
-                    b.to_vec1::<f32>()?,
+                let (members, n_out, n_in) = w.dims3()?;
+                Ok(RawLayer {
+                    members,
                     n_in,
                     n_out,
-                ))
+                    w: w.flatten_all()?.to_vec1::<f32>()?,
+                    b: b.flatten_all()?.to_vec1::<f32>()?,
+                })
             })
             .collect::<Result<Vec<_>, candle_core::Error>>()?;
         let mut mlp = Mlp::from_raw(
@@ -318,69 +310,178 @@ impl Mlp {
         thresholds: ClassThresholds,
         best_epoch: usize,
     ) -> Result<Mlp, MlpError> {
-        let mut layers = Vec::with_capacity(raw.len());
+        let members = raw.first().map_or(0, |l| l.members);
+        if members == 0 {
+            return Err(MlpError::Shape("no layers or no members".to_owned()));
+        }
+        let mut nets: Vec<Net> = (0..members)
+            .map(|_| Net {
+                layers: Vec::with_capacity(raw.len()),
+                b1_folded: Vec::new(),
+            })
+            .collect();
         let mut expect_in = spec.input_len();
-        for (i, (w, b, n_in, n_out)) in raw.iter().enumerate() {
-            if *n_in != expect_in || w.len() != n_in * n_out || b.len() != *n_out {
+        for (i, l) in raw.iter().enumerate() {
+            let (n_in, n_out) = (l.n_in, l.n_out);
+            if l.members != members
+                || n_in != expect_in
+                || l.w.len() != members * n_in * n_out
+                || l.b.len() != members * n_out
+            {
                 return Err(MlpError::Shape(format!(
-                    "layer {i}: {n_out}×{n_in} with {} weights and {} biases, expected {expect_in} inputs",
-                    w.len(),
-                    b.len()
+                    "layer {i}: {} members of {n_out}×{n_in} with {} weights and {} biases, expected {members} members and {expect_in} inputs",
+                    l.members,
+                    l.w.len(),
+                    l.b.len()
                 )));
             }
-            expect_in = *n_out;
-            let mut w64 = vec![0.0; w.len()];
-            for o in 0..*n_out {
-                for k in 0..*n_in {
-                    w64[k * n_out + o] = f64::from(w[o * n_in + k]);
+            expect_in = n_out;
+            for (m, net) in nets.iter_mut().enumerate() {
+                let w = &l.w[m * n_in * n_out..(m + 1) * n_in * n_out];
+                let mut w64 = vec![0.0; w.len()];
+                for o in 0..n_out {
+                    for k in 0..n_in {
+                        w64[k * n_out + o] = f64::from(w[o * n_in + k]);
+                    }
                 }
+                net.layers.push(Layer {
+                    n_in,
+                    n_out,
+                    w: w64,
+                    b: l.b[m * n_out..(m + 1) * n_out]
+                        .iter()
+                        .map(|&v| f64::from(v))
+                        .collect(),
+                });
             }
-            layers.push(Layer {
-                n_in: *n_in,
-                n_out: *n_out,
-                w: w64,
-                b: b.iter().map(|&v| f64::from(v)).collect(),
-            });
         }
-        if expect_in != OUTPUTS || layers.len() < 2 {
+        if expect_in != OUTPUTS || raw.len() < 2 {
             return Err(MlpError::Shape(format!(
                 "{} layers ending in {expect_in} outputs, expected at least 2 layers and {OUTPUTS} outputs",
-                layers.len()
+                raw.len()
             )));
         }
         let h = spec.head_len();
         let s = spec.config.tfidf_scale;
-        let first = &layers[0];
-        let mut b1_folded = first.b.clone();
-        for (c, m) in spec.tfidf_mean.iter().enumerate() {
-            let col = &first.w[(h + c) * first.n_out..(h + c + 1) * first.n_out];
-            for (b, w) in b1_folded.iter_mut().zip(col) {
-                *b -= s * m * w;
+        for net in &mut nets {
+            let first = &net.layers[0];
+            let mut b1_folded = first.b.clone();
+            for (c, m) in spec.tfidf_mean.iter().enumerate() {
+                let col = &first.w[(h + c) * first.n_out..(h + c + 1) * first.n_out];
+                for (b, w) in b1_folded.iter_mut().zip(col) {
+                    *b -= s * m * w;
+                }
             }
+            net.b1_folded = b1_folded;
         }
         Ok(Mlp {
             names: spec.display_names(),
             spec,
             raw,
-            layers,
-            b1_folded,
+            members: nets,
             calibration,
             thresholds,
             best_epoch,
         })
     }
 
-    /// Trained weights (`out × in`, f32), biases, n_in, n_out per layer.
+    /// Trained weights of every layer, as saved.
     pub fn raw_weights(&self) -> &[RawLayer] {
         &self.raw
     }
 
+    /// Number of averaged member networks.
+    pub fn member_count(&self) -> usize {
+        self.members.len()
+    }
+
+    /// Each member's first-layer product `W₁x` (without bias).
+    fn first_layer_products(&self, f: &Featurized) -> Vec<Vec<f64>> {
+        self.members
+            .iter()
+            .map(|net| net.first_layer_product(&self.spec, f))
+            .collect()
+    }
+
+    /// Each member's raw outputs, given its first-layer products.
+    fn member_outputs(&self, products: &[Vec<f64>]) -> Vec<[f64; OUTPUTS]> {
+        self.members
+            .iter()
+            .zip(products)
+            .map(|(net, u)| {
+                let pre: Vec<f64> = u.iter().zip(&net.b1_folded).map(|(u, b)| u + b).collect();
+                net.forward_from(&pre, None).out
+            })
+            .collect()
+    }
+
+    /// Median, p10, p90 in ln seconds and class probabilities: the members'
+    /// medians, interval gaps and class probabilities averaged, then the
+    /// conformal widening applied to the averaged gaps.
+    fn outputs(&self, outs: &[[f64; OUTPUTS]]) -> (f64, f64, f64, [f64; 3]) {
+        let c = &self.calibration;
+        let k = outs.len().max(1) as f64;
+        let (mut p50, mut lo, mut hi, mut probs) = (0.0, 0.0, 0.0, [0.0; 3]);
+        for out in outs {
+            p50 += (c.y_mean + c.y_std * out[0]) / k;
+            lo += c.y_std * softplus(out[1]) / k;
+            hi += c.y_std * softplus(out[2]) / k;
+            let m = out[3].max(out[4]).max(out[5]);
+            let e = [(out[3] - m).exp(), (out[4] - m).exp(), (out[5] - m).exp()];
+            let z = e[0] + e[1] + e[2];
+            for (p, e) in probs.iter_mut().zip(e) {
+                *p += e / z / k;
+            }
+        }
+        let lo = (lo + c.widen).max(0.0);
+        let hi = (hi + c.widen).max(0.0);
+        (p50, p50 - lo, p50 + hi, probs)
+    }
+
+    /// Median prediction in ln seconds.
+    pub fn ln_p50(&self, f: &Featurized) -> f64 {
+        self.outputs(&self.member_outputs(&self.first_layer_products(f)))
+            .0
+    }
+
+    /// Gap adjustment that gives `coverage` on the validation rows.
+    fn conformal_widen(&self, rows: &[Featurized], y: &[f64], coverage: f64) -> f64 {
+        let mut scores: Vec<f64> = rows
+            .iter()
+            .zip(y)
+            .map(|(r, t)| {
+                let p = self.predict_featurized(r, false);
+                let (lo, hi) = (p.p10.ln(), p.p90.ln());
+                (lo - t).max(t - hi)
+            })
+            .collect();
+        if scores.is_empty() {
+            return 0.0;
+        }
+        scores.sort_by(f64::total_cmp);
+        let n = scores.len();
+        let k = (((n + 1) as f64 * coverage.clamp(0.0, 1.0)).ceil() as usize).clamp(1, n);
+        scores[k - 1]
+    }
+
+    /// Explanation baseline: the median output at the all-zero input.
+    pub fn baseline_ln(&self) -> f64 {
+        let c = &self.calibration;
+        let k = self.members.len().max(1) as f64;
+        self.members
+            .iter()
+            .map(|net| (c.y_mean + c.y_std * net.forward_from(&net.b1_folded, None).out[0]) / k)
+            .sum()
+    }
+}
+
+impl Net {
     /// `W₁x` for the centred input, from the sparse form (without bias).
-    fn first_layer_product(&self, f: &Featurized) -> Vec<f64> {
+    fn first_layer_product(&self, spec: &FeatureSpec, f: &Featurized) -> Vec<f64> {
         let first = &self.layers[0];
         let n_out = first.n_out;
-        let h = self.spec.head_len();
-        let s = self.spec.config.tfidf_scale;
+        let h = spec.head_len();
+        let s = spec.config.tfidf_scale;
         let mut u = vec![0.0; n_out];
         let mut add = |col: usize, x: f64| {
             if let Some(wc) = first.w.get(col * n_out..(col + 1) * n_out) {
@@ -447,10 +548,13 @@ impl Mlp {
                         *d = 0.0;
                     }
                 }
+                // Inputs whose ReLU was off get no gradient: skip their
+                // dot products (about half of them).
                 delta = layer
                     .w
                     .chunks_exact(layer.n_out)
-                    .map(|column| dot(column, &delta))
+                    .zip(&pres[li - 1])
+                    .map(|(column, p)| if *p > 0.0 { dot(column, &delta) } else { 0.0 })
                     .collect();
             }
             for (d, p) in delta.iter_mut().zip(&pres[0]) {
@@ -463,50 +567,24 @@ impl Mlp {
         Forward { out }
     }
 
-    /// Median, p10, p90 in ln seconds and class probabilities.
-    fn outputs(&self, out: &[f64; OUTPUTS]) -> (f64, f64, f64, [f64; 3]) {
-        let c = &self.calibration;
-        let p50 = c.y_mean + c.y_std * out[0];
-        let lo = (c.y_std * softplus(out[1]) + c.widen).max(0.0);
-        let hi = (c.y_std * softplus(out[2]) + c.widen).max(0.0);
-        let m = out[3].max(out[4]).max(out[5]);
-        let e = [(out[3] - m).exp(), (out[4] - m).exp(), (out[5] - m).exp()];
-        let z = e[0] + e[1] + e[2];
-        (p50, p50 - lo, p50 + hi, e.map(|v| v / z))
-    }
-
-    /// Median prediction in ln seconds.
-    pub fn ln_p50(&self, f: &Featurized) -> f64 {
-        let u = self.first_layer_product(f);
-        let pre: Vec<f64> = u.iter().zip(&self.b1_folded).map(|(u, b)| u + b).collect();
-        let fw = self.forward_from(&pre, None);
-        self.calibration.y_mean + self.calibration.y_std * fw.out[0]
-    }
-
-    /// Gap adjustment that gives `coverage` on the validation rows.
-    fn conformal_widen(&self, rows: &[Featurized], y: &[f64], coverage: f64) -> f64 {
-        let mut scores: Vec<f64> = rows
-            .iter()
-            .zip(y)
-            .map(|(r, t)| {
-                let p = self.predict_featurized(r, false);
-                let (lo, hi) = (p.p10.ln(), p.p90.ln());
-                (lo - t).max(t - hi)
-            })
-            .collect();
-        if scores.is_empty() {
-            return 0.0;
+    /// Mean gradient of the median output with respect to the first
+    /// pre-activation along the integrated-gradients path from the
+    /// baseline (`b1_folded`) to `b1_folded + u`.
+    fn mean_path_gradient(&self, u: &[f64]) -> Vec<f64> {
+        let mut gbar = vec![0.0; u.len()];
+        let mut g = Vec::new();
+        let mut path = vec![0.0; u.len()];
+        for k in 0..IG_STEPS {
+            let alpha = (k as f64 + 0.5) / IG_STEPS as f64;
+            for ((p, ui), b) in path.iter_mut().zip(u).zip(&self.b1_folded) {
+                *p = b + alpha * ui;
+            }
+            self.forward_from(&path, Some(&mut g));
+            for (a, gi) in gbar.iter_mut().zip(&g) {
+                *a += gi / IG_STEPS as f64;
+            }
         }
-        scores.sort_by(f64::total_cmp);
-        let n = scores.len();
-        let k = (((n + 1) as f64 * coverage.clamp(0.0, 1.0)).ceil() as usize).clamp(1, n);
-        scores[k - 1]
-    }
-
-    /// Explanation baseline: the median output at the all-zero input.
-    pub fn baseline_ln(&self) -> f64 {
-        let fw = self.forward_from(&self.b1_folded, None);
-        self.calibration.y_mean + self.calibration.y_std * fw.out[0]
+        gbar
     }
 }
 
@@ -520,41 +598,26 @@ impl LatencyModel for Mlp {
     }
 
     fn predict_featurized(&self, f: &Featurized, explain: bool) -> Prediction {
-        let u = self.first_layer_product(f);
-        let pre: Vec<f64> = u.iter().zip(&self.b1_folded).map(|(u, b)| u + b).collect();
-        let fw = self.forward_from(&pre, None);
-        let (p50, p10, p90, probs) = self.outputs(&fw.out);
+        let products = self.first_layer_products(f);
+        let (p50, p10, p90, probs) = self.outputs(&self.member_outputs(&products));
         let (baseline, explanation) = if explain {
+            // The ensemble median is the members' mean, so the members'
+            // attributions averaged keep the completeness property.
             let ys = self.calibration.y_std;
-            let base_out = self.forward_from(&self.b1_folded, None).out[0];
-            let baseline = self.calibration.y_mean + ys * base_out;
-            // Mean gradient w.r.t. the first pre-activation along the path.
-            let mut gbar = vec![0.0; u.len()];
-            let mut g = Vec::new();
-            let mut path = vec![0.0; u.len()];
-            for k in 0..IG_STEPS {
-                let alpha = (k as f64 + 0.5) / IG_STEPS as f64;
-                for ((p, ui), b) in path.iter_mut().zip(&u).zip(&self.b1_folded) {
-                    *p = b + alpha * ui;
-                }
-                self.forward_from(&path, Some(&mut g));
-                for (a, gi) in gbar.iter_mut().zip(&g) {
-                    *a += gi / IG_STEPS as f64;
+            let k = self.members.len().max(1) as f64;
+            let baseline = self.baseline_ln();
+            let x = self.spec.dense(f);
+            let mut contributions = vec![0.0; x.len()];
+            for (net, u) in self.members.iter().zip(&products) {
+                let gbar = net.mean_path_gradient(u);
+                let first = &net.layers[0];
+                for (i, (c, xi)) in contributions.iter_mut().zip(&x).enumerate() {
+                    if *xi != 0.0 {
+                        let col = &first.w[i * first.n_out..(i + 1) * first.n_out];
+                        *c += ys * xi * dot(col, &gbar) / k;
+                    }
                 }
             }
-            let x = self.spec.dense(f);
-            let first = &self.layers[0];
-            let contributions: Vec<f64> = x
-                .iter()
-                .enumerate()
-                .map(|(i, xi)| {
-                    if *xi == 0.0 {
-                        return 0.0;
-                    }
-                    let col = &first.w[i * first.n_out..(i + 1) * first.n_out];
-                    ys * xi * dot(col, &gbar)
-                })
-                .collect();
             let rest = (p50 - baseline) - contributions.iter().sum::<f64>();
             (
                 baseline,
@@ -580,6 +643,135 @@ impl LatencyModel for Mlp {
     }
 }
 
+/// Tensors every member trains and validates on.
+struct TrainData {
+    x_fit: Tensor,
+    y_fit: Tensor,
+    c_fit: Tensor,
+    x_val: Tensor,
+    y_val: Tensor,
+    c_val: Tensor,
+    n_val: usize,
+}
+
+/// Trains `k` networks of the given layer `sizes` side by side from `seed`
+/// and returns every layer (`k` leading) at each network's best epoch, with
+/// the latest of those epochs.
+fn train_networks(
+    data: &TrainData,
+    sizes: &[usize],
+    k: usize,
+    seed: u64,
+    cfg: &MlpConfig,
+    progress: &mut dyn FnMut(EpochProgress),
+) -> Result<(Snapshot, usize), MlpError> {
+    let TrainData {
+        x_fit,
+        y_fit,
+        c_fit,
+        x_val,
+        y_val,
+        c_val,
+        n_val,
+    } = data;
+    let n_val = *n_val;
+    let n_fit = x_fit.dims2()?.0;
+    // Seeded He-uniform initialisation for ReLU layers. Layers carry a
+    // leading network dimension (`k × n_out × n_in`) so `k` networks can
+    // share one batched matmul; [`Mlp::fit`] runs one network per thread
+    // instead, which measured faster on two cores: a step's cost here is
+    // arithmetic, so batching saves little.
+    let dev = Device::Cpu;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut vars: Vec<(Var, Var)> = Vec::new();
+    for win in sizes.windows(2) {
+        let (n_in, n_out) = (win[0], win[1]);
+        let bound = (6.0 / n_in as f64).sqrt() as f32;
+        let w: Vec<f32> = (0..k * n_in * n_out)
+            .map(|_| rng.random_range(-bound..bound))
+            .collect();
+        let w = Var::from_tensor(&Tensor::from_vec(w, (k, n_out, n_in), &dev)?)?;
+        let b = Var::from_tensor(&Tensor::zeros((k, 1, n_out), DType::F32, &dev)?)?;
+        vars.push((w, b));
+    }
+    let mut opt = AdamW::new(
+        vars.iter()
+            .flat_map(|(w, b)| [w.clone(), b.clone()])
+            .collect(),
+        ParamsAdamW {
+            lr: cfg.learning_rate,
+            weight_decay: cfg.weight_decay,
+            ..ParamsAdamW::default()
+        },
+    )?;
+
+    let mut order: Vec<u32> = (0..n_fit as u32).collect();
+    let batch = cfg.batch_size.max(1);
+    // Every member keeps its own best epoch, as if trained alone:
+    // (validation loss, epoch, its slice of every layer).
+    let mut best: Vec<Option<(f64, usize, Snapshot)>> = vec![None; k];
+    for epoch in 1..=cfg.epochs_max.max(1) {
+        order.shuffle(&mut rng);
+        let mut train_loss = 0.0;
+        let mut batches = 0usize;
+        for chunk in order.chunks(batch) {
+            let idx = Tensor::from_slice(chunk, chunk.len(), &dev)?;
+            let xb = x_fit.index_select(&idx, 0)?;
+            let yb = y_fit.index_select(&idx, 0)?.repeat(k)?;
+            let cb = c_fit.index_select(&idx, 0)?.repeat(k)?;
+            let loss = loss(&forward_t(&vars, &xb)?, &yb, &cb, cfg.class_weight)?;
+            opt.backward_step(&loss)?;
+            train_loss += f64::from(loss.to_scalar::<f32>()?);
+            batches += 1;
+        }
+        let out_val = forward_t(&vars, x_val)?;
+        let mut val = 0.0;
+        for (m, best) in best.iter_mut().enumerate() {
+            let out = out_val.narrow(0, m * n_val, n_val)?;
+            let v = f64::from(loss(&out, y_val, c_val, cfg.class_weight)?.to_scalar::<f32>()?);
+            val += v / k as f64;
+            if best.as_ref().is_none_or(|b| v < b.0) {
+                let snapshot = vars
+                    .iter()
+                    .map(|(w, b)| {
+                        Ok((
+                            w.as_tensor().narrow(0, m, 1)?.copy()?,
+                            b.as_tensor().narrow(0, m, 1)?.copy()?,
+                        ))
+                    })
+                    .collect::<Result<Vec<_>, candle_core::Error>>()?;
+                *best = Some((v, epoch, snapshot));
+            }
+        }
+        // The latest improvement of any member: training stops once
+        // every member has gone `patience` epochs without one.
+        let best_epoch = best.iter().flatten().map(|b| b.1).max().unwrap_or(epoch);
+        progress(EpochProgress {
+            epoch,
+            epochs_max: cfg.epochs_max,
+            train_loss: train_loss / batches.max(1) as f64,
+            validation_loss: val,
+            best_epoch,
+        });
+        if epoch - best_epoch >= cfg.patience.max(1) {
+            break;
+        }
+    }
+    let best: Vec<(f64, usize, Snapshot)> = best.into_iter().flatten().collect();
+    if best.len() != k {
+        return Err(MlpError::TooFew(n_fit));
+    }
+    let best_epoch = best.iter().map(|b| b.1).max().unwrap_or(0);
+    let layers = (0..vars.len())
+        .map(|i| {
+            let ws: Vec<&Tensor> = best.iter().map(|b| &b.2[i].0).collect();
+            let bs: Vec<&Tensor> = best.iter().map(|b| &b.2[i].1).collect();
+            Ok((Tensor::cat(&ws, 0)?, Tensor::cat(&bs, 0)?))
+        })
+        .collect::<Result<Vec<_>, candle_core::Error>>()?;
+    Ok((layers, best_epoch))
+}
+
 /// Dot product with eight independent accumulators over fixed-size chunks,
 /// so the compiler can keep them in vector registers (a single running sum
 /// is a dependency chain it may not reorder).
@@ -601,18 +793,21 @@ fn softplus(x: f64) -> f64 {
     x.max(0.0) + (-x.abs()).exp().ln_1p()
 }
 
-/// Candle forward pass for training.
+/// Candle forward pass of every member for training: `x` is `n × d`, the
+/// result `(members · n) × outputs`, member-major (matching targets
+/// repeated `members` times).
 fn forward_t(vars: &[(Var, Var)], x: &Tensor) -> candle_core::Result<Tensor> {
-    let mut h = x.clone();
+    let mut h = x.unsqueeze(0)?;
     for (i, (w, b)) in vars.iter().enumerate() {
         h = h
-            .matmul(&w.as_tensor().t()?)?
+            .broadcast_matmul(&w.as_tensor().t()?)?
             .broadcast_add(b.as_tensor())?;
         if i + 1 < vars.len() {
             h = h.relu()?;
         }
     }
-    Ok(h)
+    let (members, n, outputs) = h.dims3()?;
+    h.reshape((members * n, outputs))
 }
 
 fn softplus_t(x: &Tensor) -> candle_core::Result<Tensor> {

@@ -359,6 +359,15 @@ pub struct StatementFeatures {
     pub select_items: u32,
     /// `SELECT *` or `t.*` anywhere.
     pub select_star: bool,
+    /// The server builds an `information_schema` table to answer: a `SHOW`
+    /// the server implements that way (variables, status, columns, tables,
+    /// processlist, ...; see [`show_reads_server_metadata`]), `DESCRIBE t`,
+    /// or a query naming an `information_schema` / `performance_schema`
+    /// table. Such statements fill a temporary table from server state, an
+    /// order of magnitude dearer than other session chatter (`SHOW
+    /// WARNINGS`, `SET NAMES`) and invisible to the table catalog.
+    #[serde(default)]
+    pub server_metadata: bool,
 }
 
 impl StatementFeatures {
@@ -395,6 +404,7 @@ impl StatementFeatures {
     /// | derived tables and CTEs | |
     /// | UNION/set operations, functions used, CASE expressions, literals | |
     /// | selected columns, SELECT * | outermost select list |
+    /// | reads server metadata | [`StatementFeatures::server_metadata`] |
     pub fn numeric_vector(&self) -> Vec<(&'static str, f64)> {
         let b = |x: bool| if x { 1.0 } else { 0.0 };
         let log_rows = |rows: u64| ((rows as f64) + 1.0).log10();
@@ -551,6 +561,7 @@ impl StatementFeatures {
             ("literals", self.literal_count as f64),
             ("selected columns", self.select_items as f64),
             ("SELECT *", b(self.select_star)),
+            ("reads server metadata", b(self.server_metadata)),
         ]
     }
 
@@ -612,6 +623,7 @@ fn analyze_inner(
         fill_separately(&mut tokens_out);
         f.parsed = true;
         f.fast_path = true;
+        f.server_metadata = guess == StatementKind::Show && show_reads_server_metadata(body);
         fallback_scan(body, catalog, &mut f);
         return f;
     }
@@ -865,6 +877,44 @@ pub fn kind_from_keywords(body: &str) -> StatementKind {
     } else {
         StatementKind::Other
     }
+}
+
+/// Whether a `SHOW` statement is answered by filling an
+/// `information_schema` table (MariaDB's `prepare_schema_table` path):
+/// lists of variables, status counters, databases, tables, columns,
+/// indexes, processes, plugins, engines, character sets, routines,
+/// triggers, events. `SHOW WARNINGS/ERRORS`, `SHOW CREATE ...`, `SHOW
+/// GRANTS` and replication status read in-memory structures directly.
+fn show_reads_server_metadata(body: &str) -> bool {
+    const MODIFIERS: [&str; 6] = ["full", "global", "session", "local", "extended", "open"];
+    const TARGETS: [&str; 21] = [
+        "variables",
+        "status",
+        "databases",
+        "schemas",
+        "tables",
+        "table",
+        "columns",
+        "fields",
+        "index",
+        "indexes",
+        "keys",
+        "processlist",
+        "plugins",
+        "engines",
+        "charset",
+        "character",
+        "collation",
+        "procedure",
+        "function",
+        "triggers",
+        "events",
+    ];
+    body.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| !w.is_empty())
+        .skip(1)
+        .find(|w| !MODIFIERS.iter().any(|m| w.eq_ignore_ascii_case(m)))
+        .is_some_and(|w| TARGETS.iter().any(|t| w.eq_ignore_ascii_case(t)))
 }
 
 /// Kind from the AST, falling back to the keyword guess for the many
@@ -1396,6 +1446,8 @@ impl<'c> Analyzer<'c> {
                     self.expr(v);
                 }
             }
+            // `DESCRIBE t` is `SHOW COLUMNS FROM t`.
+            Statement::ExplainTable { .. } => self.f.server_metadata = true,
             _ => {}
         }
     }
@@ -1634,6 +1686,12 @@ impl<'c> Analyzer<'c> {
     /// Adds a base table reference to the statement's table list; returns
     /// its index. Callers resolve CTE names before calling this.
     fn add_table_ref(&mut self, name: &ObjectName, alias: Option<String>) -> usize {
+        if let [schema, _, ..] = name.0.as_slice() {
+            let schema = schema.to_string();
+            self.f.server_metadata |= ["information_schema", "performance_schema"]
+                .iter()
+                .any(|s| schema.trim_matches('`').eq_ignore_ascii_case(s));
+        }
         let table_name = object_name_last(name);
         let table = self.catalog.table(&table_name);
         self.f.tables.push(TableRef {
