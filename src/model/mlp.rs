@@ -230,7 +230,6 @@ impl Mlp {
             x_val: to_x(&rows[n_fit..n])?,
             y_val: to_y(&y_ln[n_fit..n])?,
             c_val: to_c(&y_ln[n_fit..n])?,
-            n_val,
         };
         let mut sizes = vec![d];
         sizes.extend(cfg.hidden.iter().copied().filter(|&h| h > 0));
@@ -246,10 +245,10 @@ impl Mlp {
                 .map(|m| {
                     let (data, sizes) = (&data, &sizes);
                     let seed = cfg.seed.wrapping_add(m as u64);
-                    scope.spawn(move || train_networks(data, sizes, 1, seed, cfg, &mut |_| {}))
+                    scope.spawn(move || train_network(data, sizes, seed, cfg, &mut |_| {}))
                 })
                 .collect();
-            let first = train_networks(&data, &sizes, 1, cfg.seed, cfg, progress);
+            let first = train_network(&data, &sizes, cfg.seed, cfg, progress);
             let others: Vec<_> = others
                 .into_iter()
                 .map(|h| {
@@ -651,16 +650,15 @@ struct TrainData {
     x_val: Tensor,
     y_val: Tensor,
     c_val: Tensor,
-    n_val: usize,
 }
 
-/// Trains `k` networks of the given layer `sizes` side by side from `seed`
-/// and returns every layer (`k` leading) at each network's best epoch, with
-/// the latest of those epochs.
-fn train_networks(
+/// Trains one network of the given layer `sizes` from `seed` and returns
+/// its layers at the best validation epoch (weights `1 × n_out × n_in`,
+/// biases `1 × 1 × n_out`: the leading member dimension the ensemble is
+/// concatenated along), with that epoch.
+fn train_network(
     data: &TrainData,
     sizes: &[usize],
-    k: usize,
     seed: u64,
     cfg: &MlpConfig,
     progress: &mut dyn FnMut(EpochProgress),
@@ -672,26 +670,20 @@ fn train_networks(
         x_val,
         y_val,
         c_val,
-        n_val,
     } = data;
-    let n_val = *n_val;
     let n_fit = x_fit.dims2()?.0;
-    // Seeded He-uniform initialisation for ReLU layers. Layers carry a
-    // leading network dimension (`k × n_out × n_in`) so `k` networks can
-    // share one batched matmul; [`Mlp::fit`] runs one network per thread
-    // instead, which measured faster on two cores: a step's cost here is
-    // arithmetic, so batching saves little.
+    // Seeded He-uniform initialisation for ReLU layers.
     let dev = Device::Cpu;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut vars: Vec<(Var, Var)> = Vec::new();
     for win in sizes.windows(2) {
         let (n_in, n_out) = (win[0], win[1]);
         let bound = (6.0 / n_in as f64).sqrt() as f32;
-        let w: Vec<f32> = (0..k * n_in * n_out)
+        let w: Vec<f32> = (0..n_in * n_out)
             .map(|_| rng.random_range(-bound..bound))
             .collect();
-        let w = Var::from_tensor(&Tensor::from_vec(w, (k, n_out, n_in), &dev)?)?;
-        let b = Var::from_tensor(&Tensor::zeros((k, 1, n_out), DType::F32, &dev)?)?;
+        let w = Var::from_tensor(&Tensor::from_vec(w, (1, n_out, n_in), &dev)?)?;
+        let b = Var::from_tensor(&Tensor::zeros((1, 1, n_out), DType::F32, &dev)?)?;
         vars.push((w, b));
     }
     let mut opt = AdamW::new(
@@ -707,9 +699,7 @@ fn train_networks(
 
     let mut order: Vec<u32> = (0..n_fit as u32).collect();
     let batch = cfg.batch_size.max(1);
-    // Every member keeps its own best epoch, as if trained alone:
-    // (validation loss, epoch, its slice of every layer).
-    let mut best: Vec<Option<(f64, usize, Snapshot)>> = vec![None; k];
+    let mut best: Option<(f64, usize, Snapshot)> = None;
     for epoch in 1..=cfg.epochs_max.max(1) {
         order.shuffle(&mut rng);
         let mut train_loss = 0.0;
@@ -717,35 +707,24 @@ fn train_networks(
         for chunk in order.chunks(batch) {
             let idx = Tensor::from_slice(chunk, chunk.len(), &dev)?;
             let xb = x_fit.index_select(&idx, 0)?;
-            let yb = y_fit.index_select(&idx, 0)?.repeat(k)?;
-            let cb = c_fit.index_select(&idx, 0)?.repeat(k)?;
+            let yb = y_fit.index_select(&idx, 0)?;
+            let cb = c_fit.index_select(&idx, 0)?;
             let loss = loss(&forward_t(&vars, &xb)?, &yb, &cb, cfg.class_weight)?;
             opt.backward_step(&loss)?;
             train_loss += f64::from(loss.to_scalar::<f32>()?);
             batches += 1;
         }
-        let out_val = forward_t(&vars, x_val)?;
-        let mut val = 0.0;
-        for (m, best) in best.iter_mut().enumerate() {
-            let out = out_val.narrow(0, m * n_val, n_val)?;
-            let v = f64::from(loss(&out, y_val, c_val, cfg.class_weight)?.to_scalar::<f32>()?);
-            val += v / k as f64;
-            if best.as_ref().is_none_or(|b| v < b.0) {
-                let snapshot = vars
-                    .iter()
-                    .map(|(w, b)| {
-                        Ok((
-                            w.as_tensor().narrow(0, m, 1)?.copy()?,
-                            b.as_tensor().narrow(0, m, 1)?.copy()?,
-                        ))
-                    })
-                    .collect::<Result<Vec<_>, candle_core::Error>>()?;
-                *best = Some((v, epoch, snapshot));
-            }
+        let val = f64::from(
+            loss(&forward_t(&vars, x_val)?, y_val, c_val, cfg.class_weight)?.to_scalar::<f32>()?,
+        );
+        if best.as_ref().is_none_or(|b| val < b.0) {
+            let snapshot = vars
+                .iter()
+                .map(|(w, b)| Ok((w.as_tensor().copy()?, b.as_tensor().copy()?)))
+                .collect::<Result<Vec<_>, candle_core::Error>>()?;
+            best = Some((val, epoch, snapshot));
         }
-        // The latest improvement of any member: training stops once
-        // every member has gone `patience` epochs without one.
-        let best_epoch = best.iter().flatten().map(|b| b.1).max().unwrap_or(epoch);
+        let best_epoch = best.as_ref().map_or(epoch, |b| b.1);
         progress(EpochProgress {
             epoch,
             epochs_max: cfg.epochs_max,
@@ -757,19 +736,8 @@ fn train_networks(
             break;
         }
     }
-    let best: Vec<(f64, usize, Snapshot)> = best.into_iter().flatten().collect();
-    if best.len() != k {
-        return Err(MlpError::TooFew(n_fit));
-    }
-    let best_epoch = best.iter().map(|b| b.1).max().unwrap_or(0);
-    let layers = (0..vars.len())
-        .map(|i| {
-            let ws: Vec<&Tensor> = best.iter().map(|b| &b.2[i].0).collect();
-            let bs: Vec<&Tensor> = best.iter().map(|b| &b.2[i].1).collect();
-            Ok((Tensor::cat(&ws, 0)?, Tensor::cat(&bs, 0)?))
-        })
-        .collect::<Result<Vec<_>, candle_core::Error>>()?;
-    Ok((layers, best_epoch))
+    best.map(|(_, epoch, layers)| (layers, epoch))
+        .ok_or(MlpError::TooFew(n_fit))
 }
 
 /// Dot product with eight independent accumulators over fixed-size chunks,
@@ -793,9 +761,9 @@ fn softplus(x: f64) -> f64 {
     x.max(0.0) + (-x.abs()).exp().ln_1p()
 }
 
-/// Candle forward pass of every member for training: `x` is `n × d`, the
-/// result `(members · n) × outputs`, member-major (matching targets
-/// repeated `members` times).
+/// Candle forward pass for training: `x` is `n × d`, the layers carry the
+/// leading member dimension (of 1, see [`train_network`]), the result is
+/// `n × outputs`.
 fn forward_t(vars: &[(Var, Var)], x: &Tensor) -> candle_core::Result<Tensor> {
     let mut h = x.unsqueeze(0)?;
     for (i, (w, b)) in vars.iter().enumerate() {
