@@ -17,15 +17,12 @@ use qlat::train::{TrainConfig, TrainedModels, fit_all, samples_from_events};
 
 const Q3: &str = "select l_orderkey, sum(l_extendedprice * (1 - l_discount)) as revenue, o_orderdate, o_shippriority from customer, orders, lineitem where c_mktsegment = 'BUILDING' and c_custkey = o_custkey and l_orderkey = o_orderkey and o_orderdate < date '1995-03-15' and l_shipdate > date '1995-03-15' group by l_orderkey, o_orderdate, o_shippriority order by revenue desc, o_orderdate limit 10";
 
+/// The catalog `qlat train` uses: the DDL with the shipped capture's row
+/// counts and column statistics.
 fn catalog() -> Catalog {
     let mut c = Catalog::tpch();
-    let text = std::fs::read_to_string("data/capture.json").unwrap_or_default();
-    let cap: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
-    if let Some(rows) = cap["table_rows"].as_object() {
-        for (t, n) in rows {
-            c.set_row_count(t, n.as_u64().unwrap_or(0));
-        }
-    }
+    qlat::capture::stats::apply_meta(&mut c, std::path::Path::new("data/capture.json"))
+        .expect("data/capture.json");
     c
 }
 

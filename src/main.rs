@@ -34,6 +34,9 @@ enum Command {
     /// Load TPC-H into a live server, run a seeded workload with the general
     /// and slow logs on, and export what the server logged.
     Capture(CaptureArgs),
+    /// Read table row counts and column statistics (distinct values, value
+    /// ranges) from a live server into a capture.json, for the catalog.
+    Stats(StatsArgs),
     /// Profile a workload from its logs: digest per fingerprint, charts,
     /// data quality. Inputs may be files or directories, any supported format.
     Analyze(AnalyzeArgs),
@@ -63,6 +66,23 @@ enum Command {
     Models(ModelsArgs),
     /// Point production at a registered version (e.g. a rollback).
     Promote(PromoteArgs),
+}
+
+#[derive(Args, Debug)]
+struct StatsArgs {
+    /// Server URL.
+    #[arg(
+        long,
+        env = "QLAT_MYSQL_URL",
+        default_value = "mysql://root@127.0.0.1:3306"
+    )]
+    url: String,
+    /// Database whose tables to describe.
+    #[arg(long, default_value = "tpch")]
+    database: String,
+    /// JSON file to write them into (other fields are kept).
+    #[arg(long, default_value = "data/capture.json")]
+    into: PathBuf,
 }
 
 #[derive(Args, Debug)]
@@ -222,6 +242,10 @@ struct TrainArgs {
     /// Decoupled (AdamW) weight decay of the MLP.
     #[arg(long, default_value_t = qlat::train::TrainConfig::default().weight_decay)]
     weight_decay: f64,
+    /// Per-step decay of the MLP's moving average of weights, the weights
+    /// kept; 0 keeps the optimiser's own weights instead.
+    #[arg(long, default_value_t = qlat::train::TrainConfig::default().ema_decay)]
+    ema_decay: f64,
 }
 
 #[derive(Args, Debug)]
@@ -449,6 +473,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Stats(a) => {
+            let stats = capture::stats::refresh(&a.url, &a.database, &a.into)
+                .await
+                .context("reading statistics failed")?;
+            let columns: usize = stats.values().map(|c| c.len()).sum();
+            println!(
+                "wrote statistics of {} tables, {columns} columns into {}",
+                stats.len(),
+                a.into.display()
+            );
+            Ok(())
+        }
     }
 }
 
@@ -472,9 +508,7 @@ fn load_catalog(args: &CatalogArgs) -> anyhow::Result<Catalog> {
         .with_context(|| format!("cannot read the schema {}", schema.display()))?;
     let mut catalog = Catalog::from_ddl(&ddl).with_context(|| format!("{}", schema.display()))?;
     if capture_meta.exists() {
-        for (table, rows) in capture::read_table_rows(capture_meta)? {
-            catalog.set_row_count(&table, rows);
-        }
+        capture::stats::apply_meta(&mut catalog, capture_meta)?;
     }
     Ok(catalog)
 }
@@ -591,6 +625,11 @@ fn train(a: TrainArgs) -> anyhow::Result<()> {
         "--members must be between 1 and 16, got {}",
         a.members
     );
+    anyhow::ensure!(
+        (0.0..1.0).contains(&a.ema_decay),
+        "--ema-decay must be in [0, 1), got {}",
+        a.ema_decay
+    );
     let mut cfg = qlat::train::TrainConfig {
         seed: a.seed,
         use_history: a.history,
@@ -599,6 +638,7 @@ fn train(a: TrainArgs) -> anyhow::Result<()> {
         mlp_members: a.members,
         tfidf_scale: a.tfidf_scale,
         weight_decay: a.weight_decay,
+        ema_decay: a.ema_decay,
         ..Default::default()
     };
     if let Some(e) = a.epochs {

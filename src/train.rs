@@ -71,6 +71,10 @@ pub struct TrainConfig {
     /// MLP ensemble members (see [`MlpConfig::members`]).
     #[serde(default = "one")]
     pub mlp_members: usize,
+    /// Decay of the MLP's weight average (see [`MlpConfig::ema_decay`]);
+    /// manifests written before it trained without one.
+    #[serde(default)]
+    pub ema_decay: f64,
     /// When the tiered model answers from history.
     pub tier: TierConfig,
 }
@@ -107,6 +111,7 @@ impl Default for TrainConfig {
             class_weight: mlp.class_weight,
             coverage: mlp.coverage,
             mlp_members: mlp.members,
+            ema_decay: mlp.ema_decay,
             tier: TierConfig::default(),
         }
     }
@@ -136,6 +141,7 @@ impl TrainConfig {
             class_weight: self.class_weight,
             coverage: self.coverage,
             members: self.mlp_members,
+            ema_decay: self.ema_decay,
         }
     }
 }

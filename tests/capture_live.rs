@@ -85,6 +85,53 @@ fn capture_writes_every_file_and_restores_the_server() {
     assert_eq!(summary["table_rows"]["region"], 5);
     assert_eq!(summary["table_rows"]["nation"], 25);
     assert!(summary["table_rows"]["lineitem"].as_u64().unwrap_or(0) > 50_000);
+    // Column statistics as the server counts them: TPC-H fixes these.
+    let q = &summary["column_stats"]["lineitem"]["l_quantity"];
+    assert_eq!(
+        (q["distinct"].clone(), q["min"].clone(), q["max"].clone()),
+        (50.into(), 1.0.into(), 50.0.into())
+    );
+    assert_eq!(
+        summary["column_stats"]["lineitem"]["l_returnflag"]["distinct"],
+        3
+    );
+    assert!(
+        summary["column_stats"]["lineitem"]["l_returnflag"]
+            .get("min")
+            .is_none(),
+        "no range for text"
+    );
+    let ship = &summary["column_stats"]["lineitem"]["l_shipdate"];
+    // 1992-01-02 .. 1998-12-01 in days since 1970-01-01.
+    assert!(
+        ship["min"].as_f64().unwrap_or(0.0) >= 8036.0
+            && ship["max"].as_f64().unwrap_or(0.0) <= 10561.0,
+        "{ship}"
+    );
+
+    // `qlat stats` writes the same into another file, keeping its fields.
+    let meta = dir.path().join("meta.json");
+    std::fs::write(&meta, r#"{"note": "kept"}"#).expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_qlat"))
+        .args(["stats", "--database", "qlat_test_capture", "--url"])
+        .arg(url())
+        .arg("--into")
+        .arg(&meta)
+        .output()
+        .expect("qlat runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let written: Value =
+        serde_json::from_slice(&std::fs::read(&meta).expect("meta.json")).expect("JSON");
+    assert_eq!(written["note"], "kept");
+    assert_eq!(
+        written["column_stats"]["lineitem"]["l_quantity"],
+        summary["column_stats"]["lineitem"]["l_quantity"]
+    );
+    assert_eq!(written["table_rows"]["region"], 5);
     for q in 1..=22 {
         assert_eq!(
             summary["statements_by_label"][format!("tpch:q{q:02}")],

@@ -645,3 +645,94 @@ fn features_round_trip_through_json() {
     let back: StatementFeatures = serde_json::from_str(&json).expect("deserialise");
     assert_eq!(back, f);
 }
+
+/// The catalog `qlat train` uses: SF 0.1 sizes and the shipped capture's
+/// column statistics.
+fn shipped_catalog() -> Catalog {
+    let mut c = Catalog::tpch();
+    qlat::capture::stats::apply_meta(&mut c, std::path::Path::new("data/capture.json"))
+        .expect("data/capture.json");
+    c
+}
+
+fn rows_read(f: &StatementFeatures, table: &str) -> f64 {
+    f.tables
+        .iter()
+        .find(|t| t.name == table)
+        .and_then(|t| t.rows_read_estimate)
+        .unwrap_or_else(|| panic!("no estimate for {table}"))
+}
+
+#[test]
+fn column_statistics_turn_open_ranges_into_shares_of_the_table() {
+    let with = shipped_catalog();
+    let stats = with
+        .table("lineitem")
+        .and_then(|t| t.column("l_orderkey"))
+        .and_then(|c| c.stats)
+        .expect("the shipped capture has l_orderkey statistics");
+    assert_eq!((stats.min, stats.max), (Some(1.0), Some(600_000.0)));
+    let mut without = with.clone();
+    for t in without.tables.values_mut() {
+        for c in &mut t.columns {
+            c.stats = None;
+        }
+    }
+    let rows = 600_572.0;
+    // The slow log says this read 338,076 rows.
+    let sql = "SELECT DISTINCT l_shipmode FROM lineitem WHERE l_orderkey < 338181";
+    let est = rows_read(&analyze(sql, &with), "lineitem");
+    assert!(
+        (est / (rows * 338_181.0 / 600_000.0) - 1.0).abs() < 0.01,
+        "{est}"
+    );
+    assert!((rows_read(&analyze(sql, &without), "lineitem") - rows / 3.0).abs() < 1.0);
+    // And 1,996 rows for this one.
+    let small = "SELECT DISTINCT l_shipmode FROM lineitem WHERE l_orderkey < 1987";
+    let est = rows_read(&analyze(small, &with), "lineitem");
+    assert!((1_500.0..2_500.0).contains(&est), "{est}");
+    // Dates: a 30-day window of the 2,524 days l_shipdate spans.
+    let days = "SELECT * FROM orders o JOIN lineitem l ON l.l_orderkey = o.o_orderkey \
+                WHERE l.l_shipdate >= '1995-09-01' AND l.l_shipdate < '1995-10-01'";
+    let f = analyze(days, &with);
+    let m = f
+        .tables
+        .iter()
+        .find(|t| t.name == "lineitem")
+        .and_then(|t| t.rows_matched_estimate)
+        .expect("matched rows");
+    assert!((m / (rows * 30.0 / 2_524.0) - 1.0).abs() < 0.02, "{m}");
+    // Equality uses the distinct count: 7 ship modes.
+    let eq = analyze(
+        "SELECT count(*) FROM lineitem WHERE l_shipmode = 'AIR'",
+        &with,
+    );
+    let m = eq.tables[0].rows_matched_estimate.expect("matched rows");
+    assert!((m / (rows / 7.0) - 1.0).abs() < 0.01, "{m}");
+}
+
+#[test]
+fn a_limit_behind_a_selective_filter_reads_far_more_than_behind_a_loose_one() {
+    let cat = shipped_catalog();
+    let until = |sql: &str| {
+        value(
+            &analyze(sql, &cat),
+            "estimated rows read until LIMIT is met (log10)",
+        )
+    };
+    let loose = until("SELECT * FROM lineitem WHERE l_quantity > 1 LIMIT 10");
+    let tight = until(
+        "SELECT * FROM lineitem WHERE l_quantity = 7 AND l_shipmode = 'AIR' AND l_returnflag = 'R' LIMIT 10",
+    );
+    assert!(
+        loose < 1.2,
+        "an unselective scan stops after about 10 rows: {loose}"
+    );
+    assert!(
+        tight > 3.0 && tight > loose + 1.5,
+        "loose {loose}, tight {tight}"
+    );
+    // ORDER BY reads everything before the first row comes out.
+    let sorted = until("SELECT * FROM lineitem WHERE l_quantity > 1 ORDER BY l_comment LIMIT 10");
+    assert!(sorted > 5.7, "{sorted}");
+}

@@ -13,15 +13,12 @@ use qlat::train::{TrainConfig, TrainedModels, fit_all, samples_from_events};
 
 const ROWS: usize = 3_000;
 
+/// The catalog `qlat train` uses: the DDL with the shipped capture's row
+/// counts and column statistics.
 fn catalog() -> Catalog {
     let mut c = Catalog::tpch();
-    let text = std::fs::read_to_string("data/capture.json").expect("data/capture.json");
-    let cap: serde_json::Value = serde_json::from_str(&text).expect("capture.json is JSON");
-    if let Some(rows) = cap["table_rows"].as_object() {
-        for (t, n) in rows {
-            c.set_row_count(t, n.as_u64().unwrap_or(0));
-        }
-    }
+    qlat::capture::stats::apply_meta(&mut c, std::path::Path::new("data/capture.json"))
+        .expect("data/capture.json");
     c
 }
 
@@ -311,4 +308,24 @@ fn manifest_records_data_hash_and_checksums() {
             .as_str()
             .is_some_and(|s| s.ends_with(&v["training_data_sha256"].as_str().unwrap_or("")[..8]))
     );
+}
+
+#[test]
+fn the_weight_average_is_what_is_kept_and_old_manifests_read_as_without_it() {
+    let plain = TrainConfig {
+        ema_decay: 0.0,
+        ..config()
+    };
+    assert!(config().ema_decay > 0.0, "the default averages weights");
+    let without = fit_all(samples(), &catalog(), &plain).expect("training succeeds");
+    let with = trained();
+    let moved = probe().into_iter().any(|sql| {
+        let (a, b) = (without.mlp.predict(sql), with.mlp.predict(sql));
+        (a.predicted_seconds.ln() - b.predicted_seconds.ln()).abs() > 1e-4
+    });
+    assert!(moved, "averaging the weights changes the network kept");
+    let mut old = serde_json::to_value(config()).expect("config serialises");
+    old.as_object_mut().expect("an object").remove("ema_decay");
+    let read: TrainConfig = serde_json::from_value(old).expect("an older manifest still reads");
+    assert_eq!(read.ema_decay, 0.0);
 }

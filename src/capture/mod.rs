@@ -8,6 +8,7 @@
 
 pub mod explore;
 pub mod load;
+pub mod stats;
 pub mod tpch_queries;
 pub mod workload;
 
@@ -110,6 +111,8 @@ pub struct CaptureSummary {
     pub finished_at: String,
     pub duration_seconds: f64,
     pub table_rows: BTreeMap<String, u64>,
+    /// Distinct counts and value ranges of every column at the start.
+    pub column_stats: stats::ColumnStatsMap,
     pub data_reloaded: bool,
     pub sessions: usize,
     pub statements_sent: u64,
@@ -352,6 +355,7 @@ pub async fn run(config: &CaptureConfig) -> Result<CaptureSummary, CaptureError>
         .unwrap_or(0);
         table_rows.insert(table.to_string(), n);
     }
+    let column_stats = stats::read_column_stats(&mut admin, db).await?;
     create_accounts(&mut admin, db, &config.workload_password).await?;
 
     let settings_before = read_settings(&mut admin).await?;
@@ -442,6 +446,7 @@ pub async fn run(config: &CaptureConfig) -> Result<CaptureSummary, CaptureError>
         finished_at: finished,
         duration_seconds: (Utc::now() - started_utc).num_milliseconds() as f64 / 1000.0,
         table_rows,
+        column_stats,
         data_reloaded: reload,
         sessions,
         statements_sent: stats.sent.load(Ordering::Relaxed),
@@ -459,24 +464,6 @@ pub async fn run(config: &CaptureConfig) -> Result<CaptureSummary, CaptureError>
     let text = serde_json::to_string_pretty(&summary).unwrap_or_default();
     std::fs::write(&path, text + "\n").map_err(|e| CaptureError::io(&path, e))?;
     Ok(summary)
-}
-
-/// Table row counts recorded in a `capture.json`, so the catalog knows
-/// table sizes without a connection to the server.
-pub fn read_table_rows(path: &Path) -> Result<BTreeMap<String, u64>, CaptureError> {
-    #[derive(serde::Deserialize)]
-    struct Meta {
-        #[serde(default)]
-        table_rows: BTreeMap<String, u64>,
-    }
-    let text = std::fs::read_to_string(path).map_err(|e| CaptureError::io(path, e))?;
-    let meta: Meta = serde_json::from_str(&text).map_err(|e| {
-        CaptureError::io(
-            path,
-            std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()),
-        )
-    })?;
-    Ok(meta.table_rows)
 }
 
 /// The URL of a loader connection to `db`: the server URL with its path

@@ -39,7 +39,7 @@ pub enum CatalogError {
 }
 
 /// One column of a table.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Column {
     /// Lower-case column name.
     pub name: String,
@@ -47,6 +47,41 @@ pub struct Column {
     pub data_type: String,
     /// Whether the column may hold NULL.
     pub nullable: bool,
+    /// Value statistics read from the server, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stats: Option<ColumnStats>,
+}
+
+/// What a column holds, as an optimiser's statistics would say: enough to
+/// turn `l_orderkey < 338181` into "56 % of lineitem" rather than a fixed
+/// guess, which is the difference between a 2 ms and a 90 ms statement.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ColumnStats {
+    /// Distinct non-NULL values.
+    pub distinct: u64,
+    /// Smallest value: the number for numeric columns, days since
+    /// 1970-01-01 for dates; `None` for other types.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<f64>,
+    /// Largest value, in the units of `min`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<f64>,
+}
+
+impl ColumnStats {
+    /// Share of the column's values inside `[lo, hi]` (a missing side is
+    /// open), assuming values spread evenly between min and max; at least
+    /// one value's share. `None` without min and max.
+    pub fn range_fraction(&self, lo: Option<f64>, hi: Option<f64>) -> Option<f64> {
+        let (min, max) = (self.min?, self.max?);
+        let one = 1.0 / self.distinct.max(1) as f64;
+        if max <= min {
+            return Some(1.0);
+        }
+        let lo = lo.unwrap_or(min).max(min);
+        let hi = hi.unwrap_or(max).min(max);
+        Some(((hi - lo) / (max - min)).clamp(0.0, 1.0).max(one))
+    }
 }
 
 /// A secondary index (`KEY`, `INDEX` or `UNIQUE KEY`).
@@ -75,7 +110,7 @@ pub struct ForeignKey {
 }
 
 /// One table of the catalog.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Table {
     /// Lower-case table name.
     pub name: String,
@@ -130,7 +165,7 @@ impl Table {
 }
 
 /// The schema the workload runs against.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Catalog {
     /// Tables keyed by lower-case name.
     pub tables: BTreeMap<String, Table>,
@@ -207,8 +242,26 @@ impl Catalog {
         }
     }
 
+    /// Records statistics of `table.column`; false when the catalog has no
+    /// such column.
+    pub fn set_column_stats(&mut self, table: &str, column: &str, stats: ColumnStats) -> bool {
+        let table = self.tables.get_mut(&table.to_ascii_lowercase());
+        match table.and_then(|t| {
+            t.columns
+                .iter_mut()
+                .find(|c| c.name.eq_ignore_ascii_case(column))
+        }) {
+            Some(c) => {
+                c.stats = Some(stats);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Rows sharing one value of `column` in `table`: 1 for a single-column
-    /// primary or unique key, the table's rows over the referenced table's
+    /// primary or unique key, rows over the column's distinct count when
+    /// statistics are known, the table's rows over the referenced table's
     /// for a foreign key (l_suppkey: 600,572 / 1,000 ≈ 600), else a guess of
     /// 1 % of the table. Feeds the rows-read estimate of index lookups.
     pub fn rows_per_key(&self, table: &Table, column: &str) -> f64 {
@@ -218,6 +271,14 @@ impl Catalog {
         let is = |cols: &[String]| cols.len() == 1 && cols[0].eq_ignore_ascii_case(column);
         if is(&table.primary_key) || table.indexes.iter().any(|i| i.unique && is(&i.columns)) {
             return 1.0;
+        }
+        if let Some(distinct) = table
+            .column(column)
+            .and_then(|c| c.stats)
+            .map(|s| s.distinct)
+            .filter(|&d| d > 0)
+        {
+            return (rows / distinct as f64).max(1.0);
         }
         let referenced = table
             .foreign_keys
@@ -380,6 +441,7 @@ fn table_from_create(create: &sqlparser::ast::CreateTable) -> Table {
             }
         }
         table.columns.push(Column {
+            stats: None,
             name,
             data_type: col.data_type.to_string().to_ascii_lowercase(),
             nullable,
@@ -428,6 +490,34 @@ fn table_from_create(create: &sqlparser::ast::CreateTable) -> Table {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn range_fraction_is_the_share_of_the_value_range() {
+        let s = ColumnStats {
+            distinct: 50,
+            min: Some(1.0),
+            max: Some(51.0),
+        };
+        assert_eq!(s.range_fraction(None, Some(26.0)), Some(0.5));
+        assert_eq!(s.range_fraction(Some(41.0), None), Some(0.2));
+        assert_eq!(s.range_fraction(Some(11.0), Some(21.0)), Some(0.2));
+        // Outside the range or inverted: one value's share, never zero.
+        assert_eq!(s.range_fraction(Some(100.0), None), Some(0.02));
+        assert_eq!(s.range_fraction(Some(30.0), Some(20.0)), Some(0.02));
+        assert_eq!(s.range_fraction(None, None), Some(1.0));
+        let text = ColumnStats {
+            distinct: 7,
+            min: None,
+            max: None,
+        };
+        assert_eq!(text.range_fraction(Some(1.0), None), None);
+        let mut cat = Catalog::tpch();
+        assert!(cat.set_column_stats("LINEITEM", "l_quantity", s));
+        assert!(!cat.set_column_stats("lineitem", "nosuch", s));
+        cat.set_row_count("lineitem", 600_000);
+        let t = cat.table("lineitem").expect("lineitem");
+        assert_eq!(cat.rows_per_key(t, "l_quantity"), 12_000.0);
+    }
 
     #[test]
     fn tpch_has_all_tables_and_keys() {

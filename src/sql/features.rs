@@ -156,6 +156,12 @@ pub struct TableRef {
     /// optimizer's; `None` when the table's size is unknown.
     #[serde(default)]
     pub rows_read_estimate: Option<f64>,
+    /// Rows of the table that pass the block's filters on it: its rows
+    /// times each filter's selectivity (from column statistics when the
+    /// catalog has them, textbook guesses otherwise), filters taken as
+    /// independent. `None` when the table's size is unknown.
+    #[serde(default)]
+    pub rows_matched_estimate: Option<f64>,
 }
 
 /// Columns referenced per clause, as `table.column` when they could be
@@ -388,6 +394,8 @@ impl StatementFeatures {
     /// | rows of all scanned tables (log10) | sum over full scans |
     /// | rows of largest table referenced (log10) | biggest table touched at all |
     /// | estimated rows read (log10), largest table (log10) | [`TableRef::rows_read_estimate`] summed, and its maximum |
+    /// | estimated rows matching filters (log10) | [`TableRef::rows_matched_estimate`] summed |
+    /// | estimated rows read until LIMIT is met (log10) | see [`StatementFeatures::rows_read_until_limit`] |
     /// | joins, outer joins, comma joins, cross joins | [`JoinFeatures`] |
     /// | join keys with index / without index | equality join keys |
     /// | predicates, equality / range / LIKE / negated predicates | [`PredicateFeatures`] |
@@ -405,6 +413,33 @@ impl StatementFeatures {
     /// | UNION/set operations, functions used, CASE expressions, literals | |
     /// | selected columns, SELECT * | outermost select list |
     /// | reads server metadata | [`StatementFeatures::server_metadata`] |
+    /// Rows a single-table statement reads before its LIMIT is filled,
+    /// when nothing (ORDER BY, GROUP BY, aggregates, DISTINCT) makes the
+    /// server read everything first: LIMIT rows over the share of read
+    /// rows that match. A selective filter with `LIMIT 10` reads most of
+    /// the table; an unselective one stops after ten rows. Other
+    /// statements read `read` rows.
+    fn rows_read_until_limit(&self, read: f64) -> f64 {
+        let stops_early = self.tables.len() == 1
+            && self.group_by == 0
+            && self.order_by == 0
+            && self.aggregate_count == 0
+            && !self.distinct
+            && self.set_operations.is_empty();
+        match (self.limit, self.tables.first()) {
+            (Some(limit), Some(t)) if stops_early => {
+                match (t.rows_read_estimate, t.rows_matched_estimate) {
+                    (Some(r), Some(m)) if m > 0.0 => {
+                        let wanted = (limit + self.offset.unwrap_or(0)) as f64;
+                        r.min(wanted * (r / m).max(1.0))
+                    }
+                    _ => read,
+                }
+            }
+            _ => read,
+        }
+    }
+
     pub fn numeric_vector(&self) -> Vec<(&'static str, f64)> {
         let b = |x: bool| if x { 1.0 } else { 0.0 };
         let log_rows = |rows: u64| ((rows as f64) + 1.0).log10();
@@ -490,6 +525,20 @@ impl StatementFeatures {
             (
                 "estimated rows read, largest table (log10)",
                 (estimated.iter().copied().fold(0.0, f64::max) + 1.0).log10(),
+            ),
+            (
+                "estimated rows matching filters (log10)",
+                (self
+                    .tables
+                    .iter()
+                    .filter_map(|t| t.rows_matched_estimate)
+                    .sum::<f64>()
+                    + 1.0)
+                    .log10(),
+            ),
+            (
+                "estimated rows read until LIMIT is met (log10)",
+                (self.rows_read_until_limit(estimated.iter().sum()) + 1.0).log10(),
             ),
             ("joins", self.joins.count as f64),
             (
@@ -754,6 +803,7 @@ fn fallback_scan(body: &str, catalog: &Catalog, f: &mut StatementFeatures) {
                 access: TableAccess::Unknown,
                 row_count: t.row_count,
                 rows_read_estimate: None,
+                rows_matched_estimate: None,
             });
         }
         after_table_keyword = matches!(&*tok, "from" | "join" | "into" | "update" | "table");
@@ -1207,6 +1257,65 @@ struct BlockAccess<'a> {
     access: TableAccess,
     /// The leading index column an index join reaches the table through.
     join_column: Option<&'a str>,
+}
+
+/// A literal in the units of [`ColumnStats`]: numbers as they are, dates
+/// as days since 1970-01-01.
+fn stats_value(l: Lit) -> Option<f64> {
+    match l {
+        Lit::Num(x) => Some(x),
+        Lit::Date(d) => Some(
+            d.signed_duration_since(chrono::DateTime::UNIX_EPOCH.date_naive())
+                .num_days() as f64,
+        ),
+        Lit::Interval(..) => None,
+    }
+}
+
+/// The bounds a block put on `column` (qualified or not), when it gave at
+/// least one usable side.
+fn bounds_of(
+    bounds: &[(String, Option<Lit>, Option<Lit>)],
+    column: &str,
+) -> Option<(Option<f64>, Option<f64>)> {
+    bounds.iter().find_map(|(name, lo, hi)| {
+        let own = name == column
+            || name
+                .strip_suffix(column)
+                .is_some_and(|prefix| prefix.ends_with('.'));
+        let (lo, hi) = (lo.and_then(stats_value), hi.and_then(stats_value));
+        (own && (lo.is_some() || hi.is_some())).then_some((lo, hi))
+    })
+}
+
+/// Share of `table`'s rows a comparison of `column` with constants keeps,
+/// from the column's statistics; `None` when the catalog has none that
+/// apply (the caller then guesses).
+fn stats_fraction(
+    table: &Table,
+    column: &str,
+    kind: ConstKind,
+    bounds: &[(String, Option<Lit>, Option<Lit>)],
+) -> Option<f64> {
+    let stats = table.column(column)?.stats?;
+    let one = 1.0 / stats.distinct.max(1) as f64;
+    match kind {
+        ConstKind::Eq if stats.distinct > 0 => Some(one),
+        ConstKind::In(n) if stats.distinct > 0 => Some((f64::from(n) * one).min(1.0)),
+        ConstKind::Span(w) => {
+            let (min, max) = (stats.min?, stats.max?);
+            Some(if max > min {
+                ((w + 1.0) / (max - min)).clamp(one, 1.0)
+            } else {
+                1.0
+            })
+        }
+        ConstKind::Range => {
+            let (lo, hi) = bounds_of(bounds, column)?;
+            stats.range_fraction(lo, hi)
+        }
+        _ => None,
+    }
 }
 
 /// Width of the closed numeric range on `column` (qualified or not) among
@@ -1701,6 +1810,7 @@ impl<'c> Analyzer<'c> {
             access: TableAccess::Unknown,
             row_count: table.and_then(|t| t.row_count),
             rows_read_estimate: None,
+            rows_matched_estimate: None,
         });
         self.f.tables.len() - 1
     }
@@ -1804,20 +1914,71 @@ impl<'c> Analyzer<'c> {
                 continue;
             }
             let per_key = self.catalog.rows_per_key(a.table, column);
-            let width = match kind {
-                ConstKind::Range => closed_width(&scope.bounds, column),
-                _ => None,
-            };
-            let guess = match (*kind, width) {
-                (ConstKind::Eq, _) => per_key,
-                (ConstKind::In(n), _) => f64::from(n) * per_key,
-                (ConstKind::Span(w), _) | (ConstKind::Range, Some(w)) => (w + 1.0) * per_key,
-                (ConstKind::Range, None) => rows / 3.0,
-                (ConstKind::Other, _) => rows / 10.0,
+            let guess = match stats_fraction(a.table, column, *kind, &scope.bounds) {
+                Some(fraction) => fraction * rows,
+                None => {
+                    let width = match kind {
+                        ConstKind::Range => closed_width(&scope.bounds, column),
+                        _ => None,
+                    };
+                    match (*kind, width) {
+                        (ConstKind::Eq, _) => per_key,
+                        (ConstKind::In(n), _) => f64::from(n) * per_key,
+                        (ConstKind::Span(w), _) | (ConstKind::Range, Some(w)) => {
+                            (w + 1.0) * per_key
+                        }
+                        (ConstKind::Range, None) => rows / 3.0,
+                        (ConstKind::Other, _) => rows / 10.0,
+                    }
+                }
             };
             best = best.min(guess.max(1.0));
         }
         best
+    }
+
+    /// Share of a table's rows that pass the block's constant filters on
+    /// it, filters taken as independent: column statistics when the
+    /// catalog has them, else 1/rows-per-key for equality, a third for a
+    /// range, a tenth for anything else.
+    fn selectivity(&self, a: &BlockAccess<'_>, scope: &Scope<'_>) -> f64 {
+        let Some(rows) = a.table.row_count.map(|r| r as f64).filter(|&r| r > 0.0) else {
+            return 1.0;
+        };
+        let mut share = 1.0;
+        // Both sides of `c >= a AND c < b` are one range, counted once.
+        let mut ranged: Vec<&str> = Vec::new();
+        for fact in &scope.facts {
+            let Fact::Const {
+                table: t,
+                column,
+                kind,
+            } = fact
+            else {
+                continue;
+            };
+            if *t != a.scope_table {
+                continue;
+            }
+            if *kind == ConstKind::Range {
+                if ranged.contains(&column.as_str()) {
+                    continue;
+                }
+                ranged.push(column);
+            }
+            let per_key = || self.catalog.rows_per_key(a.table, column) / rows;
+            let s =
+                stats_fraction(a.table, column, *kind, &scope.bounds).unwrap_or_else(
+                    || match kind {
+                        ConstKind::Eq => per_key(),
+                        ConstKind::In(n) => f64::from(*n) * per_key(),
+                        ConstKind::Span(_) | ConstKind::Range => 1.0 / 3.0,
+                        ConstKind::Other => 0.1,
+                    },
+                );
+            share *= s.clamp(0.0, 1.0);
+        }
+        share.max(1.0 / rows)
     }
 
     /// Decides table access for the block and turns bounds into ranges.
@@ -1891,11 +2052,24 @@ impl<'c> Analyzer<'c> {
                 })
             })
             .collect();
+        let matched: Vec<Option<f64>> = accesses
+            .iter()
+            .map(|a| {
+                a.table
+                    .row_count
+                    .map(|rows| rows as f64 * self.selectivity(a, &scope))
+            })
+            .collect();
+        // The driver's rows that pass its filters are what probe the
+        // index-joined tables, not all the rows it reads.
         let driving = accesses
             .iter()
-            .zip(&estimates)
+            .zip(estimates.iter().zip(&matched))
             .filter(|(a, _)| a.access != TableAccess::IndexJoin)
-            .filter_map(|(_, e)| *e)
+            .filter_map(|(_, (read, matched))| match (read, matched) {
+                (Some(r), Some(m)) => Some(r.min(*m)),
+                (r, _) => *r,
+            })
             .fold(f64::INFINITY, f64::min);
         let driving = if driving.is_finite() { driving } else { 1.0 };
         for (a, e) in accesses.iter().zip(estimates.iter_mut()) {
@@ -1905,10 +2079,11 @@ impl<'c> Analyzer<'c> {
                 *e = Some((driving * self.catalog.rows_per_key(a.table, column)).min(rows as f64));
             }
         }
-        for (a, e) in accesses.into_iter().zip(estimates) {
+        for ((a, e), m) in accesses.into_iter().zip(estimates).zip(matched) {
             if let Some(t) = self.f.tables.get_mut(a.table_ref) {
                 t.access = a.access;
                 t.rows_read_estimate = e;
+                t.rows_matched_estimate = m;
             }
         }
         if has_join_key {

@@ -1,0 +1,167 @@
+//! Table and column statistics read from the server and kept in
+//! `capture.json`, so the catalog knows sizes, distinct counts and value
+//! ranges without a connection when a model is trained or served.
+//!
+//! One pass per table computes `COUNT(DISTINCT c)`, `MIN(c)` and `MAX(c)` of
+//! every column: exact numbers, which on a production-sized table cost a
+//! full scan; run it against a replica or a copy.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde_json::Value;
+use sqlx::mysql::MySqlConnection;
+use sqlx::{AssertSqlSafe, Connection, Executor, Row};
+
+use super::{CaptureError, options, scalar};
+use crate::sql::catalog::{Catalog, ColumnStats};
+
+/// Statistics per table, then per column (lower-case names).
+pub type ColumnStatsMap = BTreeMap<String, BTreeMap<String, ColumnStats>>;
+
+/// How a column's min and max are expressed, by its SQL type.
+fn range_expr(data_type: &str, column: &str) -> Option<String> {
+    let c = format!("`{column}`");
+    match data_type.to_ascii_lowercase().as_str() {
+        "tinyint" | "smallint" | "mediumint" | "int" | "integer" | "bigint" | "decimal"
+        | "numeric" | "float" | "double" | "real" | "year" => Some(c),
+        // Days since 1970-01-01: TO_DAYS counts from year 0.
+        "date" | "datetime" | "timestamp" => Some(format!("TO_DAYS({c}) - 719528")),
+        _ => None,
+    }
+}
+
+/// Reads the statistics of every column of every base table of `database`.
+pub async fn read_column_stats(
+    conn: &mut MySqlConnection,
+    database: &str,
+) -> Result<ColumnStatsMap, CaptureError> {
+    let sql = format!(
+        "SELECT table_name, column_name, data_type FROM information_schema.columns \
+         WHERE table_schema = '{}' ORDER BY table_name, ordinal_position",
+        database.replace('\'', "''")
+    );
+    let rows = conn
+        .fetch_all(AssertSqlSafe(sql.as_str()))
+        .await
+        .map_err(|e| CaptureError::sql(&sql, e))?;
+    let mut columns: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    for r in rows {
+        let get = |i: usize| -> String {
+            r.try_get::<String, _>(i)
+                .or_else(|_| {
+                    r.try_get::<Vec<u8>, _>(i)
+                        .map(|b| String::from_utf8_lossy(&b).into())
+                })
+                .unwrap_or_default()
+                .to_ascii_lowercase()
+        };
+        columns.entry(get(0)).or_default().push((get(1), get(2)));
+    }
+    let mut out = ColumnStatsMap::new();
+    for (table, cols) in columns {
+        let mut parts = Vec::new();
+        for (name, data_type) in &cols {
+            parts.push(format!("CAST(COUNT(DISTINCT `{name}`) AS CHAR)"));
+            match range_expr(data_type, name) {
+                Some(e) => {
+                    parts.push(format!("CAST(MIN({e}) AS CHAR)"));
+                    parts.push(format!("CAST(MAX({e}) AS CHAR)"));
+                }
+                None => parts.extend(["NULL".to_owned(), "NULL".to_owned()]),
+            }
+        }
+        let sql = format!("SELECT {} FROM `{database}`.`{table}`", parts.join(", "));
+        let row = conn
+            .fetch_one(AssertSqlSafe(sql.as_str()))
+            .await
+            .map_err(|e| CaptureError::sql(&sql, e))?;
+        let text = |i: usize| row.try_get::<Option<String>, _>(i).ok().flatten();
+        let number = |i: usize| text(i).and_then(|s| s.parse::<f64>().ok());
+        let stats = cols
+            .iter()
+            .enumerate()
+            .map(|(i, (name, _))| {
+                let stats = ColumnStats {
+                    distinct: text(3 * i).and_then(|s| s.parse().ok()).unwrap_or(0),
+                    min: number(3 * i + 1),
+                    max: number(3 * i + 2),
+                };
+                (name.clone(), stats)
+            })
+            .collect();
+        out.insert(table, stats);
+    }
+    Ok(out)
+}
+
+/// Connects to `url`, reads row counts and column statistics of
+/// `database`, and writes them into the JSON object at `path` (created when
+/// missing; its other fields are kept).
+pub async fn refresh(
+    url: &str,
+    database: &str,
+    path: &Path,
+) -> Result<ColumnStatsMap, CaptureError> {
+    let opts = options(url)?;
+    let mut conn = MySqlConnection::connect_with(&opts)
+        .await
+        .map_err(CaptureError::Connect)?;
+    let stats = read_column_stats(&mut conn, database).await?;
+    let mut table_rows = BTreeMap::new();
+    for table in stats.keys() {
+        let n = scalar(
+            &mut conn,
+            &format!("SELECT CAST(COUNT(*) AS CHAR) FROM `{database}`.`{table}`"),
+        )
+        .await?
+        .and_then(|s| s.parse::<u64>().ok())
+        .unwrap_or(0);
+        table_rows.insert(table.clone(), n);
+    }
+    let _ = conn.close().await;
+    let mut meta = match std::fs::read_to_string(path) {
+        Ok(text) => serde_json::from_str::<Value>(&text).map_err(|e| invalid(path, e))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Value::Object(Default::default()),
+        Err(e) => return Err(CaptureError::io(path, e)),
+    };
+    let obj = meta
+        .as_object_mut()
+        .ok_or_else(|| invalid(path, "the file holds JSON but not an object"))?;
+    obj.insert("table_rows".into(), serde_json::json!(table_rows));
+    obj.insert("column_stats".into(), serde_json::json!(stats));
+    let text = serde_json::to_string_pretty(&meta).map_err(|e| invalid(path, e))?;
+    std::fs::write(path, text + "\n").map_err(|e| CaptureError::io(path, e))?;
+    Ok(stats)
+}
+
+fn invalid(path: &Path, e: impl std::fmt::Display) -> CaptureError {
+    CaptureError::io(
+        path,
+        std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()),
+    )
+}
+
+/// Gives `catalog` the table row counts and column statistics recorded in
+/// a `capture.json`. Tables and columns the catalog does not know are
+/// skipped; a file without statistics (older captures) only sets sizes.
+pub fn apply_meta(catalog: &mut Catalog, path: &Path) -> Result<(), CaptureError> {
+    #[derive(serde::Deserialize)]
+    struct Meta {
+        #[serde(default)]
+        table_rows: BTreeMap<String, u64>,
+        #[serde(default)]
+        column_stats: ColumnStatsMap,
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| CaptureError::io(path, e))?;
+    let meta: Meta = serde_json::from_str(&text).map_err(|e| invalid(path, e))?;
+    for (table, rows) in meta.table_rows {
+        catalog.set_row_count(&table, rows);
+    }
+    for (table, columns) in meta.column_stats {
+        for (column, stats) in columns {
+            catalog.set_column_stats(&table, &column, stats);
+        }
+    }
+    Ok(())
+}
