@@ -68,18 +68,27 @@ enum Command {
     Promote(PromoteArgs),
 }
 
+/// The MySQL/MariaDB server and database a command works on.
 #[derive(Args, Debug)]
-struct StatsArgs {
-    /// Server URL.
+struct ServerArgs {
+    /// Server URL; for `capture` the account must be allowed to SET GLOBAL
+    /// log settings.
     #[arg(
         long,
         env = "QLAT_MYSQL_URL",
         default_value = "mysql://root@127.0.0.1:3306"
     )]
     url: String,
-    /// Database whose tables to describe.
+    /// Database: the one `capture` creates and loads, or whose tables
+    /// `stats` describes.
     #[arg(long, default_value = "tpch")]
     database: String,
+}
+
+#[derive(Args, Debug)]
+struct StatsArgs {
+    #[command(flatten)]
+    server: ServerArgs,
     /// JSON file to write them into (other fields are kept).
     #[arg(long, default_value = "data/capture.json")]
     into: PathBuf,
@@ -328,16 +337,8 @@ struct FingerprintArgs {
 
 #[derive(Args, Debug)]
 struct CaptureArgs {
-    /// Server URL; the account must be allowed to SET GLOBAL log settings.
-    #[arg(
-        long,
-        env = "QLAT_MYSQL_URL",
-        default_value = "mysql://root@127.0.0.1:3306"
-    )]
-    url: String,
-    /// Database to create and load.
-    #[arg(long, default_value = "tpch")]
-    database: String,
+    #[command(flatten)]
+    server: ServerArgs,
     /// TPC-H scale factor (1.0 = 1 GB of raw data).
     #[arg(long, default_value_t = 0.1)]
     scale_factor: f64,
@@ -442,8 +443,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 "--statement-timeout must be positive"
             );
             let config = CaptureConfig {
-                url: a.url,
-                database: a.database,
+                url: a.server.url,
+                database: a.server.database,
                 out_dir: a.out,
                 ddl_path: a.ddl,
                 workload: WorkloadSpec {
@@ -474,7 +475,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Stats(a) => {
-            let stats = capture::stats::refresh(&a.url, &a.database, &a.into)
+            let stats = capture::stats::refresh(&a.server.url, &a.server.database, &a.into)
                 .await
                 .context("reading statistics failed")?;
             let columns: usize = stats.values().map(|c| c.len()).sum();

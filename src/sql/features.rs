@@ -1358,6 +1358,21 @@ struct Scope<'c> {
     comma_joins: u32,
 }
 
+impl Scope<'_> {
+    /// The columns of the block's table `table` compared with constants,
+    /// and how.
+    fn const_facts(&self, table: usize) -> impl Iterator<Item = (&str, ConstKind)> {
+        self.facts.iter().filter_map(move |f| match f {
+            Fact::Const {
+                table: t,
+                column,
+                kind,
+            } if *t == table => Some((column.as_str(), *kind)),
+            _ => None,
+        })
+    }
+}
+
 /// Result of resolving a column reference.
 struct ColRef<'a> {
     scope: Option<usize>,
@@ -1901,27 +1916,19 @@ impl<'c> Analyzer<'c> {
     /// leading index column, as rows per key × keys asked for.
     fn lookup_estimate(&self, a: &BlockAccess<'_>, rows: f64, scope: &Scope<'_>) -> f64 {
         let mut best = rows;
-        for fact in &scope.facts {
-            let Fact::Const {
-                table: t,
-                column,
-                kind,
-            } = fact
-            else {
-                continue;
-            };
-            if *t != a.scope_table || a.table.index_use(column) != IndexUse::Leading {
+        for (column, kind) in scope.const_facts(a.scope_table) {
+            if a.table.index_use(column) != IndexUse::Leading {
                 continue;
             }
             let per_key = self.catalog.rows_per_key(a.table, column);
-            let guess = match stats_fraction(a.table, column, *kind, &scope.bounds) {
+            let guess = match stats_fraction(a.table, column, kind, &scope.bounds) {
                 Some(fraction) => fraction * rows,
                 None => {
                     let width = match kind {
                         ConstKind::Range => closed_width(&scope.bounds, column),
                         _ => None,
                     };
-                    match (*kind, width) {
+                    match (kind, width) {
                         (ConstKind::Eq, _) => per_key,
                         (ConstKind::In(n), _) => f64::from(n) * per_key,
                         (ConstKind::Span(w), _) | (ConstKind::Range, Some(w)) => {
@@ -1948,30 +1955,19 @@ impl<'c> Analyzer<'c> {
         let mut share = 1.0;
         // Both sides of `c >= a AND c < b` are one range, counted once.
         let mut ranged: Vec<&str> = Vec::new();
-        for fact in &scope.facts {
-            let Fact::Const {
-                table: t,
-                column,
-                kind,
-            } = fact
-            else {
-                continue;
-            };
-            if *t != a.scope_table {
-                continue;
-            }
-            if *kind == ConstKind::Range {
-                if ranged.contains(&column.as_str()) {
+        for (column, kind) in scope.const_facts(a.scope_table) {
+            if kind == ConstKind::Range {
+                if ranged.contains(&column) {
                     continue;
                 }
                 ranged.push(column);
             }
             let per_key = || self.catalog.rows_per_key(a.table, column) / rows;
             let s =
-                stats_fraction(a.table, column, *kind, &scope.bounds).unwrap_or_else(
+                stats_fraction(a.table, column, kind, &scope.bounds).unwrap_or_else(
                     || match kind {
                         ConstKind::Eq => per_key(),
-                        ConstKind::In(n) => f64::from(*n) * per_key(),
+                        ConstKind::In(n) => f64::from(n) * per_key(),
                         ConstKind::Span(_) | ConstKind::Range => 1.0 / 3.0,
                         ConstKind::Other => 0.1,
                     },
