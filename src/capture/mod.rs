@@ -355,7 +355,7 @@ pub async fn run(config: &CaptureConfig) -> Result<CaptureSummary, CaptureError>
         .unwrap_or(0);
         table_rows.insert(table.to_string(), n);
     }
-    let column_stats = stats::read_column_stats(&mut admin, db).await?;
+    let (_, column_stats) = stats::read_column_stats(&mut admin, db).await?;
     create_accounts(&mut admin, db, &config.workload_password).await?;
 
     let settings_before = read_settings(&mut admin).await?;

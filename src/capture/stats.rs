@@ -2,9 +2,10 @@
 //! `capture.json`, so the catalog knows sizes, distinct counts and value
 //! ranges without a connection when a model is trained or served.
 //!
-//! One pass per table computes `COUNT(DISTINCT c)`, `MIN(c)` and `MAX(c)` of
-//! every column: exact numbers, which on a production-sized table cost a
-//! full scan; run it against a replica or a copy.
+//! One pass per table counts its rows and computes `COUNT(DISTINCT c)`,
+//! `MIN(c)` and `MAX(c)` of every column: exact numbers, which on a
+//! production-sized table cost a full scan; run it against a replica or a
+//! copy.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -13,15 +14,20 @@ use serde_json::Value;
 use sqlx::mysql::MySqlConnection;
 use sqlx::{AssertSqlSafe, Connection, Executor, Row};
 
-use super::{CaptureError, options, scalar};
+use super::{CaptureError, options};
 use crate::sql::catalog::{Catalog, ColumnStats};
 
 /// Statistics per table, then per column (lower-case names).
 pub type ColumnStatsMap = BTreeMap<String, BTreeMap<String, ColumnStats>>;
 
+/// `name` as a quoted MySQL identifier.
+fn ident(name: &str) -> String {
+    format!("`{}`", name.replace('`', "``"))
+}
+
 /// How a column's min and max are expressed, by its SQL type.
 fn range_expr(data_type: &str, column: &str) -> Option<String> {
-    let c = format!("`{column}`");
+    let c = ident(column);
     match data_type.to_ascii_lowercase().as_str() {
         "tinyint" | "smallint" | "mediumint" | "int" | "integer" | "bigint" | "decimal"
         | "numeric" | "float" | "double" | "real" | "year" => Some(c),
@@ -31,15 +37,20 @@ fn range_expr(data_type: &str, column: &str) -> Option<String> {
     }
 }
 
-/// Reads the statistics of every column of every base table of `database`.
+/// Row counts and column statistics of every base table of `database`.
+/// Names are kept as the server spells them for the queries and
+/// lower-cased in the result, as the catalog keys them.
 pub async fn read_column_stats(
     conn: &mut MySqlConnection,
     database: &str,
-) -> Result<ColumnStatsMap, CaptureError> {
+) -> Result<(BTreeMap<String, u64>, ColumnStatsMap), CaptureError> {
+    let schema = database.replace('\\', "\\\\").replace('\'', "''");
     let sql = format!(
-        "SELECT table_name, column_name, data_type FROM information_schema.columns \
-         WHERE table_schema = '{}' ORDER BY table_name, ordinal_position",
-        database.replace('\'', "''")
+        "SELECT c.table_name, c.column_name, c.data_type FROM information_schema.columns c \
+         JOIN information_schema.tables t \
+         ON t.table_schema = c.table_schema AND t.table_name = c.table_name \
+         WHERE c.table_schema = '{schema}' AND t.table_type = 'BASE TABLE' \
+         ORDER BY c.table_name, c.ordinal_position"
     );
     let rows = conn
         .fetch_all(AssertSqlSafe(sql.as_str()))
@@ -54,15 +65,15 @@ pub async fn read_column_stats(
                         .map(|b| String::from_utf8_lossy(&b).into())
                 })
                 .unwrap_or_default()
-                .to_ascii_lowercase()
         };
         columns.entry(get(0)).or_default().push((get(1), get(2)));
     }
+    let mut table_rows = BTreeMap::new();
     let mut out = ColumnStatsMap::new();
     for (table, cols) in columns {
-        let mut parts = Vec::new();
+        let mut parts = vec!["CAST(COUNT(*) AS CHAR)".to_owned()];
         for (name, data_type) in &cols {
-            parts.push(format!("CAST(COUNT(DISTINCT `{name}`) AS CHAR)"));
+            parts.push(format!("CAST(COUNT(DISTINCT {}) AS CHAR)", ident(name)));
             match range_expr(data_type, name) {
                 Some(e) => {
                     parts.push(format!("CAST(MIN({e}) AS CHAR)"));
@@ -71,7 +82,12 @@ pub async fn read_column_stats(
                 None => parts.extend(["NULL".to_owned(), "NULL".to_owned()]),
             }
         }
-        let sql = format!("SELECT {} FROM `{database}`.`{table}`", parts.join(", "));
+        let sql = format!(
+            "SELECT {} FROM {}.{}",
+            parts.join(", "),
+            ident(database),
+            ident(&table)
+        );
         let row = conn
             .fetch_one(AssertSqlSafe(sql.as_str()))
             .await
@@ -83,16 +99,21 @@ pub async fn read_column_stats(
             .enumerate()
             .map(|(i, (name, _))| {
                 let stats = ColumnStats {
-                    distinct: text(3 * i).and_then(|s| s.parse().ok()).unwrap_or(0),
-                    min: number(3 * i + 1),
-                    max: number(3 * i + 2),
+                    distinct: text(1 + 3 * i).and_then(|s| s.parse().ok()).unwrap_or(0),
+                    min: number(2 + 3 * i),
+                    max: number(3 + 3 * i),
                 };
-                (name.clone(), stats)
+                (name.to_ascii_lowercase(), stats)
             })
             .collect();
+        let table = table.to_ascii_lowercase();
+        table_rows.insert(
+            table.clone(),
+            text(0).and_then(|s| s.parse().ok()).unwrap_or(0),
+        );
         out.insert(table, stats);
     }
-    Ok(out)
+    Ok((table_rows, out))
 }
 
 /// Connects to `url`, reads row counts and column statistics of
@@ -107,18 +128,7 @@ pub async fn refresh(
     let mut conn = MySqlConnection::connect_with(&opts)
         .await
         .map_err(CaptureError::Connect)?;
-    let stats = read_column_stats(&mut conn, database).await?;
-    let mut table_rows = BTreeMap::new();
-    for table in stats.keys() {
-        let n = scalar(
-            &mut conn,
-            &format!("SELECT CAST(COUNT(*) AS CHAR) FROM `{database}`.`{table}`"),
-        )
-        .await?
-        .and_then(|s| s.parse::<u64>().ok())
-        .unwrap_or(0);
-        table_rows.insert(table.clone(), n);
-    }
+    let (table_rows, stats) = read_column_stats(&mut conn, database).await?;
     let _ = conn.close().await;
     let mut meta = match std::fs::read_to_string(path) {
         Ok(text) => serde_json::from_str::<Value>(&text).map_err(|e| invalid(path, e))?,
