@@ -377,6 +377,33 @@ pub struct StatementFeatures {
 }
 
 impl StatementFeatures {
+    /// Rows a single-table statement reads before its LIMIT is filled,
+    /// when nothing (ORDER BY, GROUP BY, aggregates, DISTINCT) makes the
+    /// server read everything first: LIMIT rows over the share of read
+    /// rows that match. A selective filter with `LIMIT 10` reads most of
+    /// the table; an unselective one stops after ten rows. Other
+    /// statements read `read` rows.
+    fn rows_read_until_limit(&self, read: f64) -> f64 {
+        let stops_early = self.tables.len() == 1
+            && self.group_by == 0
+            && self.order_by == 0
+            && self.aggregate_count == 0
+            && !self.distinct
+            && self.set_operations.is_empty();
+        match (self.limit, self.tables.first()) {
+            (Some(limit), Some(t)) if stops_early => {
+                match (t.rows_read_estimate, t.rows_matched_estimate) {
+                    (Some(r), Some(m)) if m > 0.0 => {
+                        let wanted = (limit + self.offset.unwrap_or(0)) as f64;
+                        r.min(wanted * (r / m).max(1.0))
+                    }
+                    _ => read,
+                }
+            }
+            _ => read,
+        }
+    }
+
     /// The numeric features the latency model consumes, in a fixed order
     /// with names a DBA can read in an explanation. Counts are raw; row
     /// counts are `log10(rows + 1)` because their effect is multiplicative.
@@ -413,33 +440,6 @@ impl StatementFeatures {
     /// | UNION/set operations, functions used, CASE expressions, literals | |
     /// | selected columns, SELECT * | outermost select list |
     /// | reads server metadata | [`StatementFeatures::server_metadata`] |
-    /// Rows a single-table statement reads before its LIMIT is filled,
-    /// when nothing (ORDER BY, GROUP BY, aggregates, DISTINCT) makes the
-    /// server read everything first: LIMIT rows over the share of read
-    /// rows that match. A selective filter with `LIMIT 10` reads most of
-    /// the table; an unselective one stops after ten rows. Other
-    /// statements read `read` rows.
-    fn rows_read_until_limit(&self, read: f64) -> f64 {
-        let stops_early = self.tables.len() == 1
-            && self.group_by == 0
-            && self.order_by == 0
-            && self.aggregate_count == 0
-            && !self.distinct
-            && self.set_operations.is_empty();
-        match (self.limit, self.tables.first()) {
-            (Some(limit), Some(t)) if stops_early => {
-                match (t.rows_read_estimate, t.rows_matched_estimate) {
-                    (Some(r), Some(m)) if m > 0.0 => {
-                        let wanted = (limit + self.offset.unwrap_or(0)) as f64;
-                        r.min(wanted * (r / m).max(1.0))
-                    }
-                    _ => read,
-                }
-            }
-            _ => read,
-        }
-    }
-
     pub fn numeric_vector(&self) -> Vec<(&'static str, f64)> {
         let b = |x: bool| if x { 1.0 } else { 0.0 };
         let log_rows = |rows: u64| ((rows as f64) + 1.0).log10();
@@ -1272,6 +1272,14 @@ fn stats_value(l: Lit) -> Option<f64> {
     }
 }
 
+/// Whether a bound's `name` (`col` or `table.col`) is `column`.
+fn names_column(name: &str, column: &str) -> bool {
+    name == column
+        || name
+            .strip_suffix(column)
+            .is_some_and(|prefix| prefix.ends_with('.'))
+}
+
 /// The bounds a block put on `column` (qualified or not), when it gave at
 /// least one usable side.
 fn bounds_of(
@@ -1279,10 +1287,7 @@ fn bounds_of(
     column: &str,
 ) -> Option<(Option<f64>, Option<f64>)> {
     bounds.iter().find_map(|(name, lo, hi)| {
-        let own = name == column
-            || name
-                .strip_suffix(column)
-                .is_some_and(|prefix| prefix.ends_with('.'));
+        let own = names_column(name, column);
         let (lo, hi) = (lo.and_then(stats_value), hi.and_then(stats_value));
         (own && (lo.is_some() || hi.is_some())).then_some((lo, hi))
     })
@@ -1322,10 +1327,7 @@ fn stats_fraction(
 /// a block's one-sided bounds, when both sides were given.
 fn closed_width(bounds: &[(String, Option<Lit>, Option<Lit>)], column: &str) -> Option<f64> {
     bounds.iter().find_map(|(name, lo, hi)| {
-        let own = name == column
-            || name
-                .strip_suffix(column)
-                .is_some_and(|prefix| prefix.ends_with('.'));
+        let own = names_column(name, column);
         match (own, lo, hi) {
             (true, Some(lo), Some(hi)) => match span(*lo, *hi) {
                 Some((RangeKind::Number, w)) => Some(w),
