@@ -297,8 +297,12 @@ fn q19_disjunctive_discounted_revenue() {
         f.predicates.ranges.is_empty(),
         "ranges under OR are not closed"
     );
-    assert_eq!(f.joins.implicit, 0, "join key only under OR");
-    assert_eq!(f.joins.cross, 1);
+    // `p_partkey = l_partkey` is in every branch: an index join, as
+    // MariaDB's optimiser makes of it, not a cross join.
+    assert_eq!(f.joins.implicit, 1);
+    assert_eq!(f.joins.cross, 0);
+    assert_eq!(access(&f, "part"), vec![TableAccess::FullScan]);
+    assert_eq!(access(&f, "lineitem"), vec![TableAccess::IndexJoin]);
 }
 
 #[test]
@@ -735,4 +739,230 @@ fn a_limit_behind_a_selective_filter_reads_far_more_than_behind_a_loose_one() {
     // ORDER BY reads everything before the first row comes out.
     let sorted = until("SELECT * FROM lineitem WHERE l_quantity > 1 ORDER BY l_comment LIMIT 10");
     assert!(sorted > 5.7, "{sorted}");
+}
+
+fn rows_matched(f: &StatementFeatures, table: &str) -> f64 {
+    f.tables
+        .iter()
+        .find(|t| t.name == table)
+        .and_then(|t| t.rows_matched_estimate)
+        .unwrap_or_else(|| panic!("no matched-rows estimate for {table}"))
+}
+
+#[test]
+fn or_keeps_what_every_branch_has_and_nothing_else() {
+    let cat = shipped_catalog();
+    let rows = 600_572.0;
+    // Same column in each branch: an IN list of all their values.
+    let or = analyze(
+        "SELECT count(*) FROM lineitem WHERE l_shipmode = 'AIR' OR l_shipmode = 'RAIL'",
+        &cat,
+    );
+    let inl = analyze(
+        "SELECT count(*) FROM lineitem WHERE l_shipmode IN ('AIR', 'RAIL')",
+        &cat,
+    );
+    assert!((rows_matched(&or, "lineitem") / (rows * 2.0 / 7.0) - 1.0).abs() < 0.01);
+    assert_eq!(
+        rows_matched(&or, "lineitem"),
+        rows_matched(&inl, "lineitem")
+    );
+    // Different columns: no branch's filter holds for all rows, so none is
+    // used.
+    let mixed = analyze(
+        "SELECT count(*) FROM lineitem WHERE l_shipmode = 'AIR' OR l_returnflag = 'R'",
+        &cat,
+    );
+    assert_eq!(rows_matched(&mixed, "lineitem"), rows);
+    // A key on the primary key in both branches makes it a lookup; in one
+    // branch only, a scan.
+    let both = analyze(
+        "SELECT * FROM orders WHERE (o_orderkey = 7 AND o_orderstatus = 'F') OR o_orderkey = 9",
+        &cat,
+    );
+    assert_eq!(access(&both, "orders"), vec![TableAccess::IndexLookup]);
+    let one = analyze(
+        "SELECT * FROM orders WHERE o_orderkey = 7 OR o_orderstatus = 'F'",
+        &cat,
+    );
+    assert_eq!(access(&one, "orders"), vec![TableAccess::FullScan]);
+    // Under NOT nothing is learnt.
+    let not = analyze(
+        "SELECT * FROM orders WHERE NOT (o_orderkey = 7 OR o_orderkey = 9)",
+        &cat,
+    );
+    assert_eq!(access(&not, "orders"), vec![TableAccess::FullScan]);
+    // Q19: the common join key, and part's filters shared by the branches
+    // (3 brands, 12 containers), make part the few rows that probe lineitem.
+    let f = analyze(TPCH[18].1, &cat);
+    let part = rows_matched(&f, "part");
+    assert!(part < 20_000.0 * 3.0 / 25.0 * 12.0 / 40.0 + 1.0, "{part}");
+    assert!(
+        rows_read(&f, "lineitem") < 20_000.0,
+        "{}",
+        rows_read(&f, "lineitem")
+    );
+}
+
+#[test]
+fn the_scanned_table_of_an_all_keyed_join_is_the_cheapest_to_start_from() {
+    let cat = shipped_catalog();
+    // Q14: part (20k) and a key lookup of its ~30 lines each beats lineitem
+    // (600k) and a lookup of each line's part; the date filter on lineitem
+    // is on no index, and the optimiser does not count it. The slow log
+    // says 620k rows examined, in 1.4 s against Q6's 0.07 s for a plain
+    // scan of the same 600k.
+    let f = analyze(TPCH[13].1, &cat);
+    assert_eq!(access(&f, "part"), vec![TableAccess::FullScan]);
+    assert_eq!(access(&f, "lineitem"), vec![TableAccess::IndexJoin]);
+    let by_key = value(&f, "estimated rows read through an index (log10)");
+    assert!((5.6..5.9).contains(&by_key), "{by_key}");
+    let q6 = value(&q(6), "estimated rows read through an index (log10)");
+    assert_eq!(q6, 0.0);
+    // Orders and all their lines (150k × 5) against lineitem and each
+    // line's order (600k × 2).
+    let q12 = analyze(TPCH[11].1, &cat);
+    assert_eq!(access(&q12, "orders"), vec![TableAccess::FullScan]);
+    assert_eq!(access(&q12, "lineitem"), vec![TableAccess::IndexJoin]);
+    // A tiny table drives even a fan-out of 600.
+    let small = analyze(
+        "SELECT count(*) FROM nation, customer WHERE n_nationkey = c_nationkey",
+        &cat,
+    );
+    assert_eq!(access(&small, "nation"), vec![TableAccess::FullScan]);
+    assert_eq!(access(&small, "customer"), vec![TableAccess::IndexJoin]);
+}
+
+#[test]
+fn index_joins_are_reached_along_their_keys_not_once_per_driver_row() {
+    let cat = shipped_catalog();
+    // Q21: one nation (n_name = 'SAUDI ARABIA'), its ~40 suppliers, their
+    // ~24,000 lines, those lines' orders. The slow log says 52,977 rows
+    // examined; counting each table once per driver row said ~80.
+    let f = analyze(TPCH[20].1, &cat);
+    let l1 = rows_read(&f, "lineitem");
+    let orders = rows_read(&f, "orders");
+    assert!((10_000.0..60_000.0).contains(&l1), "lineitem l1 {l1}");
+    assert!((5_000.0..60_000.0).contains(&orders), "orders {orders}");
+    let total = value(&f, "estimated rows read (log10)");
+    assert!(
+        (4.3..5.1).contains(&total),
+        "{total} against log10(52,977) = 4.72"
+    );
+    // Q9: 227k examined.
+    let q9 = value(&analyze(TPCH[8].1, &cat), "estimated rows read (log10)");
+    assert!((5.0..6.2).contains(&q9), "{q9} against 5.36");
+}
+
+#[test]
+fn a_join_without_sorting_stops_when_its_limit_is_filled() {
+    let cat = shipped_catalog();
+    let until = |sql: &str| {
+        value(
+            &analyze(sql, &cat),
+            "estimated rows read until LIMIT is met (log10)",
+        )
+    };
+    // The slow log says 11 rows examined.
+    let join = "SELECT * FROM lineitem l JOIN supplier s ON s.s_suppkey = l.l_suppkey \
+                WHERE s.s_suppkey BETWEEN 688 AND 1688 LIMIT 10";
+    let early = until(join);
+    assert!(early < 2.0, "{early}");
+    let f = analyze(join, &cat);
+    let out = f.join_output_estimate.expect("one driver, one keyed join");
+    assert!(out > 100_000.0, "313 suppliers × 600 lines: {out}");
+    // Sorted, grouped or aggregated, it reads everything first.
+    let sorted = until(&join.replace("LIMIT", "ORDER BY l.l_comment LIMIT"));
+    let counted = until(&join.replace("SELECT *", "SELECT count(*)"));
+    assert!(sorted > 5.0 && counted > 5.0, "{sorted} {counted}");
+}
+
+#[test]
+fn ordering_by_an_index_still_stops_at_the_limit() {
+    let cat = shipped_catalog();
+    let until = |sql: &str| {
+        value(
+            &analyze(sql, &cat),
+            "estimated rows read until LIMIT is met (log10)",
+        )
+    };
+    // The slow log says 5,000 rows examined: the primary key is read
+    // backwards and stops.
+    let by_key =
+        until("SELECT l_suppkey, l_orderkey FROM lineitem ORDER BY l_orderkey DESC LIMIT 5000");
+    assert!((3.5..4.0).contains(&by_key), "{by_key}");
+    // Not an index's leading column: every row is read and sorted.
+    let sorted = until("SELECT l_suppkey FROM lineitem ORDER BY l_linenumber LIMIT 5000");
+    assert!(sorted > 5.7, "{sorted}");
+    let two_keys = until("SELECT l_suppkey FROM lineitem ORDER BY l_orderkey, l_comment LIMIT 10");
+    assert!(two_keys > 5.7, "{two_keys}");
+}
+
+#[test]
+fn a_cte_referenced_twice_is_read_twice() {
+    let cat = shipped_catalog();
+    // Q15's revenue0 is joined with supplier and scanned again for its
+    // maximum: the slow log says 1.2M rows examined, lineitem twice.
+    let f = analyze(TPCH[14].1, &cat);
+    let lineitem = rows_read(&f, "lineitem");
+    assert!(
+        (f.cte_rereads - lineitem).abs() < 1.0,
+        "{} vs {lineitem}",
+        f.cte_rereads
+    );
+    let total = value(&f, "estimated rows read (log10)");
+    assert!(
+        (6.0..6.2).contains(&total),
+        "{total} against log10(1.2M) = 6.08"
+    );
+    let once = analyze(
+        "WITH r AS (SELECT l_suppkey, sum(l_quantity) AS q FROM lineitem GROUP BY l_suppkey) \
+         SELECT s_name, q FROM supplier, r WHERE s_suppkey = r.l_suppkey",
+        &cat,
+    );
+    assert_eq!(once.cte_rereads, 0.0);
+}
+
+/// The rows-read estimate against what the server itself counted: the
+/// slow log's `rows_examined`, per fingerprint (medians), on the shipped
+/// capture. Statements that read little by both counts are left out.
+#[test]
+fn rows_read_estimates_track_the_slow_logs_rows_examined() {
+    use std::collections::HashMap;
+    let cat = shipped_catalog();
+    let mut by: HashMap<String, (String, Vec<u64>)> = HashMap::new();
+    for e in qlat::ingest::read_paths(["data/slow_log.json"])
+        .expect("data/slow_log.json")
+        .filter_map(Result::ok)
+    {
+        let Some(examined) = e.rows_examined else {
+            continue;
+        };
+        let fp = qlat::sql::fingerprint::fingerprint(&e.sql);
+        by.entry(fp)
+            .or_insert_with(|| (e.sql.clone(), Vec::new()))
+            .1
+            .push(examined);
+    }
+    let mut errors = Vec::new();
+    for (sql, mut examined) in by.into_values() {
+        examined.sort_unstable();
+        let actual = (examined[examined.len() / 2].max(1) as f64).log10();
+        let est = value(
+            &analyze(&sql, &cat),
+            "estimated rows read until LIMIT is met (log10)",
+        );
+        if actual >= 2.0 || est >= 2.0 {
+            errors.push(est - actual);
+        }
+    }
+    assert!(errors.len() > 300, "{} fingerprints", errors.len());
+    let n = errors.len() as f64;
+    let mean_abs = errors.iter().map(|e| e.abs()).sum::<f64>() / n;
+    let rms = (errors.iter().map(|e| e * e).sum::<f64>() / n).sqrt();
+    // Measured: 0.22 and 0.51 (0.37 and 0.81 before join keys were
+    // followed, ORs and CTE references counted, and joins stopped at
+    // their LIMIT).
+    assert!(mean_abs < 0.3, "mean |log10 error| {mean_abs}");
+    assert!(rms < 0.6, "rms log10 error {rms}");
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
 use qlat::model::artifact::{ArtifactError, FILES, FORMAT_VERSION, MANIFEST_FILE, MLP_FILE};
-use qlat::model::mlp::{Mlp, RawLayer};
+use qlat::model::mlp::{Calibration, Mlp, RawLayer};
 use qlat::model::{LatencyModel, Prediction, Sample};
 use qlat::sql::catalog::Catalog;
 use qlat::train::{TrainConfig, TrainedModels, fit_all, samples_from_events};
@@ -188,10 +188,16 @@ fn ensemble_median_is_the_mean_of_its_members() {
                 }
             })
             .collect();
+        // Unbounded: the ensemble bounds the members' mean, not each member.
+        let unbounded = Calibration {
+            ln_min: f64::NEG_INFINITY,
+            ln_max: f64::INFINITY,
+            ..m.mlp.calibration
+        };
         Mlp::from_raw(
             Arc::clone(&m.spec),
             raw,
-            m.mlp.calibration,
+            unbounded,
             m.mlp.thresholds,
             m.mlp.best_epoch,
         )
@@ -204,7 +210,7 @@ fn ensemble_median_is_the_mean_of_its_members() {
             .iter()
             .map(|n| n.predict(sql).predicted_seconds.ln())
             .collect();
-        let mean = ln.iter().sum::<f64>() / k as f64;
+        let mean = m.mlp.calibration.bound(ln.iter().sum::<f64>() / k as f64);
         let e = m.mlp.predict(sql).predicted_seconds.ln();
         assert!((e - mean).abs() < 1e-9, "{sql:?}: {e} vs members {ln:?}");
         differ |= ln.iter().any(|v| (v - ln[0]).abs() > 1e-6);
@@ -328,4 +334,78 @@ fn the_weight_average_is_what_is_kept_and_old_manifests_read_as_without_it() {
     old.as_object_mut().expect("an object").remove("ema_decay");
     let read: TrainConfig = serde_json::from_value(old).expect("an older manifest still reads");
     assert_eq!(read.ema_decay, 0.0);
+}
+
+#[test]
+fn the_median_stays_within_the_times_seen_in_training() {
+    let m = trained();
+    let c = m.mlp.calibration;
+    let seconds = samples().iter().map(|s| s.seconds);
+    let fastest = seconds.clone().fold(f64::INFINITY, f64::min);
+    let slowest = seconds.fold(f64::NEG_INFINITY, f64::max);
+    assert!(
+        (c.ln_min - fastest.ln()).abs() < 1e-9,
+        "{} vs {fastest}",
+        c.ln_min
+    );
+    assert!(
+        (c.ln_max - slowest.ln()).abs() < 1e-9,
+        "{} vs {slowest}",
+        c.ln_max
+    );
+    let (lo, hi) = m.ridge.params.trained_range.expect("ridge saves its range");
+    assert!((lo - c.ln_min).abs() < 1e-9 && (hi - c.ln_max).abs() < 1e-9);
+    for sql in probe() {
+        let ln = m.ridge.predict(sql).predicted_seconds.ln();
+        assert!((lo - 1e-9..=hi + 1e-9).contains(&ln), "ridge {sql:?}: {ln}");
+    }
+    // The same network with a narrow range: answers outside it are moved
+    // to its edge, the interval moves with them, and the explanation says
+    // so and still adds up.
+    let free: Vec<(&str, f64)> = probe()
+        .into_iter()
+        .map(|sql| (sql, m.mlp.predict(sql).predicted_seconds.ln()))
+        .collect();
+    let mut lns: Vec<f64> = free.iter().map(|f| f.1).collect();
+    lns.sort_by(f64::total_cmp);
+    let (lo, hi) = (lns[lns.len() / 4], lns[lns.len() * 3 / 4]);
+    assert!(lo < hi, "the probe statements spread: {lns:?}");
+    let narrow = Mlp::from_raw(
+        Arc::clone(&m.spec),
+        m.mlp.raw_weights().to_vec(),
+        Calibration {
+            ln_min: lo,
+            ln_max: hi,
+            ..c
+        },
+        m.mlp.thresholds,
+        m.mlp.best_epoch,
+    )
+    .expect("same weights");
+    let mut capped = 0;
+    for (sql, ln) in free {
+        let p = narrow.predict(sql);
+        let got = p.predicted_seconds.ln();
+        assert!(
+            (got - ln.clamp(lo, hi)).abs() < 1e-9,
+            "{sql:?}: {got} vs {ln}"
+        );
+        assert!(p.p10 <= p.predicted_seconds && p.predicted_seconds <= p.p90);
+        check_explanation(&p, 1e-3, "bounded mlp");
+        let cap = p
+            .explanation
+            .iter()
+            .find(|e| e.feature == qlat::model::TRAINED_RANGE);
+        if ln < lo || ln > hi {
+            capped += 1;
+            let cap = cap.map(|e| e.contribution);
+            assert!(
+                cap.is_some_and(|v| (v - (got - ln)).abs() < 1e-9),
+                "{sql:?}: {cap:?}"
+            );
+        } else {
+            assert!(cap.is_none(), "{sql:?}");
+        }
+    }
+    assert!(capped >= 2, "a quarter each side lies outside: {capped}");
 }

@@ -3,7 +3,7 @@
 //! | file | content |
 //! |---|---|
 //! | `model.json` | [`Manifest`]: format version, model version, training data SHA-256, git commit, parameters, class thresholds, metrics, SHA-256 of every other file |
-//! | `mlp.safetensors` | MLP ensemble weights (`layer{i}.weight` `members × out × in`, `layer{i}.bias` `members × out`, f32) and `calibration` (f64: y mean, y std, conformal widening) |
+//! | `mlp.safetensors` | MLP ensemble weights (`layer{i}.weight` `members × out × in`, `layer{i}.bias` `members × out`, f32) and `calibration` (f64: y mean, y std, conformal widening, trained ln-seconds min and max) |
 //! | `ridge.json` | ridge weights, intercept, residual quantiles |
 //! | `baseline.json` | per-fingerprint history |
 //! | `tokenizer.json` | the `tokenizers` WordLevel tokenizer |
@@ -328,7 +328,8 @@ fn mlp_bytes(mlp: &Mlp) -> Result<Vec<u8>, ArtifactError> {
     let c = mlp.calibration;
     tensors.push((
         "calibration".to_owned(),
-        Tensor::from_slice(&[c.y_mean, c.y_std, c.widen], 3, &dev).map_err(err)?,
+        Tensor::from_slice(&[c.y_mean, c.y_std, c.widen, c.ln_min, c.ln_max], 5, &dev)
+            .map_err(err)?,
     ));
     tensors.sort_by(|a, b| a.0.cmp(&b.0));
     let views: Vec<(&str, &Tensor)> = tensors.iter().map(|(n, t)| (n.as_str(), t)).collect();
@@ -371,8 +372,16 @@ fn mlp_from_bytes(
         .ok_or_else(|| invalid(MLP_FILE, "no calibration tensor"))?
         .to_vec1::<f64>()
         .map_err(err)?;
-    let [y_mean, y_std, widen] = c[..] else {
-        return Err(invalid(MLP_FILE, "calibration must hold 3 values"));
+    // Three values before the trained range was saved: unbounded.
+    let (y_mean, y_std, widen, ln_min, ln_max) = match c[..] {
+        [m, s, w] => (m, s, w, f64::NEG_INFINITY, f64::INFINITY),
+        [m, s, w, lo, hi] if lo.is_finite() && hi.is_finite() && lo <= hi => (m, s, w, lo, hi),
+        _ => {
+            return Err(invalid(
+                MLP_FILE,
+                "calibration must hold 3 values, or 5 with a finite trained range (min ≤ max)",
+            ));
+        }
     };
     Mlp::from_raw(
         spec,
@@ -381,6 +390,8 @@ fn mlp_from_bytes(
             y_mean,
             y_std,
             widen,
+            ln_min,
+            ln_max,
         },
         thresholds,
         best_epoch,

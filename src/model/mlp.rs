@@ -45,8 +45,8 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    ClassThresholds, LatencyClass, LatencyModel, Prediction, REST_APPROXIMATION, argmax_class,
-    top_contributions,
+    ClassThresholds, Contribution, LatencyClass, LatencyModel, Prediction, REST_APPROXIMATION,
+    TRAINED_RANGE, argmax_class, top_contributions,
 };
 use crate::features::{FeatureSpec, Featurized};
 
@@ -129,6 +129,25 @@ pub struct Calibration {
     pub y_std: f64,
     /// Conformal adjustment of both gaps, ln seconds (may be negative).
     pub widen: f64,
+    /// Fastest and slowest time in the training data, ln seconds: the
+    /// median is kept between them. A network extrapolates without bound
+    /// on a shape unlike anything it saw (held-out Q12 came out at 13 s,
+    /// seven times the slowest statement ever logged); nothing in the data
+    /// supports an answer outside what was measured. Unbounded (±∞) for
+    /// artifacts saved before the bound existed.
+    pub ln_min: f64,
+    pub ln_max: f64,
+}
+
+impl Calibration {
+    /// `ln_p50` kept within the trained range.
+    pub fn bound(&self, ln_p50: f64) -> f64 {
+        if self.ln_min <= self.ln_max {
+            ln_p50.clamp(self.ln_min, self.ln_max)
+        } else {
+            ln_p50
+        }
+    }
 }
 
 /// Weights of every layer at the best epoch so far.
@@ -301,6 +320,8 @@ impl Mlp {
                 y_mean,
                 y_std,
                 widen: 0.0,
+                ln_min: y_ln[..n].iter().copied().fold(f64::INFINITY, f64::min),
+                ln_max: y_ln[..n].iter().copied().fold(f64::NEG_INFINITY, f64::max),
             },
             thresholds,
             best_epoch,
@@ -424,7 +445,8 @@ impl Mlp {
 
     /// Median, p10, p90 in ln seconds and class probabilities: the members'
     /// medians, interval gaps and class probabilities averaged, then the
-    /// conformal widening applied to the averaged gaps.
+    /// conformal widening applied to the averaged gaps. The median is the
+    /// members' mean before [`Calibration::bound`].
     fn outputs(&self, outs: &[[f64; OUTPUTS]]) -> (f64, f64, f64, [f64; 3]) {
         let c = &self.calibration;
         let k = outs.len().max(1) as f64;
@@ -445,10 +467,12 @@ impl Mlp {
         (p50, p50 - lo, p50 + hi, probs)
     }
 
-    /// Median prediction in ln seconds.
+    /// Median prediction in ln seconds (within the trained range).
     pub fn ln_p50(&self, f: &Featurized) -> f64 {
-        self.outputs(&self.member_outputs(&self.first_layer_products(f)))
-            .0
+        let raw = self
+            .outputs(&self.member_outputs(&self.first_layer_products(f)))
+            .0;
+        self.calibration.bound(raw)
     }
 
     /// Gap adjustment that gives `coverage` on the validation rows.
@@ -606,7 +630,9 @@ impl LatencyModel for Mlp {
 
     fn predict_featurized(&self, f: &Featurized, explain: bool) -> Prediction {
         let products = self.first_layer_products(f);
-        let (p50, p10, p90, probs) = self.outputs(&self.member_outputs(&products));
+        let (raw, p10, p90, probs) = self.outputs(&self.member_outputs(&products));
+        let p50 = self.calibration.bound(raw);
+        let (p10, p90) = (p10 + p50 - raw, p90 + p50 - raw);
         let (baseline, explanation) = if explain {
             // The ensemble median is the members' mean, so the members'
             // attributions averaged keep the completeness property.
@@ -625,15 +651,19 @@ impl LatencyModel for Mlp {
                     }
                 }
             }
-            let rest = (p50 - baseline) - contributions.iter().sum::<f64>();
-            (
-                baseline,
-                top_contributions(
-                    &self.names,
-                    &contributions,
-                    Some((REST_APPROXIMATION, rest)),
-                ),
-            )
+            let rest = (raw - baseline) - contributions.iter().sum::<f64>();
+            let mut explanation = top_contributions(
+                &self.names,
+                &contributions,
+                Some((REST_APPROXIMATION, rest)),
+            );
+            if p50 != raw {
+                explanation.push(Contribution {
+                    feature: TRAINED_RANGE.to_owned(),
+                    contribution: p50 - raw,
+                });
+            }
+            (baseline, explanation)
         } else {
             (p50, Vec::new())
         };

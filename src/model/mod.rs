@@ -128,6 +128,9 @@ pub const OTHER_FEATURES: &str = "other features";
 /// Name of the MLP explanation entry holding the integrated-gradients
 /// approximation error (see [`mlp::Mlp`]).
 pub const REST_APPROXIMATION: &str = "rest (approximation)";
+/// Explanation entry of a median moved back into the range of times the
+/// model was trained on.
+pub const TRAINED_RANGE: &str = "kept within the times seen in training";
 
 /// How many features an explanation lists by name.
 pub const EXPLAIN_TOP: usize = 8;

@@ -11,8 +11,8 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    ClassThresholds, LatencyModel, Prediction, argmax_class, class_probabilities_of,
-    top_contributions,
+    ClassThresholds, Contribution, LatencyModel, Prediction, TRAINED_RANGE, argmax_class,
+    class_probabilities_of, top_contributions,
 };
 use crate::features::{FeatureSpec, Featurized, quantile_sorted};
 
@@ -42,6 +42,11 @@ pub struct RidgeParams {
     pub thresholds: ClassThresholds,
     /// Validation MSE(ln) of every lambda tried, for the record.
     pub lambda_search: Vec<(f64, f64)>,
+    /// Fastest and slowest training time, ln seconds: the median is kept
+    /// between them, as the MLP's is (see
+    /// [`super::mlp::Calibration::ln_min`]). Absent from older files.
+    #[serde(default)]
+    pub trained_range: Option<(f64, f64)>,
 }
 
 /// The fitted ridge model.
@@ -86,6 +91,7 @@ impl Ridge {
                     residual_quantiles: Vec::new(),
                     thresholds,
                     lambda_search: Vec::new(),
+                    trained_range: None,
                 },
                 Arc::clone(&spec),
             );
@@ -119,9 +125,21 @@ impl Ridge {
                 residual_quantiles,
                 thresholds,
                 lambda_search: search,
+                trained_range: y.iter().copied().fold(None, |r, v| match r {
+                    None => Some((v, v)),
+                    Some((lo, hi)) => Some((f64::min(lo, v), f64::max(hi, v))),
+                }),
             },
             spec,
         ))
+    }
+
+    /// `ln_p50` kept within the trained range, when one was saved.
+    fn bound(&self, ln_p50: f64) -> f64 {
+        match self.params.trained_range {
+            Some((lo, hi)) if lo <= hi => ln_p50.clamp(lo, hi),
+            _ => ln_p50,
+        }
     }
 
     pub fn from_params(params: RidgeParams, spec: Arc<FeatureSpec>) -> Ridge {
@@ -183,14 +201,18 @@ impl LatencyModel for Ridge {
                 .collect();
             // Summing the same terms that are reported keeps the
             // decomposition exact to rounding.
-            let y = self.params.intercept + contributions.iter().sum::<f64>();
-            (
-                self.params.intercept,
-                top_contributions(&self.names, &contributions, None),
-                y,
-            )
+            let raw = self.params.intercept + contributions.iter().sum::<f64>();
+            let y = self.bound(raw);
+            let mut explanation = top_contributions(&self.names, &contributions, None);
+            if y != raw {
+                explanation.push(Contribution {
+                    feature: TRAINED_RANGE.to_owned(),
+                    contribution: y - raw,
+                });
+            }
+            (self.params.intercept, explanation, y)
         } else {
-            let y = self.ln_p50(f);
+            let y = self.bound(self.ln_p50(f));
             (y, Vec::new(), y)
         };
         let points: Vec<f64> = q.iter().map(|r| y + r).collect();
