@@ -659,12 +659,35 @@ fn shipped_catalog() -> Catalog {
     c
 }
 
-fn rows_read(f: &StatementFeatures, table: &str) -> f64 {
+/// Rows read and rows matching filters estimated for `table`'s first
+/// reference.
+fn estimates(f: &StatementFeatures, table: &str) -> (Option<f64>, Option<f64>) {
     f.tables
         .iter()
         .find(|t| t.name == table)
-        .and_then(|t| t.rows_read_estimate)
+        .map_or((None, None), |t| {
+            (t.rows_read_estimate, t.rows_matched_estimate)
+        })
+}
+
+fn rows_read(f: &StatementFeatures, table: &str) -> f64 {
+    estimates(f, table)
+        .0
         .unwrap_or_else(|| panic!("no estimate for {table}"))
+}
+
+fn rows_matched(f: &StatementFeatures, table: &str) -> f64 {
+    estimates(f, table)
+        .1
+        .unwrap_or_else(|| panic!("no matched-rows estimate for {table}"))
+}
+
+/// The "rows read until LIMIT is met" feature on the shipped catalog.
+fn until_limit(sql: &str) -> f64 {
+    value(
+        &analyze(sql, &shipped_catalog()),
+        "estimated rows read until LIMIT is met (log10)",
+    )
 }
 
 #[test]
@@ -717,15 +740,8 @@ fn column_statistics_turn_open_ranges_into_shares_of_the_table() {
 
 #[test]
 fn a_limit_behind_a_selective_filter_reads_far_more_than_behind_a_loose_one() {
-    let cat = shipped_catalog();
-    let until = |sql: &str| {
-        value(
-            &analyze(sql, &cat),
-            "estimated rows read until LIMIT is met (log10)",
-        )
-    };
-    let loose = until("SELECT * FROM lineitem WHERE l_quantity > 1 LIMIT 10");
-    let tight = until(
+    let loose = until_limit("SELECT * FROM lineitem WHERE l_quantity > 1 LIMIT 10");
+    let tight = until_limit(
         "SELECT * FROM lineitem WHERE l_quantity = 7 AND l_shipmode = 'AIR' AND l_returnflag = 'R' LIMIT 10",
     );
     assert!(
@@ -737,16 +753,9 @@ fn a_limit_behind_a_selective_filter_reads_far_more_than_behind_a_loose_one() {
         "loose {loose}, tight {tight}"
     );
     // ORDER BY reads everything before the first row comes out.
-    let sorted = until("SELECT * FROM lineitem WHERE l_quantity > 1 ORDER BY l_comment LIMIT 10");
+    let sorted =
+        until_limit("SELECT * FROM lineitem WHERE l_quantity > 1 ORDER BY l_comment LIMIT 10");
     assert!(sorted > 5.7, "{sorted}");
-}
-
-fn rows_matched(f: &StatementFeatures, table: &str) -> f64 {
-    f.tables
-        .iter()
-        .find(|t| t.name == table)
-        .and_then(|t| t.rows_matched_estimate)
-        .unwrap_or_else(|| panic!("no matched-rows estimate for {table}"))
 }
 
 #[test]
@@ -857,44 +866,33 @@ fn index_joins_are_reached_along_their_keys_not_once_per_driver_row() {
 #[test]
 fn a_join_without_sorting_stops_when_its_limit_is_filled() {
     let cat = shipped_catalog();
-    let until = |sql: &str| {
-        value(
-            &analyze(sql, &cat),
-            "estimated rows read until LIMIT is met (log10)",
-        )
-    };
     // The slow log says 11 rows examined.
     let join = "SELECT * FROM lineitem l JOIN supplier s ON s.s_suppkey = l.l_suppkey \
                 WHERE s.s_suppkey BETWEEN 688 AND 1688 LIMIT 10";
-    let early = until(join);
+    let early = until_limit(join);
     assert!(early < 2.0, "{early}");
     let f = analyze(join, &cat);
     let out = f.join_output_estimate.expect("one driver, one keyed join");
     assert!(out > 100_000.0, "313 suppliers × 600 lines: {out}");
     // Sorted, grouped or aggregated, it reads everything first.
-    let sorted = until(&join.replace("LIMIT", "ORDER BY l.l_comment LIMIT"));
-    let counted = until(&join.replace("SELECT *", "SELECT count(*)"));
+    let sorted = until_limit(&join.replace("LIMIT", "ORDER BY l.l_comment LIMIT"));
+    let counted = until_limit(&join.replace("SELECT *", "SELECT count(*)"));
     assert!(sorted > 5.0 && counted > 5.0, "{sorted} {counted}");
 }
 
 #[test]
 fn ordering_by_an_index_still_stops_at_the_limit() {
-    let cat = shipped_catalog();
-    let until = |sql: &str| {
-        value(
-            &analyze(sql, &cat),
-            "estimated rows read until LIMIT is met (log10)",
-        )
-    };
     // The slow log says 5,000 rows examined: the primary key is read
     // backwards and stops.
-    let by_key =
-        until("SELECT l_suppkey, l_orderkey FROM lineitem ORDER BY l_orderkey DESC LIMIT 5000");
+    let by_key = until_limit(
+        "SELECT l_suppkey, l_orderkey FROM lineitem ORDER BY l_orderkey DESC LIMIT 5000",
+    );
     assert!((3.5..4.0).contains(&by_key), "{by_key}");
     // Not an index's leading column: every row is read and sorted.
-    let sorted = until("SELECT l_suppkey FROM lineitem ORDER BY l_linenumber LIMIT 5000");
+    let sorted = until_limit("SELECT l_suppkey FROM lineitem ORDER BY l_linenumber LIMIT 5000");
     assert!(sorted > 5.7, "{sorted}");
-    let two_keys = until("SELECT l_suppkey FROM lineitem ORDER BY l_orderkey, l_comment LIMIT 10");
+    let two_keys =
+        until_limit("SELECT l_suppkey FROM lineitem ORDER BY l_orderkey, l_comment LIMIT 10");
     assert!(two_keys > 5.7, "{two_keys}");
 }
 
