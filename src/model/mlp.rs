@@ -45,8 +45,8 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    ClassThresholds, Contribution, LatencyClass, LatencyModel, Prediction, REST_APPROXIMATION,
-    TRAINED_RANGE, argmax_class, top_contributions,
+    ClassThresholds, LatencyClass, LatencyModel, Prediction, REST_APPROXIMATION, TRAINED_RANGE,
+    argmax_class, top_contributions,
 };
 use crate::features::{FeatureSpec, Featurized};
 
@@ -652,18 +652,17 @@ impl LatencyModel for Mlp {
                 }
             }
             let rest = (raw - baseline) - contributions.iter().sum::<f64>();
-            let mut explanation = top_contributions(
-                &self.names,
-                &contributions,
-                Some((REST_APPROXIMATION, rest)),
-            );
-            if p50 != raw {
-                explanation.push(Contribution {
-                    feature: TRAINED_RANGE.to_owned(),
-                    contribution: p50 - raw,
-                });
-            }
-            (baseline, explanation)
+            let moved = [(TRAINED_RANGE, p50 - raw)];
+            let extras = [(REST_APPROXIMATION, rest)];
+            let extras = if p50 != raw {
+                [&extras[..], &moved[..]].concat()
+            } else {
+                extras.to_vec()
+            };
+            (
+                baseline,
+                top_contributions(&self.names, &contributions, &extras),
+            )
         } else {
             (p50, Vec::new())
         };

@@ -234,13 +234,15 @@ pub fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -
 /// Turns per-column contributions into an explanation: columns with the
 /// same display name are summed (the three history columns become one
 /// "fingerprint history"), the [`EXPLAIN_TOP`] largest by magnitude are
-/// listed, the remainder is one [`OTHER_FEATURES`] entry, and `extra` (the
-/// MLP's approximation residual) is appended, so the entries add up to the
-/// sum of all contributions plus `extra`.
+/// listed, the remainder is one [`OTHER_FEATURES`] entry, and `extras`
+/// (the MLP's approximation residual, the move into the trained range) are
+/// appended, so the entries add up to the sum of all contributions plus
+/// `extras`. Beyond the first extra, each one takes a listed feature's
+/// place: an explanation never has more than [`EXPLAIN_TOP`] + 2 entries.
 pub fn top_contributions(
     names: &[String],
     contributions: &[f64],
-    extra: Option<(&str, f64)>,
+    extras: &[(&str, f64)],
 ) -> Vec<Contribution> {
     let mut grouped: Vec<(usize, f64)> = Vec::with_capacity(contributions.len());
     for (i, (&c, name)) in contributions.iter().zip(names).enumerate() {
@@ -249,7 +251,9 @@ pub fn top_contributions(
             _ => grouped.push((i, c)),
         }
     }
-    let k = EXPLAIN_TOP.min(grouped.len());
+    let k = EXPLAIN_TOP
+        .saturating_sub(extras.len().saturating_sub(1))
+        .min(grouped.len());
     if k > 0 && k < grouped.len() {
         grouped.select_nth_unstable_by(k - 1, |a, b| b.1.abs().total_cmp(&a.1.abs()));
     }
@@ -268,12 +272,10 @@ pub fn top_contributions(
             contribution: rest.iter().map(|r| r.1).sum(),
         });
     }
-    if let Some((name, c)) = extra {
-        out.push(Contribution {
-            feature: name.to_owned(),
-            contribution: c,
-        });
-    }
+    out.extend(extras.iter().map(|&(name, c)| Contribution {
+        feature: name.to_owned(),
+        contribution: c,
+    }));
     out
 }
 

@@ -11,8 +11,8 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    ClassThresholds, Contribution, LatencyModel, Prediction, TRAINED_RANGE, argmax_class,
-    class_probabilities_of, top_contributions,
+    ClassThresholds, LatencyModel, Prediction, TRAINED_RANGE, argmax_class, class_probabilities_of,
+    top_contributions,
 };
 use crate::features::{FeatureSpec, Featurized, quantile_sorted};
 
@@ -203,14 +203,13 @@ impl LatencyModel for Ridge {
             // decomposition exact to rounding.
             let raw = self.params.intercept + contributions.iter().sum::<f64>();
             let y = self.bound(raw);
-            let mut explanation = top_contributions(&self.names, &contributions, None);
-            if y != raw {
-                explanation.push(Contribution {
-                    feature: TRAINED_RANGE.to_owned(),
-                    contribution: y - raw,
-                });
-            }
-            (self.params.intercept, explanation, y)
+            let moved = [(TRAINED_RANGE, y - raw)];
+            let extras = if y != raw { &moved[..] } else { &[] };
+            (
+                self.params.intercept,
+                top_contributions(&self.names, &contributions, extras),
+                y,
+            )
         } else {
             let y = self.bound(self.ln_p50(f));
             (y, Vec::new(), y)
