@@ -964,3 +964,32 @@ fn rows_read_estimates_track_the_slow_logs_rows_examined() {
     assert!(mean_abs < 0.3, "mean |log10 error| {mean_abs}");
     assert!(rms < 0.6, "rms log10 error {rms}");
 }
+
+#[test]
+fn joins_beyond_mariadbs_limit_fall_back_to_per_driver_row_estimates() {
+    let cat = shipped_catalog();
+    let chain = |n: usize| {
+        let joins: Vec<String> = (1..n)
+            .map(|i| {
+                format!(
+                    "JOIN orders o{i} ON o{}.o_orderkey = o{i}.o_orderkey",
+                    i - 1
+                )
+            })
+            .collect();
+        analyze(
+            &format!("SELECT count(*) FROM orders o0 {}", joins.join(" ")),
+            &cat,
+        )
+    };
+    // Within the limit the keys are followed; beyond it (a 100 kB request
+    // can join 1,500 tables) every table still gets an estimate.
+    for n in [61, 1_500] {
+        let f = chain(n);
+        assert_eq!(f.tables.len(), n);
+        assert!(
+            f.tables.iter().all(|t| t.rows_read_estimate.is_some()),
+            "{n} tables"
+        );
+    }
+}
