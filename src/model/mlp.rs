@@ -46,7 +46,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     ClassThresholds, LatencyClass, LatencyModel, Prediction, REST_APPROXIMATION, TRAINED_RANGE,
-    argmax_class, top_contributions,
+    argmax_class, keep_within, ln_range, top_contributions,
 };
 use crate::features::{FeatureSpec, Featurized};
 
@@ -142,11 +142,7 @@ pub struct Calibration {
 impl Calibration {
     /// `ln_p50` kept within the trained range.
     pub fn bound(&self, ln_p50: f64) -> f64 {
-        if self.ln_min <= self.ln_max {
-            ln_p50.clamp(self.ln_min, self.ln_max)
-        } else {
-            ln_p50
-        }
+        keep_within(ln_p50, Some((self.ln_min, self.ln_max)))
     }
 }
 
@@ -230,6 +226,7 @@ impl Mlp {
             .sum::<f64>()
             / n_fit as f64;
         let y_std = if y_var > 1e-12 { y_var.sqrt() } else { 1.0 };
+        let (ln_min, ln_max) = ln_range(&y_ln[..n]).unwrap_or((f64::NEG_INFINITY, f64::INFINITY));
 
         let dev = Device::Cpu;
         let to_x = |rs: &[Featurized]| -> Result<Tensor, MlpError> {
@@ -320,8 +317,8 @@ impl Mlp {
                 y_mean,
                 y_std,
                 widen: 0.0,
-                ln_min: y_ln[..n].iter().copied().fold(f64::INFINITY, f64::min),
-                ln_max: y_ln[..n].iter().copied().fold(f64::NEG_INFINITY, f64::max),
+                ln_min,
+                ln_max,
             },
             thresholds,
             best_epoch,
@@ -652,13 +649,10 @@ impl LatencyModel for Mlp {
                 }
             }
             let rest = (raw - baseline) - contributions.iter().sum::<f64>();
-            let moved = [(TRAINED_RANGE, p50 - raw)];
-            let extras = [(REST_APPROXIMATION, rest)];
-            let extras = if p50 != raw {
-                [&extras[..], &moved[..]].concat()
-            } else {
-                extras.to_vec()
-            };
+            let mut extras = vec![(REST_APPROXIMATION, rest)];
+            if p50 != raw {
+                extras.push((TRAINED_RANGE, p50 - raw));
+            }
             (
                 baseline,
                 top_contributions(&self.names, &contributions, &extras),

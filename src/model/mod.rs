@@ -132,6 +132,23 @@ pub const REST_APPROXIMATION: &str = "rest (approximation)";
 /// model was trained on.
 pub const TRAINED_RANGE: &str = "kept within the times seen in training";
 
+/// Fastest and slowest of `y_ln` (ln seconds); `None` when empty.
+pub fn ln_range(y_ln: &[f64]) -> Option<(f64, f64)> {
+    y_ln.iter().copied().fold(None, |r, v| match r {
+        None => Some((v, v)),
+        Some((lo, hi)) => Some((lo.min(v), hi.max(v))),
+    })
+}
+
+/// `ln` moved into `range` (ln seconds), when there is a valid one: the
+/// models' medians stay within the times they were trained on.
+pub fn keep_within(ln: f64, range: Option<(f64, f64)>) -> f64 {
+    match range {
+        Some((lo, hi)) if lo <= hi => ln.clamp(lo, hi),
+        _ => ln,
+    }
+}
+
 /// How many features an explanation lists by name.
 pub const EXPLAIN_TOP: usize = 8;
 

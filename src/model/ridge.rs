@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     ClassThresholds, LatencyModel, Prediction, TRAINED_RANGE, argmax_class, class_probabilities_of,
-    top_contributions,
+    keep_within, ln_range, top_contributions,
 };
 use crate::features::{FeatureSpec, Featurized, quantile_sorted};
 
@@ -125,21 +125,10 @@ impl Ridge {
                 residual_quantiles,
                 thresholds,
                 lambda_search: search,
-                trained_range: y.iter().copied().fold(None, |r, v| match r {
-                    None => Some((v, v)),
-                    Some((lo, hi)) => Some((f64::min(lo, v), f64::max(hi, v))),
-                }),
+                trained_range: ln_range(y),
             },
             spec,
         ))
-    }
-
-    /// `ln_p50` kept within the trained range, when one was saved.
-    fn bound(&self, ln_p50: f64) -> f64 {
-        match self.params.trained_range {
-            Some((lo, hi)) if lo <= hi => ln_p50.clamp(lo, hi),
-            _ => ln_p50,
-        }
     }
 
     pub fn from_params(params: RidgeParams, spec: Arc<FeatureSpec>) -> Ridge {
@@ -202,7 +191,7 @@ impl LatencyModel for Ridge {
             // Summing the same terms that are reported keeps the
             // decomposition exact to rounding.
             let raw = self.params.intercept + contributions.iter().sum::<f64>();
-            let y = self.bound(raw);
+            let y = keep_within(raw, self.params.trained_range);
             let moved = [(TRAINED_RANGE, y - raw)];
             let extras = if y != raw { &moved[..] } else { &[] };
             (
@@ -211,7 +200,7 @@ impl LatencyModel for Ridge {
                 y,
             )
         } else {
-            let y = self.bound(self.ln_p50(f));
+            let y = keep_within(self.ln_p50(f), self.params.trained_range);
             (y, Vec::new(), y)
         };
         let points: Vec<f64> = q.iter().map(|r| y + r).collect();
