@@ -124,3 +124,16 @@ proptest! {
         let _ = tokens(&sql);
     }
 }
+
+/// Found by `shared_pass_gives_the_same_tokens_and_features`: the trimmed
+/// end of "` ` -- \n" left a bare `--`, two minus signs to the parser but a
+/// comment to `tokens`.
+#[test]
+fn a_final_comment_marker_tokenizes_alike_in_both_passes() {
+    let catalog = Catalog::default();
+    for s in ["` ` -- \n", "SELECT 1 -- \n", "SELECT 1 --;"] {
+        let (f, t) = analyze_with_tokens(s, &catalog);
+        assert_eq!(t, tokens(s), "{s:?}");
+        assert_eq!(f, analyze(s, &catalog), "{s:?}");
+    }
+}

@@ -677,9 +677,12 @@ fn analyze_inner(
     // `tokens(sql)` would: the statement without plain leading comments.
     // An executable comment (`/*!...*/`) is code here but a comment there.
     let offset = (body.as_ptr() as usize).saturating_sub(sql.as_ptr() as usize);
+    // And the whitespace trimmed off the end must not matter: it does
+    // after a final `--`, a comment marker only when whitespace follows.
     let shared = sql
         .get(..offset)
-        .is_some_and(|prefix| !prefix.contains("/*!"));
+        .is_some_and(|prefix| !prefix.contains("/*!"))
+        && !body.ends_with("--");
     let fill_separately = |out: &mut Option<&mut Vec<String>>| {
         if let Some(out) = out.as_deref_mut() {
             *out = crate::sql::tokens::tokens(sql);
