@@ -39,7 +39,7 @@ use sqlparser::ast::{
 use sqlparser::dialect::MySqlDialect;
 use sqlparser::keywords::Keyword;
 use sqlparser::parser::Parser;
-use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
+use sqlparser::tokenizer::{Token, Tokenizer};
 
 use super::catalog::{Catalog, IndexUse, Table};
 use super::tokens::{looks_like_date, scan_tokens};
@@ -786,13 +786,15 @@ fn analyze_inner(
             format!("more than {MAX_OPERATORS} operators"),
         );
     }
-    let set_tokens = (guess == StatementKind::Set).then(|| tokens.clone());
     let statements = match Parser::new(&dialect)
         .with_tokens_with_locations(tokens)
         .parse_statements()
     {
         Ok(s) => s,
-        Err(e) => match set_tokens.and_then(|t| parse_set_parts(&dialect, &t)) {
+        Err(e) => match (guess == StatementKind::Set)
+            .then(|| parse_set_parts(&dialect, body))
+            .flatten()
+        {
             Some(s) => s,
             None => return unparsed(body, catalog, f, e.to_string()),
         },
@@ -814,12 +816,16 @@ fn analyze_inner(
 /// sql_mode=(SELECT CONCAT(@@sql_mode, ...)),NAMES utf8mb4`); sqlparser
 /// takes each kind alone. Splits what follows `SET` at commas outside
 /// parentheses and parses each part as a `SET` of its own; `None` unless
-/// every part parses.
-fn parse_set_parts(dialect: &MySqlDialect, tokens: &[TokenWithSpan]) -> Option<Vec<Statement>> {
+/// every part parses. Runs only after the whole failed to parse, so it
+/// tokenizes again rather than keep a copy of every `SET`'s tokens.
+fn parse_set_parts(dialect: &MySqlDialect, body: &str) -> Option<Vec<Statement>> {
+    let tokens = Tokenizer::new(dialect, body)
+        .with_unescape(false)
+        .tokenize()
+        .ok()?;
     let is_set = |t: &Token| matches!(t, Token::Word(w) if w.keyword == Keyword::SET);
     let mut rest = tokens
         .iter()
-        .map(|t| &t.token)
         .skip_while(|t| matches!(t, Token::Whitespace(_)));
     if !rest.next().is_some_and(is_set) {
         return None;
@@ -1318,7 +1324,7 @@ enum ConstKind {
     In(u32),
     /// `BETWEEN a AND b` with a known numeric width.
     Span(f64),
-    /// `<`, `>`, `LIKE 'p%'`, or a range whose width is not known here
+    /// `<`, `>`, or a range whose width is not known here
     /// (one-sided bounds are paired up when the block closes).
     Range,
     /// `LIKE 'pattern'`: the share of rows it keeps (see [`like_share`]);
@@ -1833,9 +1839,7 @@ impl<'c> Analyzer<'c> {
         if let Some(with) = &q.with {
             for cte in &with.cte_tables {
                 self.f.subqueries.ctes += 1;
-                let first = self.f.tables.len();
-                self.subquery(&cte.query, false);
-                let tables = first..self.f.tables.len();
+                let tables = self.subquery(&cte.query, false);
                 let columns = if cte.alias.columns.is_empty() {
                     projection_names(&cte.query)
                 } else {
@@ -2194,8 +2198,9 @@ impl<'c> Analyzer<'c> {
 
     /// Walks a subquery: counts it, tracks depth, and scopes clause state.
     /// `first_match`: an `EXISTS` or `IN` test, which a correlated run
-    /// stops at the first row that satisfies it.
-    fn subquery(&mut self, q: &Query, first_match: bool) {
+    /// stops at the first row that satisfies it. Returns the subquery's
+    /// catalog tables in [`StatementFeatures::tables`].
+    fn subquery(&mut self, q: &Query, first_match: bool) -> std::ops::Range<usize> {
         let id = self.runs.len();
         let first = self.f.tables.len();
         self.runs.push(SubqueryRun {
@@ -2214,13 +2219,14 @@ impl<'c> Analyzer<'c> {
         );
         self.under_or = false;
         self.query(q, false);
-        let last = self.f.tables.len();
+        let tables = first..self.f.tables.len();
         if let Some(run) = self.runs.get_mut(id) {
-            run.tables = first..last;
+            run.tables = tables.clone();
         }
         (self.clause, self.under_or, self.or_branch, self.restrict) = saved;
         self.open_subqueries.pop();
         self.subquery_depth -= 1;
+        tables
     }
 
     /// Walks the subquery of `x IN (subquery)` and returns the rows it is
@@ -2504,11 +2510,7 @@ impl<'c> Analyzer<'c> {
             }
         }
         self.f.join_output_estimate = output;
-        let handed_on: Vec<(usize, f64)> = accesses
-            .iter()
-            .zip(&out)
-            .filter_map(|(a, o)| o.map(|o| (a.scope_table, o)))
-            .collect();
+        self.run_correlated(closing, &accesses, &out);
         for ((a, e), m) in accesses.into_iter().zip(estimates).zip(matched) {
             if let Some(t) = self.f.tables.get_mut(a.table_ref) {
                 t.access = a.access;
@@ -2516,7 +2518,6 @@ impl<'c> Analyzer<'c> {
                 t.rows_matched_estimate = m;
             }
         }
-        self.run_correlated(closing, &handed_on);
         if has_join_key {
             self.f.joins.implicit += scope.comma_joins;
         } else {
@@ -2550,7 +2551,13 @@ impl<'c> Analyzer<'c> {
     /// customer over a price few reach)` reads every order of all 15,000
     /// customers (150k rows examined), and Q21's `EXISTS (another supplier
     /// on this order)` one line per outer line.
-    fn run_correlated(&mut self, closing: usize, handed_on: &[(usize, f64)]) {
+    /// `out`: the rows each of `accesses` hands on.
+    fn run_correlated(
+        &mut self,
+        closing: usize,
+        accesses: &[BlockAccess<'_>],
+        out: &[Option<f64>],
+    ) {
         for run in &self.runs {
             if run.outer.iter().map(|o| o.0).max() != Some(closing) {
                 continue;
@@ -2559,8 +2566,8 @@ impl<'c> Analyzer<'c> {
                 .outer
                 .iter()
                 .filter(|o| o.0 == closing)
-                .filter_map(|(_, t)| handed_on.iter().find(|(st, _)| st == t))
-                .map(|(_, rows)| *rows)
+                .filter_map(|(_, t)| accesses.iter().position(|a| a.scope_table == *t))
+                .filter_map(|j| out[j])
                 .fold(0.0_f64, f64::max);
             if runs <= 1.0 {
                 continue;
@@ -2941,7 +2948,9 @@ impl<'c> Analyzer<'c> {
                     self.expr(e);
                 }
             }
-            FunctionArguments::Subquery(q) => self.subquery(q, false),
+            FunctionArguments::Subquery(q) => {
+                self.subquery(q, false);
+            }
             FunctionArguments::None => {}
         }
     }
@@ -3202,7 +3211,9 @@ impl<'c> Analyzer<'c> {
                 }
                 self.subquery(subquery, true);
             }
-            Expr::Subquery(q) => self.subquery(q, false),
+            Expr::Subquery(q) => {
+                self.subquery(q, false);
+            }
             Expr::Function(func) => self.function(func),
             Expr::Case {
                 operand,
