@@ -28,8 +28,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::BuildHasher;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 use tokenizers::models::wordlevel::{WordLevel, WordLevelTrainer};
@@ -50,11 +50,32 @@ pub const HISTORY_FEATURE: &str = "fingerprint history";
 /// Unknown-word token of the WordLevel tokenizer.
 const UNK: &str = "[UNK]";
 
-/// Featurized statements kept by [`FeatureSpec`]'s serving cache. Logs repeat
-/// the same texts (driver chatter, dashboards), and parsing is most of the
-/// serving cost; past this many entries the cache is cleared, which bounds
-/// memory without bookkeeping on the hot path.
-const CACHE_CAPACITY: usize = 16_384;
+/// Bytes [`FeatureSpec`]'s serving cache may hold (statement texts and
+/// their features). Logs repeat the same texts (driver chatter, dashboards),
+/// and parsing is most of the serving cost; the bound is in bytes because
+/// statements run from 10 bytes to 100 kB.
+const CACHE_BYTES: u64 = 32 << 20;
+
+/// Entries the cache is sized for (its bookkeeping, not a bound).
+const CACHE_ITEMS: usize = 16_384;
+
+type FeatureCache = quick_cache::sync::Cache<u64, Arc<(String, Featurized)>, EntryWeight>;
+
+/// Bytes a cache entry holds, roughly: its text and fingerprint, its
+/// vectors, and the bookkeeping around them.
+#[derive(Debug, Clone, Copy)]
+struct EntryWeight;
+
+impl quick_cache::Weighter<u64, Arc<(String, Featurized)>> for EntryWeight {
+    fn weight(&self, _: &u64, entry: &Arc<(String, Featurized)>) -> u64 {
+        let (text, f) = &**entry;
+        (text.len() + f.fingerprint.len() + f.head.len() * 8 + f.tfidf.len() * 16 + 128) as u64
+    }
+}
+
+fn new_cache() -> FeatureCache {
+    FeatureCache::with_weighter(CACHE_ITEMS, CACHE_BYTES, EntryWeight)
+}
 
 /// Errors while fitting a feature specification.
 #[derive(Debug, thiserror::Error)]
@@ -143,15 +164,28 @@ pub struct FeatureSpec {
 
 /// What is rebuilt rather than saved: the tokenizer (saved as its own
 /// `tokenizer.json`), the id → column map, the catalog and the cache.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Runtime {
     tokenizer: Option<Tokenizer>,
     /// Tokenizer id → TF-IDF column.
     column_of_id: Vec<Option<u32>>,
     catalog: Catalog,
-    cache: Mutex<HashMap<u64, Arc<(String, Featurized)>>>,
+    cache: FeatureCache,
     cache_enabled: AtomicBool,
     hasher: std::collections::hash_map::RandomState,
+}
+
+impl Default for Runtime {
+    fn default() -> Runtime {
+        Runtime {
+            tokenizer: None,
+            column_of_id: Vec::new(),
+            catalog: Catalog::default(),
+            cache: new_cache(),
+            cache_enabled: AtomicBool::new(true),
+            hasher: Default::default(),
+        }
+    }
 }
 
 impl FeatureSpec {
@@ -290,7 +324,7 @@ impl FeatureSpec {
             tokenizer: Some(tokenizer),
             column_of_id,
             catalog,
-            cache: Mutex::new(HashMap::new()),
+            cache: new_cache(),
             cache_enabled: AtomicBool::new(true),
             hasher: Default::default(),
         };
@@ -309,9 +343,7 @@ impl FeatureSpec {
     /// Turns the serving cache on or off (benchmarks measure both).
     pub fn set_cache(&self, enabled: bool) {
         self.runtime.cache_enabled.store(enabled, Ordering::Relaxed);
-        if let Ok(mut c) = self.runtime.cache.lock() {
-            c.clear();
-        }
+        self.runtime.cache.clear();
     }
 
     /// Width of the head block.
@@ -346,11 +378,10 @@ impl FeatureSpec {
     pub fn featurize(&self, sql: &str) -> Arc<(String, Featurized)> {
         let key = if self.runtime.cache_enabled.load(Ordering::Relaxed) {
             let key = self.runtime.hasher.hash_one(sql);
-            if let Ok(cache) = self.runtime.cache.lock()
-                && let Some(hit) = cache.get(&key)
+            if let Some(hit) = self.runtime.cache.get(&key)
                 && hit.0 == sql
             {
-                return Arc::clone(hit);
+                return hit;
             }
             Some(key)
         } else {
@@ -361,13 +392,8 @@ impl FeatureSpec {
         let history = self.serving_history(&fp);
         let featurized = self.finish_tokens(&f, fp, &toks, history);
         let entry = Arc::new((sql.to_owned(), featurized));
-        if let Some(key) = key
-            && let Ok(mut cache) = self.runtime.cache.lock()
-        {
-            if cache.len() >= CACHE_CAPACITY {
-                cache.clear();
-            }
-            cache.insert(key, Arc::clone(&entry));
+        if let Some(key) = key {
+            self.runtime.cache.insert(key, Arc::clone(&entry));
         }
         entry
     }

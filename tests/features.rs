@@ -1129,3 +1129,128 @@ fn in_subquery_asks_for_as_many_values_as_the_subquery_produces() {
     );
     assert!(rows_read(&f, "customer") >= 1_500.0);
 }
+
+/// Deep expressions never overflow a 2 MiB stack (a test thread's, a tokio
+/// worker's, a training thread's), in this debug build: chains just under
+/// the bounds are parsed and analysed, longer ones are classified without
+/// parsing, and `DIV` chains (quadratic in sqlparser) are cut early.
+#[test]
+fn deep_expressions_fit_a_two_mib_stack() {
+    use qlat::sql::features::{MAX_EXPRESSION_DEPTH, MAX_SET_OPERATIONS, analyze};
+    // (statement, label, whether it must parse: None where the chain is
+    // not valid SQL — `a -> a`, `a COLLATE a`, sqlparser's `MOD` — and
+    // fails to parse on its own account).
+    let mut cases: Vec<(String, String, Option<bool>)> = Vec::new();
+    for op in [
+        " + ",
+        " AND ",
+        " OR ",
+        " XOR ",
+        " MOD ",
+        " = ",
+        " || ",
+        " -> ",
+        " COLLATE ",
+    ] {
+        let valid = !matches!(op, " -> " | " COLLATE " | " MOD ");
+        for n in [MAX_EXPRESSION_DEPTH - 2, MAX_EXPRESSION_DEPTH + 1, 20_000] {
+            let expect = if n > MAX_EXPRESSION_DEPTH {
+                Some(false)
+            } else {
+                valid.then_some(true)
+            };
+            cases.push((
+                format!("select a{}", format!("{op}a").repeat(n)),
+                format!("{op:?} × {n}"),
+                expect,
+            ));
+        }
+    }
+    for (n, expect) in [(300, true), (3_000, false)] {
+        cases.push((
+            format!("select a{}", " DIV a".repeat(n)),
+            format!("DIV × {n}"),
+            Some(expect),
+        ));
+    }
+    for (n, expect) in [(MAX_SET_OPERATIONS, true), (6_500, false)] {
+        let q: Vec<String> = (0..=n).map(|i| format!("select {i}")).collect();
+        cases.push((q.join(" union "), format!("UNION × {n}"), Some(expect)));
+    }
+    let run = std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(move || {
+            let catalog = qlat::sql::catalog::Catalog::default();
+            cases
+                .into_iter()
+                .map(|(q, label, expect)| {
+                    let f = analyze(&q, &catalog);
+                    (label, expect, f.parsed, f.unparsed_reason)
+                })
+                .collect::<Vec<_>>()
+        })
+        .expect("thread");
+    let out = run.join().expect("no stack overflow");
+    for (label, expect, parsed, reason) in out {
+        if let Some(expect) = expect {
+            assert_eq!(parsed, expect, "{label}: {reason:?}");
+        }
+        if !parsed {
+            assert!(reason.is_some(), "{label} says why it was not parsed");
+        }
+    }
+}
+
+/// The bound counts binary operators per expression: commas and `IN`
+/// lists do not add up, parentheses and CASE blocks do.
+#[test]
+fn expression_depth_bound_counts_chains_not_lists() {
+    use qlat::sql::features::expression_depth_bound;
+    use sqlparser::dialect::MySqlDialect;
+    use sqlparser::tokenizer::Tokenizer;
+    let bound = |sql: &str| {
+        let tokens = Tokenizer::new(&MySqlDialect {}, sql)
+            .tokenize_with_location()
+            .expect("tokens");
+        expression_depth_bound(&tokens)
+    };
+    let list = format!(
+        "select * from t where a in ({})",
+        vec!["-1"; 5000].join(", ")
+    );
+    assert!(bound(&list).depth <= 3, "{:?}", bound(&list));
+    let values = format!(
+        "insert into t values {}",
+        vec!["(1, -2, 'x')"; 3000].join(", ")
+    );
+    assert!(bound(&values).depth <= 3, "{:?}", bound(&values));
+    assert_eq!(bound("select a + b * c").depth, 2);
+    assert!(bound("select ((a + b) + c) + d").depth >= 3);
+    assert!(bound("select case when a then case when b then 1 end end").depth >= 2);
+    let divs = bound(&format!("select a{}", " DIV a".repeat(10)));
+    assert_eq!(divs.div_copies, 55);
+}
+
+/// No statement of the shipped capture comes near the depth bound, so the
+/// bound changes no feature the shipped model was trained on.
+#[test]
+fn shipped_statements_stay_far_below_the_depth_bound() {
+    use qlat::sql::features::{MAX_DIV_COPIES, MAX_EXPRESSION_DEPTH, expression_depth_bound};
+    use sqlparser::dialect::MySqlDialect;
+    use sqlparser::tokenizer::Tokenizer;
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/data/slow_log.json");
+    let rows: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("slow_log.json")).expect("JSON");
+    let (mut deepest, mut divs) = (0, 0);
+    for row in &rows {
+        let sql = row["sql_text"].as_str().unwrap_or("");
+        if let Ok(tokens) = Tokenizer::new(&MySqlDialect {}, sql).tokenize_with_location() {
+            let b = expression_depth_bound(&tokens);
+            deepest = deepest.max(b.depth);
+            divs = divs.max(b.div_copies);
+        }
+    }
+    assert!(rows.len() > 10_000);
+    assert!(deepest * 10 < MAX_EXPRESSION_DEPTH, "deepest {deepest}");
+    assert!(divs * 10 < MAX_DIV_COPIES, "DIV copies {divs}");
+}

@@ -2,21 +2,23 @@
 //! HTML pages and the Prometheus text.
 
 use super::error::{ApiError, ErrorBody};
+use super::lanes::LaneError;
 use super::state::AppState;
-use super::{metrics, page, runs};
+use super::{StoreQuery, metrics, page, runs};
 use crate::predict::PredictResponse;
 use crate::store::predictions::{self, ListFilter, PredictionRecord};
 use crate::store::writer::{Ack, SubmitError};
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
 use utoipa::OpenApi;
 
 #[derive(OpenApi)]
@@ -69,8 +71,30 @@ pub fn router(state: AppState) -> Router {
             metrics::track,
         ))
         .layer(CatchPanicLayer::custom(panic_response))
+        // Every answer: pages are self-contained (inline styles and SVG, no
+        // scripts, no external resources) and may not be framed, and no
+        // answer is content-sniffed into something else.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
         .with_state(state)
 }
+
+const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; \
+                   form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!("a request handler panicked; answered 500");
@@ -162,18 +186,59 @@ fn store_error(e: SubmitError) -> ApiError {
     match e {
         SubmitError::Full(_) => ApiError::unavailable("store_full", e.to_string(), 1),
         SubmitError::Closed => ApiError::unavailable("shutting_down", e.to_string(), 2),
+        SubmitError::Unavailable => ApiError::unavailable("store_unavailable", e.to_string(), 5),
     }
 }
 
-fn record(query: String, answer: &PredictResponse) -> PredictionRecord {
+fn record(state: &AppState, query: String, answer: &PredictResponse) -> PredictionRecord {
     let id = uuid::Uuid::now_v7().to_string();
     let mut response = answer.clone();
     response.id = Some(id.clone());
+    let query = match state.config.store_query {
+        StoreQuery::Text => query,
+        StoreQuery::Fingerprint => response.fingerprint.clone(),
+    };
     PredictionRecord {
         id,
         created_at_us: chrono::Utc::now().timestamp_micros(),
         query,
         response,
+    }
+}
+
+fn lane_error(e: LaneError) -> ApiError {
+    match e {
+        LaneError::Busy => ApiError::unavailable("busy", e.to_string(), 1),
+        LaneError::OverBudget(_) => ApiError::unavailable("over_budget", e.to_string(), 2),
+        LaneError::Failed => ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "the server failed while answering; the failure was logged",
+        ),
+    }
+}
+
+/// A body must say it is JSON: a cross-site HTML form can only send
+/// `text/plain`, `multipart/form-data` or `application/x-www-form-urlencoded`,
+/// so this also keeps other sites from storing predictions through a
+/// visitor's browser.
+fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
+    let media = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase());
+    match media.as_deref() {
+        Some("application/json") => Ok(()),
+        Some(m) if m.starts_with("application/") && m.ends_with("+json") => Ok(()),
+        other => Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!(
+                "the body must be JSON with Content-Type: application/json (got {})",
+                other.unwrap_or("no Content-Type")
+            ),
+        )),
     }
 }
 
@@ -187,9 +252,10 @@ fn store_header(acks: &[Ack]) -> &'static str {
 
 /// Predict the latency of one statement or a batch.
 ///
-/// Every answer is stored before it is returned; `id` is the stored row's
+/// Every answer is durable before it is returned; `id` is the stored row's
 /// id. The `X-Qlat-Store` header says `stored` (committed) or `buffered`
-/// (held in memory while the database is unreachable).
+/// (in the fsynced spool while the database refuses writes; replayed into
+/// it when it takes them again). The body must be `application/json`.
 #[utoipa::path(
     post,
     path = "/predict",
@@ -198,14 +264,17 @@ fn store_header(acks: &[Ack]) -> &'static str {
         (status = 200, description = "One prediction, or {\"predictions\": [...]} for a batch", body = PredictResponse),
         (status = 400, description = "Not JSON, or not the expected shape", body = ErrorBody),
         (status = 413, description = "Body over the limit", body = ErrorBody),
+        (status = 415, description = "Content-Type is not application/json", body = ErrorBody),
         (status = 422, description = "Empty or over-long query, empty or over-long batch", body = ErrorBody),
-        (status = 503, description = "Prediction store full or server stopping; see Retry-After", body = ErrorBody)
+        (status = 503, description = "Prediction store full or unavailable, too many statements being analysed, over the time budget, or server stopping; see Retry-After", body = ErrorBody)
     )
 )]
 async fn predict(
     State(state): State<AppState>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
+    require_json(&headers)?;
     let body = body.map_err(|r| body_error(&state, r))?;
     if state.stopping() {
         return Err(store_error(SubmitError::Closed));
@@ -215,8 +284,15 @@ async fn predict(
     match (request.query, request.queries) {
         (Some(query), None) => {
             check_query(&state, &query, "query")?;
-            let answer = model.predict(&query);
-            let rec = record(query, &answer);
+            let (query, answer) = state
+                .lanes
+                .run(query.len(), move || {
+                    let a = model.predict(&query);
+                    (query, a)
+                })
+                .await
+                .map_err(lane_error)?;
+            let rec = record(&state, query, &answer);
             let response = rec.response.clone();
             let ack = state.writer.submit(rec).await.map_err(store_error)?;
             state
@@ -241,25 +317,24 @@ async fn predict(
             for (i, q) in queries.iter().enumerate() {
                 check_query(&state, q, &format!("queries[{i}]"))?;
             }
-            let answers = tokio::task::spawn_blocking(move || {
-                queries
-                    .into_iter()
-                    .map(|q| {
-                        let a = model.predict(&q);
-                        (q, a)
-                    })
-                    .collect::<Vec<_>>()
-            })
-            .await
-            .map_err(|e| {
-                ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal_error",
-                    format!("prediction task failed: {e}"),
-                )
-            })?;
-            let records: Vec<PredictionRecord> =
-                answers.into_iter().map(|(q, a)| record(q, &a)).collect();
+            let bytes = queries.iter().map(String::len).sum();
+            let answers = state
+                .lanes
+                .run(bytes, move || {
+                    queries
+                        .into_iter()
+                        .map(|q| {
+                            let a = model.predict(&q);
+                            (q, a)
+                        })
+                        .collect::<Vec<_>>()
+                })
+                .await
+                .map_err(lane_error)?;
+            let records: Vec<PredictionRecord> = answers
+                .into_iter()
+                .map(|(q, a)| record(&state, q, &a))
+                .collect();
             let responses: Vec<PredictResponse> =
                 records.iter().map(|r| r.response.clone()).collect();
             let acks = state
@@ -294,8 +369,8 @@ async fn predict(
 /// Readiness and what the server runs.
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Health {
-    /// "ok", "degraded" (database unreachable: predictions are buffered) or
-    /// "stopping".
+    /// "ok", "degraded" (the database is unreachable or refuses writes, or
+    /// acknowledged predictions wait in the spool) or "stopping".
     pub status: String,
     pub ready: bool,
     pub model_version: String,
@@ -310,8 +385,8 @@ pub struct Health {
     pub version: String,
 }
 
-/// Readiness: 200 when the model is loaded and the database answers, 503
-/// otherwise (the body says why).
+/// Readiness: 200 when the model is loaded, the database answers and takes
+/// writes, and nothing waits in the spool; 503 otherwise (the body says why).
 #[utoipa::path(get, path = "/health_check", responses(
     (status = 200, description = "Ready", body = Health),
     (status = 503, description = "Not ready (database unreachable or stopping)", body = Health)
@@ -321,10 +396,13 @@ async fn health_check(State(state): State<AppState>) -> (StatusCode, Json<Health
         .await
         .unwrap_or(false);
     let stopping = state.stopping();
-    let ready = reachable && !stopping;
+    // Ready only while predictions go straight into the database: not
+    // while writes fail or acknowledged records wait in the spool.
+    let writes = state.writer.healthy();
+    let ready = reachable && writes && !stopping;
     let status = if stopping {
         "stopping"
-    } else if reachable && state.writer.healthy() {
+    } else if ready {
         "ok"
     } else {
         "degraded"
@@ -340,7 +418,7 @@ async fn health_check(State(state): State<AppState>) -> (StatusCode, Json<Health
         database: state.db.backend().to_string(),
         database_reachable: reachable,
         store_queue_depth: state.writer.depth(),
-        store_buffered: state.metrics.writer().buffered.get(),
+        store_buffered: state.writer.spooled() as i64,
         uptime_seconds: state.started.elapsed().as_secs_f64(),
         version: env!("CARGO_PKG_VERSION").to_string(),
     };
@@ -469,7 +547,7 @@ async fn load_page(
         tracing::error!(error = %e, "reading predictions");
         ApiError::unavailable(
             "database_unavailable",
-            format!("reading predictions: {e}"),
+            "the stored predictions cannot be read now; the cause was logged",
             5,
         )
     };

@@ -195,15 +195,19 @@ impl Metrics {
             ),
             buffered: int_gauge(
                 "qlat_store_buffered_records",
-                "Predictions held in memory while the store is unreachable",
+                "Acknowledged predictions in the durable spool while the store refuses writes",
             ),
             written: counter(
                 "qlat_store_records_written_total",
-                "Predictions written to the store",
+                "Predictions the store confirmed as written",
             ),
             write_failures: counter(
                 "qlat_store_write_failures_total",
                 "Failed prediction-store transactions",
+            ),
+            dead_letters: counter(
+                "qlat_store_dead_letters_total",
+                "Predictions the store refused on their own account, kept in prediction_dead_letters",
             ),
         };
         for outcome in ["success", "failure"] {

@@ -8,6 +8,7 @@
 mod api;
 mod cpu;
 mod error;
+mod lanes;
 mod metrics;
 mod page;
 mod runs;
@@ -55,9 +56,23 @@ pub struct ServeConfig {
     /// Predictions waiting to be written before requests get 503.
     #[arg(long, env = "QLAT_QUEUE_CAPACITY", default_value_t = 10_000)]
     pub queue_capacity: usize,
-    /// Predictions kept in memory while the database is unreachable.
+    /// Predictions kept in the durable spool while the database refuses
+    /// writes; past it (or `--spool-max-bytes`) requests get 503.
     #[arg(long, env = "QLAT_BUFFER_CAPACITY", default_value_t = 100_000)]
     pub buffer_capacity: usize,
+    /// Folder of the durable spool (fsynced files replayed into the database
+    /// when it takes writes again, and after a restart). One subfolder per
+    /// database URL. Give it a persistent volume in deployments.
+    #[arg(long, env = "QLAT_SPOOL_DIR", default_value_os_t = std::env::temp_dir().join("qlat-spool"))]
+    pub spool_dir: PathBuf,
+    /// Largest size of this process's spool file, in bytes.
+    #[arg(long, env = "QLAT_SPOOL_MAX_BYTES", default_value_t = 256 << 20)]
+    pub spool_max_bytes: u64,
+    /// What is stored of each statement: its `text`, or only its
+    /// `fingerprint` (literals masked) for servers whose statements carry
+    /// secrets (`IDENTIFIED BY '…'`).
+    #[arg(long, env = "QLAT_STORE_QUERY", value_enum, default_value_t = StoreQuery::Text)]
+    pub store_query: StoreQuery,
     /// Answers remembered per model (exact statement text); 0 turns the
     /// cache off.
     #[arg(long, env = "QLAT_CACHE_ENTRIES", default_value_t = 10_000)]
@@ -84,6 +99,10 @@ pub struct ServeConfig {
     /// database.
     #[arg(long, env = "QLAT_PIPELINE_METRICS_EVERY", default_value = "15s", value_parser = humantime::parse_duration)]
     pub pipeline_metrics_every: Duration,
+    /// Longest a prediction request may wait for and spend in analysis
+    /// before it is answered 503.
+    #[arg(long, env = "QLAT_REQUEST_BUDGET", default_value = "2s", value_parser = humantime::parse_duration)]
+    pub request_budget: Duration,
     #[command(flatten)]
     pub cpu: CpuPeakConfig,
 }
@@ -110,10 +129,24 @@ impl ServeConfig {
         WriterConfig {
             queue_capacity: self.queue_capacity,
             buffer_capacity: self.buffer_capacity,
+            spool_max_bytes: self.spool_max_bytes,
+            spool_dir: Some(crate::store::spool::folder_for(
+                &self.spool_dir,
+                &self.database_url,
+            )),
             drain_deadline: self.drain_timeout,
             ..WriterConfig::default()
         }
     }
+}
+
+/// What the store keeps of a statement's text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StoreQuery {
+    /// The statement as sent.
+    Text,
+    /// Its fingerprint: literals replaced by `?`.
+    Fingerprint,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -134,6 +167,8 @@ pub enum ServeError {
     },
     #[error("serving: {0}")]
     Io(#[from] std::io::Error),
+    #[error("starting the analysis threads: {0}")]
+    Threads(#[from] rayon::ThreadPoolBuildError),
 }
 
 /// A started server: its address, and how to stop it.
@@ -147,9 +182,9 @@ pub struct RunningServer {
 /// What shutdown did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ShutdownReport {
-    /// Buffered predictions that could not be written (database down past
-    /// the drain deadline).
-    pub lost: usize,
+    /// Acknowledged predictions left in the spool (the database still
+    /// refused writes at the drain deadline); replayed at the next start.
+    pub spooled: usize,
 }
 
 impl RunningServer {
@@ -190,7 +225,8 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, ServeError> {
             source,
         })?;
     let addr = listener.local_addr()?;
-    let state = AppState::new(Arc::new(config), model, db, writer, metrics);
+    let lanes = lanes::Lanes::new(config.request_budget)?;
+    let state = AppState::new(Arc::new(config), model, db, writer, metrics, lanes);
     state.metrics.ready.set(1);
     let (stop, stop_rx) = watch::channel(false);
     let cpu_task = cpu::spawn_sampler(state.clone(), stop_rx.clone());
@@ -223,14 +259,16 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, ServeError> {
             queued = task_state.writer.depth(),
             "stopped accepting; draining the prediction store"
         );
-        let lost = task_state.writer.shutdown().await;
+        let drained = task_state.writer.shutdown().await;
         cpu_task.abort();
         reload_task.abort();
         refresh_task.abort();
         task_state.db.close().await;
-        tracing::info!(lost, "prediction store drained; bye");
+        tracing::info!(spooled = drained.spooled, "prediction store drained; bye");
         served?;
-        Ok(ShutdownReport { lost })
+        Ok(ShutdownReport {
+            spooled: drained.spooled,
+        })
     });
     Ok(RunningServer {
         addr,

@@ -14,7 +14,57 @@ td.q pre{margin:0;max-height:8em;overflow:auto}
 .class-fast{color:#1a7f37}.class-medium{color:#9a6700}.class-slow{color:#cf222e;font-weight:bold}
 nav.pager a,nav.pager span{margin-right:1em}
 form.filter input{min-width:28em}
+span.ctl{color:#cf222e;border:1px solid #cf222e;border-radius:3px;font-size:80%;padding:0 2px}
 "#;
+
+/// Characters that reorder or hide the text around them (Unicode bidi
+/// controls, as in "Trojan Source", plus zero-width marks) and other
+/// invisible controls: a stored statement must read the way the server
+/// would see it, not the way its author wanted it to look.
+fn is_hidden_control(c: char) -> bool {
+    matches!(c,
+        '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
+        | '\u{061C}' | '\u{FEFF}' | '\u{2400}')
+        || (c.is_control() && !matches!(c, '\n' | '\t' | '\r'))
+}
+
+/// The text with each hidden control replaced by a marked `U+XXXX`.
+fn shown(text: &str) -> Markup {
+    let mut parts: Vec<Result<&str, char>> = Vec::new();
+    let mut start = 0;
+    for (at, c) in text.char_indices() {
+        if is_hidden_control(c) {
+            parts.push(Ok(&text[start..at]));
+            parts.push(Err(c));
+            start = at + c.len_utf8();
+        }
+    }
+    parts.push(Ok(&text[start..]));
+    html! {
+        @for part in parts {
+            @match part {
+                Ok(plain) => (plain),
+                // U+2400 is how the store keeps a NUL (see `storable`).
+                Err('\u{2400}') => span.ctl title="NUL character" { "NUL" },
+                Err(c) => span.ctl title="hidden control character" { (format!("U+{:04X}", c as u32)) },
+            }
+        }
+    }
+}
+
+/// The text as a plain string with each hidden control written `<U+XXXX>`
+/// (for attributes).
+fn visible(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if is_hidden_control(c) {
+                format!("<U+{:04X}>", c as u32)
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
 
 fn link(req: &PageRequest, page: i64) -> String {
     let mut url = format!("/predictions?page={page}&per_page={}", req.per_page);
@@ -76,11 +126,11 @@ pub fn predictions(req: &PageRequest, total: i64, rows: &[PredictionRecord]) -> 
                                 @let p = &r.response;
                                 tr data-id=(r.id) {
                                     td.t { (r.created_at()) }
-                                    td.q { pre { (r.query) } }
+                                    td.q { pre { (shown(&r.query)) } }
                                     td.num { (seconds(p.predicted_seconds)) }
                                     td.num { (seconds(p.interval.p10)) " – " (seconds(p.interval.p90)) }
                                     td class=(format!("class-{}", p.class.as_str())) { (p.class.as_str()) }
-                                    td { a href=(format!("/predictions?fingerprint={}", urlencode(&p.query_id))) title=(p.fingerprint) { code { (p.query_id) } } }
+                                    td { a href=(format!("/predictions?fingerprint={}", urlencode(&p.query_id))) title=(visible(&p.fingerprint)) { code { (p.query_id) } } }
                                     td { code { (p.model_version) } }
                                 }
                             }

@@ -43,7 +43,7 @@ fn registry_error(e: impl std::fmt::Display) -> ApiError {
     tracing::error!(error = %e, "reading the registry");
     ApiError::unavailable(
         "database_unavailable",
-        format!("reading the registry: {e}"),
+        "the registry cannot be read now; the cause was logged",
         5,
     )
 }
@@ -64,6 +64,15 @@ pub async fn get_run(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Run>, ApiError> {
+    // No run id holds a control character (they are UUIDs); PostgreSQL
+    // would refuse a NUL in the parameter with an error, not "no row".
+    if id.chars().any(char::is_control) {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no_such_run",
+            "no run with that id",
+        ));
+    }
     Registry::new(state.db.clone())
         .get_run(&id)
         .await

@@ -1,6 +1,7 @@
 //! The server's one shared state, and the model it serves.
 
 use super::ServeConfig;
+use super::lanes::Lanes;
 use super::metrics::Metrics;
 use crate::model::LatencyModel;
 use crate::model::artifact::ArtifactError;
@@ -40,8 +41,31 @@ pub struct ServedModel {
     pub algorithm: String,
     /// Where it came from: the artifacts directory or `registry:production`.
     pub source: String,
-    cache: Option<quick_cache::sync::Cache<String, Arc<PredictResponse>>>,
+    cache: Option<quick_cache::sync::Cache<String, Arc<PredictResponse>, AnswerWeight>>,
 }
+
+/// Bytes an answer-cache entry holds (text, answer and bookkeeping), so
+/// that the cache is bounded in memory, not only in entries.
+#[derive(Debug, Clone, Copy)]
+pub struct AnswerWeight;
+
+impl quick_cache::Weighter<String, Arc<PredictResponse>> for AnswerWeight {
+    fn weight(&self, key: &String, answer: &Arc<PredictResponse>) -> u64 {
+        let text: usize = key.len()
+            + answer.fingerprint.len()
+            + answer.query_id.len()
+            + answer.model_version.len()
+            + answer
+                .explanation
+                .iter()
+                .map(|e| e.feature.len() + 48)
+                .sum::<usize>();
+        (text + 256) as u64
+    }
+}
+
+/// Bytes the answer cache may hold at most.
+pub const ANSWER_CACHE_BYTES: u64 = 32 << 20;
 
 impl ServedModel {
     pub fn load(
@@ -58,7 +82,13 @@ impl ServedModel {
             version: models.manifest.model_version.clone(),
             algorithm: algorithm.to_string(),
             source: dir.display().to_string(),
-            cache: (cache_entries > 0).then(|| quick_cache::sync::Cache::new(cache_entries)),
+            cache: (cache_entries > 0).then(|| {
+                quick_cache::sync::Cache::with_weighter(
+                    cache_entries,
+                    ANSWER_CACHE_BYTES.min(cache_entries as u64 * 8 * 1024),
+                    AnswerWeight,
+                )
+            }),
         })
     }
 
@@ -157,6 +187,8 @@ pub struct AppState {
     pub db: Db,
     pub writer: StoreWriter,
     pub metrics: Metrics,
+    /// Where statements are analysed (off the async workers).
+    pub lanes: Lanes,
     pub started: Instant,
     stopping: Arc<AtomicBool>,
     /// One reload at a time; a second request waits for the first.
@@ -170,6 +202,7 @@ impl AppState {
         db: Db,
         writer: StoreWriter,
         metrics: Metrics,
+        lanes: Lanes,
     ) -> AppState {
         AppState {
             config,
@@ -177,6 +210,7 @@ impl AppState {
             db,
             writer,
             metrics,
+            lanes,
             started: Instant::now(),
             stopping: Arc::new(AtomicBool::new(false)),
             reload_lock: Arc::new(tokio::sync::Mutex::new(())),

@@ -49,11 +49,28 @@ use super::tokens::{looks_like_date, scan_tokens};
 /// keeps stack use bounded on small (2 MiB) worker-thread stacks.
 const MAX_PAREN_DEPTH: usize = 32;
 
-/// sqlparser builds left-deep trees for chains like `a OR b OR c ...`
+/// sqlparser builds left-deep trees for chains like `a DIV b DIV c ...`
 /// iteratively, without its recursion guard; dropping or walking such a tree
-/// recurses once per operator. Statements with more binary operators than
-/// this are classified without parsing.
-const MAX_OPERATORS: usize = 5_000;
+/// recurses once per operator. Statements whose expressions may nest deeper
+/// than this (see [`expression_depth_bound`], which counts a comparison in
+/// an `OR` chain as a level of its own, so 2,500 `a = 1 OR …` conditions
+/// count 5,000) are classified without parsing. Measured in a debug build on
+/// a 2 MiB thread stack (a test thread's, a tokio worker's): chains of
+/// 10,000 `+` or 5,000 `OR`s parse, walk and drop fine. Real statements stay
+/// far below it (an `IN` list or `VALUES` rows are commas, not operators).
+pub const MAX_EXPRESSION_DEPTH: usize = 5_000;
+
+/// sqlparser's MySQL `DIV` copies its whole left operand (the dialect hook
+/// sees it by reference), so a chain of k `DIV`s costs k²/2 node copies: a
+/// 12 kB chain took a second, and the recursive copy overflowed a 2 MiB
+/// stack at 2,500 `DIV`s. Statements whose `DIV`s would copy more nodes
+/// than this (about 450 in one chain) are classified without parsing.
+pub const MAX_DIV_COPIES: usize = 100_000;
+
+/// `UNION` / `EXCEPT` / `INTERSECT` build a left-deep tree as well, with
+/// larger frames: 6,500 overflowed a 2 MiB stack in a debug build, 3,000
+/// did not.
+pub const MAX_SET_OPERATIONS: usize = 2_000;
 
 /// Expression nesting beyond which the walker stops descending (it still
 /// returns a result; deeper parts are just not counted).
@@ -731,46 +748,9 @@ fn analyze_inner(
         Some(_) => fill_separately(&mut tokens_out),
         None => {}
     }
-    let mut depth = 0usize;
-    let mut max_depth = 0usize;
-    let mut operators = 0usize;
-    let mut count = 0usize;
-    for t in &tokens {
-        match &t.token {
-            Token::Whitespace(_) | Token::EOF => continue,
-            Token::LParen => {
-                depth += 1;
-                max_depth = max_depth.max(depth);
-            }
-            Token::RParen => depth = depth.saturating_sub(1),
-            Token::Plus
-            | Token::Minus
-            | Token::Mul
-            | Token::Div
-            | Token::Mod
-            | Token::Eq
-            | Token::Neq
-            | Token::Lt
-            | Token::Gt
-            | Token::LtEq
-            | Token::GtEq
-            | Token::StringConcat
-            | Token::Pipe
-            | Token::Ampersand
-            | Token::Caret => operators += 1,
-            Token::Word(w)
-                if w.quote_style.is_none()
-                    && (w.value.eq_ignore_ascii_case("and")
-                        || w.value.eq_ignore_ascii_case("or")) =>
-            {
-                operators += 1
-            }
-            _ => {}
-        }
-        count += 1;
-    }
-    f.token_count = count;
-    if max_depth > MAX_PAREN_DEPTH {
+    let bound = expression_depth_bound(&tokens);
+    f.token_count = bound.tokens;
+    if bound.max_parens > MAX_PAREN_DEPTH {
         return unparsed(
             body,
             catalog,
@@ -778,12 +758,28 @@ fn analyze_inner(
             format!("nesting deeper than {MAX_PAREN_DEPTH} parentheses"),
         );
     }
-    if operators > MAX_OPERATORS {
+    if bound.div_copies > MAX_DIV_COPIES {
         return unparsed(
             body,
             catalog,
             f,
-            format!("more than {MAX_OPERATORS} operators"),
+            format!("DIV chains too long to parse (over {MAX_DIV_COPIES} node copies)"),
+        );
+    }
+    if bound.set_operations > MAX_SET_OPERATIONS {
+        return unparsed(
+            body,
+            catalog,
+            f,
+            format!("more than {MAX_SET_OPERATIONS} UNION/EXCEPT/INTERSECT"),
+        );
+    }
+    if bound.depth > MAX_EXPRESSION_DEPTH {
+        return unparsed(
+            body,
+            catalog,
+            f,
+            format!("expressions nested deeper than {MAX_EXPRESSION_DEPTH} operators"),
         );
     }
     let statements = match Parser::new(&dialect)
@@ -809,6 +805,220 @@ fn analyze_inner(
         a.statement(s);
     }
     a.finish()
+}
+
+/// What one pass over the tokens tells about how deep the AST can get.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DepthBound {
+    /// Tokens other than whitespace.
+    pub tokens: usize,
+    /// Deepest parenthesis nesting.
+    pub max_parens: usize,
+    /// An upper bound on the depth of operator nesting: binary operators in
+    /// one chain (operands joined without a comma between them), summed
+    /// over the enclosing parentheses and `CASE … END` blocks, plus one per
+    /// open block.
+    pub depth: usize,
+    /// Nodes sqlparser copies for `DIV`s: for each, the operators left of
+    /// it in its chain.
+    pub div_copies: usize,
+    /// `UNION`, `EXCEPT` and `INTERSECT` keywords.
+    pub set_operations: usize,
+}
+
+/// Bounds the AST's depth from the tokens, in one linear pass, before
+/// sqlparser builds it. A binary operator is an operator token or keyword
+/// (`DIV`, `MOD`, `XOR`, `AND`, `LIKE`, `COLLATE`, `->`, `:=`, …) that
+/// follows the end of an operand; prefix operators are left to sqlparser's
+/// own recursion limit. Each open parenthesis keeps its own chain count,
+/// reset by a comma, and hands it to the enclosing one when it closes.
+pub fn expression_depth_bound(tokens: &[sqlparser::tokenizer::TokenWithSpan]) -> DepthBound {
+    let mut out = DepthBound::default();
+    // Chain count per open parenthesis / CASE; the sum is the depth so far.
+    let mut chains: Vec<usize> = vec![0];
+    let mut sum = 0usize;
+    let mut after_operand = false;
+    for t in tokens {
+        let token = &t.token;
+        if matches!(token, Token::Whitespace(_) | Token::EOF) {
+            continue;
+        }
+        out.tokens += 1;
+        let opens = matches!(token, Token::LParen)
+            || matches!(token, Token::Word(w) if w.quote_style.is_none() && w.keyword == Keyword::CASE);
+        let closes = matches!(token, Token::RParen)
+            || matches!(token, Token::Word(w) if w.quote_style.is_none() && w.keyword == Keyword::END);
+        if opens {
+            chains.push(0);
+            if matches!(token, Token::LParen) {
+                out.max_parens = out.max_parens.max(chains.len() - 1);
+            }
+            after_operand = false;
+            continue;
+        }
+        if closes {
+            if chains.len() > 1 {
+                let inner = chains.pop().unwrap_or(0);
+                // The closed group is one operand of the enclosing chain,
+                // as deep as its own chain was.
+                if let Some(top) = chains.last_mut() {
+                    *top += inner;
+                }
+            }
+            after_operand = true;
+            continue;
+        }
+        if matches!(token, Token::Word(w) if w.quote_style.is_none()
+            && matches!(w.keyword, Keyword::UNION | Keyword::EXCEPT | Keyword::INTERSECT))
+        {
+            out.set_operations += 1;
+        }
+        if matches!(token, Token::Comma | Token::SemiColon) || starts_clause(token) {
+            if let Some(top) = chains.last_mut() {
+                sum -= *top;
+                *top = 0;
+            }
+            after_operand = false;
+            continue;
+        }
+        let binary = is_binary_operator(token);
+        if binary && after_operand {
+            if let Some(top) = chains.last_mut() {
+                if matches!(token, Token::Word(w) if w.keyword == Keyword::DIV) {
+                    out.div_copies += *top + 1;
+                }
+                *top += 1;
+                sum += 1;
+            }
+            after_operand = false;
+        } else {
+            after_operand = !binary && ends_operand(token);
+        }
+        // Each open group is a level of its own, besides its operators.
+        out.depth = out.depth.max(sum + chains.len() - 1);
+    }
+    out
+}
+
+/// Whether a keyword starts a new expression (a clause, a join condition, a
+/// CASE branch, a set operation's next query): the chain before it is
+/// complete.
+fn starts_clause(token: &Token) -> bool {
+    matches!(token, Token::Word(w) if w.quote_style.is_none() && matches!(
+        w.keyword,
+        Keyword::SELECT
+            | Keyword::FROM
+            | Keyword::WHERE
+            | Keyword::JOIN
+            | Keyword::ON
+            | Keyword::USING
+            | Keyword::GROUP
+            | Keyword::ORDER
+            | Keyword::HAVING
+            | Keyword::LIMIT
+            | Keyword::OFFSET
+            | Keyword::UNION
+            | Keyword::EXCEPT
+            | Keyword::INTERSECT
+            | Keyword::SET
+            | Keyword::VALUES
+            | Keyword::WHEN
+            | Keyword::THEN
+            | Keyword::ELSE
+            | Keyword::RETURNING
+            | Keyword::INTO
+            | Keyword::WINDOW
+    ))
+}
+
+/// Whether a token joins two operands: operator punctuation, or one of
+/// MySQL's operator keywords.
+fn is_binary_operator(token: &Token) -> bool {
+    match token {
+        Token::Word(w) => {
+            w.quote_style.is_none()
+                && matches!(
+                    w.keyword,
+                    Keyword::AND
+                        | Keyword::OR
+                        | Keyword::XOR
+                        | Keyword::DIV
+                        | Keyword::MOD
+                        | Keyword::IS
+                        | Keyword::LIKE
+                        | Keyword::ILIKE
+                        | Keyword::RLIKE
+                        | Keyword::REGEXP
+                        | Keyword::SIMILAR
+                        | Keyword::IN
+                        | Keyword::BETWEEN
+                        | Keyword::COLLATE
+                        | Keyword::MEMBER
+                        | Keyword::ESCAPE
+                        | Keyword::OVERLAPS
+                        | Keyword::NOT
+                )
+        }
+        Token::Number(..)
+        | Token::Char(_)
+        | Token::Comma
+        | Token::Period
+        | Token::LParen
+        | Token::RParen
+        | Token::LBracket
+        | Token::RBracket
+        | Token::LBrace
+        | Token::RBrace
+        | Token::SemiColon
+        | Token::Colon
+        | Token::DoubleColon
+        | Token::Placeholder(_)
+        | Token::Whitespace(_)
+        | Token::EOF => false,
+        other => !is_string_literal(other),
+    }
+}
+
+/// Whether a token can end an operand: a name, a number, a literal, a
+/// placeholder (and `)` / `END`, handled by the caller).
+fn ends_operand(token: &Token) -> bool {
+    match token {
+        Token::Word(w) => {
+            w.quote_style.is_some()
+                || matches!(
+                    w.keyword,
+                    Keyword::NoKeyword | Keyword::NULL | Keyword::TRUE | Keyword::FALSE
+                )
+                || !is_binary_operator(token)
+        }
+        Token::Number(..) | Token::Placeholder(_) => true,
+        other => is_string_literal(other),
+    }
+}
+
+fn is_string_literal(token: &Token) -> bool {
+    matches!(
+        token,
+        Token::SingleQuotedString(_)
+            | Token::DoubleQuotedString(_)
+            | Token::TripleSingleQuotedString(_)
+            | Token::TripleDoubleQuotedString(_)
+            | Token::DollarQuotedString(_)
+            | Token::SingleQuotedByteStringLiteral(_)
+            | Token::DoubleQuotedByteStringLiteral(_)
+            | Token::TripleSingleQuotedByteStringLiteral(_)
+            | Token::TripleDoubleQuotedByteStringLiteral(_)
+            | Token::SingleQuotedRawStringLiteral(_)
+            | Token::DoubleQuotedRawStringLiteral(_)
+            | Token::TripleSingleQuotedRawStringLiteral(_)
+            | Token::TripleDoubleQuotedRawStringLiteral(_)
+            | Token::NationalStringLiteral(_)
+            | Token::QuoteDelimitedStringLiteral(_)
+            | Token::NationalQuoteDelimitedStringLiteral(_)
+            | Token::EscapedStringLiteral(_)
+            | Token::UnicodeStringLiteral(_)
+            | Token::HexStringLiteral(_)
+    )
 }
 
 /// MySQL's `SET` mixes `NAMES` / `CHARACTER SET` with variable

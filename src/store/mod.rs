@@ -4,6 +4,7 @@
 //! so a fresh database and an old one end up with the same schema.
 
 pub mod predictions;
+pub mod spool;
 pub mod writer;
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
@@ -37,6 +38,28 @@ pub enum StoreError {
     Query(#[from] sqlx::Error),
     #[error("stored row {id}: {what}")]
     BadRow { id: String, what: String },
+}
+
+impl StoreError {
+    /// Whether the database refused this write because of what was written
+    /// (a constraint, a value it cannot hold) rather than because of its
+    /// own state (down, disk full, read-only, locked, out of memory): only
+    /// such a record is set aside; for the rest, every record waits.
+    pub fn is_record_fault(&self) -> bool {
+        let StoreError::Query(sqlx::Error::Database(e)) = self else {
+            return false;
+        };
+        let code = e.code();
+        let code = code.as_deref().unwrap_or("");
+        match code.parse::<u32>() {
+            // SQLite result codes (primary code in the low byte):
+            // CONSTRAINT, MISMATCH, TOOBIG, RANGE.
+            Ok(n) => matches!(n & 0xff, 19 | 20 | 18 | 25),
+            // PostgreSQL SQLSTATE: data exceptions (22…, e.g. an invalid
+            // byte sequence) and integrity constraints (23…).
+            Err(_) => code.starts_with("22") || code.starts_with("23"),
+        }
+    }
 }
 
 /// A connection pool to one of the supported databases.

@@ -2,8 +2,11 @@
 //! against a real SQLite file and a real PostgreSQL database, and is driven
 //! over HTTP like any client would.
 
-#[path = "common/serve.rs"]
+#[path = "../common/serve.rs"]
 mod support;
+
+mod durability;
+mod robustness;
 
 use serde_json::{Value, json};
 use std::collections::HashSet;
@@ -312,7 +315,7 @@ async fn exercise(db: &TestDb) {
     );
 
     let report = server.shutdown().await.expect("clean shutdown");
-    assert_eq!(report.lost, 0);
+    assert_eq!(report.spooled, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -402,7 +405,7 @@ async fn postgres_outage_buffers_and_catches_up() {
     );
     let (status, h) = get_json(&format!("{base}/health_check")).await;
     assert_eq!((status, h["status"].as_str()), (200, Some("ok")));
-    assert_eq!(server.shutdown().await.expect("shutdown").lost, 0);
+    assert_eq!(server.shutdown().await.expect("shutdown").spooled, 0);
     db.drop().await;
 }
 
@@ -450,7 +453,7 @@ async fn full_store_answers_503_with_retry_after() {
         "only what fits the buffer is acknowledged"
     );
     TestDb::pg_admin(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true")).await;
-    assert_eq!(server.shutdown().await.expect("shutdown").lost, 0);
+    assert_eq!(server.shutdown().await.expect("shutdown").spooled, 0);
     db.drop().await;
 }
 
