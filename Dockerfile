@@ -65,6 +65,7 @@ COPY data/tpch.sql data/capture.json ./data/
 
 ENV QLAT_ADDR=0.0.0.0:8080 \
     QLAT_DATABASE_URL=sqlite:///var/lib/qlat/qlat.db \
+    QLAT_SPOOL_DIR=/var/lib/qlat/spool \
     QLAT_LOG_FORMAT=json \
     SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt
 
