@@ -4,7 +4,7 @@
 //!
 //! Run with `cargo bench --bench features`.
 
-#[path = "../tests/common/tpch.rs"]
+#[path = "../tests/support/tpch.rs"]
 mod tpch;
 
 use std::hint::black_box;

@@ -9,7 +9,7 @@
 //! | `sqlite://…`, `postgres://…` | [`db::DbStore`]: a table `artifacts(key, bytes, updated_at_us)` in the same database as the registry |
 //!
 //! Every backend gives the same guarantees, checked by one conformance suite
-//! (`tests/artifact_store.rs`): a reader sees either the old or the new
+//! (`tests/pipeline/artifact_store.rs`): a reader sees either the old or the new
 //! object, never half of one; a write whose source fails midway leaves the
 //! previous object (or none) and no litter; `list` is by plain string prefix
 //! and sorted.

@@ -23,7 +23,7 @@
 //! swallow the next event.
 //!
 //! Deliberate differences from pt-query-digest (see
-//! `tests/ingest_conformance.rs`): an event whose `Query_time`, `Lock_time`
+//! `tests/conformance/ingest.rs`): an event whose `Query_time`, `Lock_time`
 //! or row counts do not parse is yielded as an error naming the line and
 //! field instead of being dropped silently, and an event without any
 //! `Query_time` is an error too, because qlat learns from timings and a

@@ -42,23 +42,36 @@ pub async fn live_accuracy(db: &Db) -> Result<LiveAccuracy, sqlx::Error> {
 
 /// [`live_accuracy`] over the latest `window` predictions.
 pub async fn live_accuracy_window(db: &Db, window: i64) -> Result<LiveAccuracy, sqlx::Error> {
-    const PREDICTIONS: &str = "SELECT query_id, query, predicted_seconds FROM predictions \
-         ORDER BY created_at_us DESC LIMIT $1";
+    // The texts stay in the database: a window of 10,000 predictions of
+    // 50 kB statements would otherwise be 500 MB in this process every
+    // refresh. Each distinct (query ID, text) of the window is named by its
+    // smallest prediction id, and only ids and seconds come back.
+    const WINDOW: &str = "WITH r AS (SELECT id, query_id, query, predicted_seconds FROM predictions \
+         ORDER BY created_at_us DESC LIMIT $1), \
+         d AS (SELECT MIN(id) AS k, query_id, query FROM r GROUP BY query_id, query) ";
+    let predictions = format!(
+        "{WINDOW} SELECT d.k, r.predicted_seconds FROM r \
+         JOIN d ON d.query_id = r.query_id AND d.query = r.query"
+    );
     // Driven from the (at most `window`) distinct predicted texts, probing
     // observations through their query_id index.
-    const OBSERVED: &str = "SELECT o.query_id, o.query, o.seconds FROM \
-         (SELECT DISTINCT query_id, query FROM \
-            (SELECT query_id, query FROM predictions ORDER BY created_at_us DESC LIMIT $1) r) p \
-         JOIN observations o ON o.query_id = p.query_id AND o.query = p.query";
-    let preds: Vec<(String, String, f64)> =
-        on_pool!(db, p => sqlx::query_as(PREDICTIONS).bind(window).fetch_all(p).await?);
-    let observed: Vec<(String, String, f64)> =
-        on_pool!(db, p => sqlx::query_as(OBSERVED).bind(window).fetch_all(p).await?);
-    let mut by_text: HashMap<(String, String), Vec<f64>> = HashMap::new();
-    for (qid, q, s) in observed {
-        by_text.entry((qid, q)).or_default().push(s);
+    let observed = format!(
+        "{WINDOW} SELECT d.k, o.seconds FROM d \
+         JOIN observations o ON o.query_id = d.query_id AND o.query = d.query"
+    );
+    let preds: Vec<(String, f64)> = on_pool!(db, p => sqlx::query_as(sqlx::AssertSqlSafe(predictions.as_str()))
+        .bind(window)
+        .fetch_all(p)
+        .await?);
+    let observed: Vec<(String, f64)> = on_pool!(db, p => sqlx::query_as(sqlx::AssertSqlSafe(observed.as_str()))
+        .bind(window)
+        .fetch_all(p)
+        .await?);
+    let mut by_text: HashMap<String, Vec<f64>> = HashMap::new();
+    for (k, s) in observed {
+        by_text.entry(k).or_default().push(s);
     }
-    let medians: HashMap<(String, String), f64> = by_text
+    let medians: HashMap<String, f64> = by_text
         .into_iter()
         .map(|(k, mut v)| {
             v.sort_by(f64::total_cmp);
@@ -67,8 +80,8 @@ pub async fn live_accuracy_window(db: &Db, window: i64) -> Result<LiveAccuracy, 
         .collect();
     let mut q = Vec::new();
     let mut ln_err = 0.0;
-    for (qid, text, predicted) in &preds {
-        if let Some(obs) = medians.get(&(qid.clone(), text.clone())) {
+    for (k, predicted) in &preds {
+        if let Some(obs) = medians.get(k) {
             q.push(q_error(*predicted, *obs));
             ln_err += crate::features::ln_seconds(*predicted) - crate::features::ln_seconds(*obs);
         }

@@ -3,8 +3,6 @@
 //! response), SIGKILL loses nothing acknowledged and leaves an intact
 //! SQLite file.
 
-#[path = "common/serve.rs"]
-mod support;
 
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
@@ -12,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-use support::*;
+use crate::support::serve::*;
 
 struct Server {
     child: Child,

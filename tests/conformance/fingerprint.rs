@@ -2,7 +2,7 @@
 //!
 //! The reference data lives outside the repository (Percona Toolkit test
 //! samples are GPL-2.0); point `QLAT_CONFORMANCE_DIR` at it to run:
-//! `QLAT_CONFORMANCE_DIR=/work/shared/conformance cargo test --test fingerprint_conformance`.
+//! `QLAT_CONFORMANCE_DIR=/work/shared/conformance cargo test --test conformance fingerprint`.
 
 use std::path::{Path, PathBuf};
 

@@ -3,7 +3,7 @@
 //! pages that cannot be framed or made to run script; secrets kept out of
 //! the store on request.
 
-use super::support::*;
+use crate::support::serve::*;
 use proptest::prelude::*;
 use serde_json::json;
 use std::time::{Duration, Instant};

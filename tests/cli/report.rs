@@ -592,7 +592,7 @@ fn terminal_summary_lists_top_classes_in_rank_order() {
 }
 
 /// Writes the demo report for a human to look at:
-/// `cargo test --test report_render -- --ignored render_demo`.
+/// `cargo test --test cli -- --ignored render_demo`.
 #[test]
 #[ignore]
 fn render_demo() {

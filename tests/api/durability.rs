@@ -4,7 +4,7 @@
 //! (and on a file made immutable), real PostgreSQL (a NUL, an outage, a
 //! `kill -9` during the outage).
 
-use super::support::*;
+use crate::support::serve::*;
 use serde_json::{Value, json};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};

@@ -2,10 +2,9 @@
 //! filesystem, S3 (a real moto server on loopback) and the database table
 //! (the machine's PostgreSQL, and SQLite).
 
-mod mlops_support;
 
 use bytes::Bytes;
-use mlops_support::{Moto, PgDb};
+use crate::support::mlops::{Moto, PgDb};
 use qlat::artifact_store::{
     ArtifactStore, ArtifactStoreError, ArtifactStoreExt, db::DbStore, local::LocalStore,
     s3::S3Store,
@@ -341,9 +340,9 @@ async fn s3_backend_conforms_against_moto() {
     let dir = tempfile::tempdir().expect("tempdir");
     let logs = dir.path().join("logs");
     std::fs::create_dir_all(&logs).expect("mkdir");
-    mlops_support::write_json_array(
+    crate::support::mlops::write_json_array(
         &logs.join("slow.json"),
-        &mlops_support::slow_records()[..600],
+        &crate::support::mlops::slow_records()[..600],
     );
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_qlat"))
         .current_dir(env!("CARGO_MANIFEST_DIR"))

@@ -7,15 +7,13 @@
 //!   values file) reads ~30 per pod, and the HPA formula asks for more
 //!   replicas; at ~5 req/s it does not.
 
-#[path = "common/serve.rs"]
-mod support;
 
 use regex::Regex;
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use support::*;
+use crate::support::serve::*;
 
 fn repo(path: &str) -> String {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join(path);

@@ -1,9 +1,8 @@
 //! Feature extraction on the 22 TPC-H queries, client chatter, ad-hoc
 //! queries and DML.
 
-mod common;
 
-use common::tpch::{CHATTER, TPCH};
+use crate::support::tpch::{CHATTER, TPCH};
 use qlat::sql::catalog::Catalog;
 use qlat::sql::features::{
     RangeKind, StatementFeatures, StatementKind, TableAccess, analyze, strip_leading_comments,

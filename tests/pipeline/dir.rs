@@ -3,9 +3,8 @@
 //! PostgreSQL: watermarks, promotion and refusal, a worse model, failed and
 //! killed runs, live accuracy, and the CLI.
 
-mod mlops_support;
 
-use mlops_support::*;
+use crate::support::mlops::*;
 use qlat::artifact_store::{ArtifactStore, ArtifactStoreExt, local::LocalStore};
 use qlat::pipeline::{Pipeline, PipelineConfig, PipelineError, Source};
 use qlat::registry::{Decision, Registry, RunStatus};

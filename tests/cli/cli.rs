@@ -4,9 +4,7 @@ use serde_json::Value;
 use std::io::Write;
 use std::process::Stdio;
 
-#[path = "common/cli.rs"]
-mod cli_support;
-use cli_support::{json_ok, qlat};
+use crate::support::cli::{json_ok, qlat};
 
 #[test]
 fn fingerprint_prints_fingerprint_and_query_id() {

@@ -4,9 +4,7 @@
 use serde_json::Value;
 use std::path::Path;
 
-#[path = "common/cli.rs"]
-mod cli_support;
-use cli_support::{json_ok, qlat};
+use crate::support::cli::{json_ok, qlat};
 
 fn train_small(dir: &Path) {
     let out = qlat()

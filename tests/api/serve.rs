@@ -2,15 +2,11 @@
 //! against a real SQLite file and a real PostgreSQL database, and is driven
 //! over HTTP like any client would.
 
-#[path = "../common/serve.rs"]
-mod support;
 
-mod durability;
-mod robustness;
 
 use serde_json::{Value, json};
 use std::collections::HashSet;
-use support::*;
+use crate::support::serve::*;
 
 /// Everything a client can do, against one database.
 async fn exercise(db: &TestDb) {

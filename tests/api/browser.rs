@@ -2,13 +2,11 @@
 //! after some predictions the page lists them, and a statement carrying
 //! `<script>` or an `onerror` handler is shown as text, never run.
 
-#[path = "common/serve.rs"]
-mod support;
 
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use support::*;
+use crate::support::serve::*;
 
 /// Chromium, or `None` when it is not installed and not required
 /// (`.ci/run` installs it and sets QLAT_REQUIRE_CHROMIUM=1).

@@ -1,0 +1,15 @@
+//! `qlat serve` end to end, in-process on port 0 against real SQLite and
+//! PostgreSQL (and as a process where a test kills it): the API, durability
+//! under store faults, robustness against hostile input, the pages in a
+//! browser, the pipeline's pages, the deployment's signals.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod serve;
+mod durability;
+mod robustness;
+mod browser;
+mod pipeline;
+mod signals;
+mod deploy;

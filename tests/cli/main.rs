@@ -1,0 +1,10 @@
+//! The `qlat` binary as a user runs it: commands, their output and exit
+//! codes, the report it renders, and `capture` against the real MariaDB.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod cli;
+mod model_cli;
+mod capture_live;
+mod report;

@@ -1,3 +1,0 @@
-//! Fixtures shared by integration tests and benches.
-
-pub mod tpch;

@@ -1,0 +1,9 @@
+//! The MLOps pipeline against real stores: a log folder, live MariaDB,
+//! PostgreSQL, and the artifact stores (disk, S3 via moto, database).
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod dir;
+mod live;
+mod artifact_store;
