@@ -2,11 +2,10 @@
 //! after some predictions the page lists them, and a statement carrying
 //! `<script>` or an `onerror` handler is shown as text, never run.
 
-
+use crate::support::serve::*;
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use crate::support::serve::*;
 
 /// Chromium, or `None` when it is not installed and not required
 /// (`.ci/run` installs it and sets QLAT_REQUIRE_CHROMIUM=1).

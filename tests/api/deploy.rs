@@ -7,13 +7,12 @@
 //!   values file) reads ~30 per pod, and the HPA formula asks for more
 //!   replicas; at ~5 req/s it does not.
 
-
+use crate::support::serve::*;
 use regex::Regex;
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use crate::support::serve::*;
 
 fn repo(path: &str) -> String {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join(path);

@@ -6,10 +6,10 @@
 #[path = "../support/mod.rs"]
 mod support;
 
-mod serve;
-mod durability;
-mod robustness;
 mod browser;
-mod pipeline;
-mod signals;
 mod deploy;
+mod durability;
+mod pipeline;
+mod robustness;
+mod serve;
+mod signals;

@@ -3,8 +3,8 @@
 //! show in the API, the runs page and `/metrics`; a prediction later
 //! observed in the logs feeds live accuracy.
 
-
 use crate::support::mlops::{slow_records, small_train, write_json_array};
+use crate::support::serve::*;
 use qlat::artifact_store::local::LocalStore;
 use qlat::pipeline::{Pipeline, PipelineConfig, Source};
 use qlat::registry::Decision;
@@ -13,7 +13,6 @@ use qlat::store::Db;
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
-use crate::support::serve::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_promotion_reaches_the_running_server() {

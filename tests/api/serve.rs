@@ -2,11 +2,9 @@
 //! against a real SQLite file and a real PostgreSQL database, and is driven
 //! over HTTP like any client would.
 
-
-
+use crate::support::serve::*;
 use serde_json::{Value, json};
 use std::collections::HashSet;
-use crate::support::serve::*;
 
 /// Everything a client can do, against one database.
 async fn exercise(db: &TestDb) {

@@ -3,14 +3,13 @@
 //! response), SIGKILL loses nothing acknowledged and leaves an intact
 //! SQLite file.
 
-
+use crate::support::serve::*;
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-use crate::support::serve::*;
 
 struct Server {
     child: Child,

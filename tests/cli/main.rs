@@ -4,7 +4,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod capture_live;
 mod cli;
 mod model_cli;
-mod capture_live;
 mod report;

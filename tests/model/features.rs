@@ -1,7 +1,6 @@
 //! Feature extraction on the 22 TPC-H queries, client chatter, ad-hoc
 //! queries and DML.
 
-
 use crate::support::tpch::{CHATTER, TPCH};
 use qlat::sql::catalog::Catalog;
 use qlat::sql::features::{

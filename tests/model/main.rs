@@ -4,9 +4,9 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod dataset;
+mod eval;
 mod features;
 mod features_proptest;
 mod train;
 mod train_proptest;
-mod eval;
-mod dataset;

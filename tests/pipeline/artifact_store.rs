@@ -2,9 +2,8 @@
 //! filesystem, S3 (a real moto server on loopback) and the database table
 //! (the machine's PostgreSQL, and SQLite).
 
-
-use bytes::Bytes;
 use crate::support::mlops::{Moto, PgDb};
+use bytes::Bytes;
 use qlat::artifact_store::{
     ArtifactStore, ArtifactStoreError, ArtifactStoreExt, db::DbStore, local::LocalStore,
     s3::S3Store,

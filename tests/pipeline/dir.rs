@@ -3,7 +3,6 @@
 //! PostgreSQL: watermarks, promotion and refusal, a worse model, failed and
 //! killed runs, live accuracy, and the CLI.
 
-
 use crate::support::mlops::*;
 use qlat::artifact_store::{ArtifactStore, ArtifactStoreExt, local::LocalStore};
 use qlat::pipeline::{Pipeline, PipelineConfig, PipelineError, Source};

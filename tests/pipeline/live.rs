@@ -4,7 +4,6 @@
 //! at `QLAT_TEST_MYSQL_URL` (default `mysql://root@127.0.0.1:3306`) whose
 //! account may set global log settings, and the `mariadb` client.
 
-
 use crate::support::mlops::*;
 use qlat::artifact_store::{ArtifactStore, local::LocalStore};
 use qlat::pipeline::{Pipeline, PipelineConfig, PipelineError, Source};

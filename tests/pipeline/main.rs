@@ -4,6 +4,6 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod artifact_store;
 mod dir;
 mod live;
-mod artifact_store;
