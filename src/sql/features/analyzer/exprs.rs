@@ -1,0 +1,704 @@
+//! The walk over expressions: column references, comparisons, `OR`s and
+//! function calls, recorded as facts of the enclosing block.
+
+use super::*;
+
+impl<'c> Analyzer<'c> {
+    /// Resolves a column reference against the open scopes (innermost
+    /// first) without recording anything.
+    pub(super) fn resolve<'a>(&self, parts: &'a [Ident]) -> Option<ColRef<'a>> {
+        // `@var`, `@@session.var`: variables, not columns.
+        if parts.first()?.value.starts_with('@') {
+            return None;
+        }
+        let column = parts.last()?.value.as_str();
+        if parts.len() >= 2 {
+            let qualifier = &parts[parts.len() - 2].value;
+            for (si, scope) in self.scopes.iter().enumerate().rev() {
+                if let Some(ti) = scope
+                    .tables
+                    .iter()
+                    .position(|t| t.alias.eq_ignore_ascii_case(qualifier))
+                {
+                    return Some(ColRef {
+                        scope: Some(si),
+                        table: Some(ti),
+                        column,
+                        unresolved_qualifier: None,
+                    });
+                }
+            }
+            return Some(ColRef {
+                scope: None,
+                table: None,
+                column,
+                unresolved_qualifier: Some(qualifier.to_ascii_lowercase()),
+            });
+        }
+        for (si, scope) in self.scopes.iter().enumerate().rev() {
+            let owner = scope.tables.iter().position(|t| {
+                t.table.is_some_and(|tab| tab.column(column).is_some())
+                    || t.derived_columns
+                        .iter()
+                        .any(|c| c.eq_ignore_ascii_case(column))
+            });
+            if let Some(ti) = owner {
+                return Some(ColRef {
+                    scope: Some(si),
+                    table: Some(ti),
+                    column,
+                    unresolved_qualifier: None,
+                });
+            }
+            if scope
+                .select_aliases
+                .iter()
+                .any(|a| a.eq_ignore_ascii_case(column))
+            {
+                break;
+            }
+        }
+        // Unknown tables or derived tables without known columns: if the
+        // innermost block has exactly one table, the column is its.
+        if let Some(scope) = self.scopes.last()
+            && scope.tables.len() == 1
+            && scope.tables[0].table.is_none()
+            && !scope
+                .select_aliases
+                .iter()
+                .any(|a| a.eq_ignore_ascii_case(column))
+        {
+            let si = self.scopes.len() - 1;
+            return Some(ColRef {
+                scope: Some(si),
+                table: Some(0),
+                column,
+                unresolved_qualifier: None,
+            });
+        }
+        Some(ColRef {
+            scope: None,
+            table: None,
+            column,
+            unresolved_qualifier: None,
+        })
+    }
+
+    /// Records a column reference in the current clause and marks enclosing
+    /// subqueries correlated when it reaches outside them.
+    pub(super) fn column(&mut self, parts: &[Ident]) {
+        let Some(c) = self.resolve(parts) else {
+            return;
+        };
+        if let Some(si) = c.scope {
+            for (id, start) in &self.open_subqueries {
+                if si < *start
+                    && let Some(run) = self.runs.get_mut(*id)
+                {
+                    let reached = (si, c.table.unwrap_or(usize::MAX));
+                    if !run.outer.contains(&reached) {
+                        run.outer.push(reached);
+                    }
+                }
+            }
+        }
+        let cols = &mut self.f.columns;
+        let list = match self.clause {
+            Clause::Select => &mut cols.select,
+            Clause::Where | Clause::Having => &mut cols.where_,
+            Clause::Join => &mut cols.join,
+            Clause::GroupBy => &mut cols.group_by,
+            Clause::OrderBy => &mut cols.order_by,
+            Clause::Other => return,
+        };
+        // Compare without building the string: this runs for every column
+        // reference and most are repeats.
+        let (prefix, col) = qualified_parts(&self.scopes, &c);
+        let seen = list.iter().any(|x| {
+            let x = x.as_bytes();
+            match prefix {
+                Some(p) => {
+                    x.len() == p.len() + 1 + col.len()
+                        && x[..p.len()].eq_ignore_ascii_case(p.as_bytes())
+                        && x[p.len()] == b'.'
+                        && x[p.len() + 1..].eq_ignore_ascii_case(col.as_bytes())
+                }
+                None => x.eq_ignore_ascii_case(col.as_bytes()),
+            }
+        });
+        if !seen {
+            list.push(join_qualified(prefix, col));
+        }
+    }
+
+    /// `table.column` for a resolved reference (see [`ClauseColumns`]).
+    pub(super) fn qualified(&self, c: &ColRef<'_>) -> String {
+        let (prefix, col) = qualified_parts(&self.scopes, c);
+        join_qualified(prefix, col)
+    }
+
+    /// A column of the innermost block referenced by `e` (a bare column).
+    pub(super) fn local_column<'a>(&self, e: &'a Expr) -> Option<ColRef<'a>> {
+        let c = match e {
+            Expr::Identifier(i) => self.resolve(std::slice::from_ref(i))?,
+            Expr::CompoundIdentifier(p) => self.resolve(p)?,
+            Expr::Nested(inner) => return self.local_column(inner),
+            _ => return None,
+        };
+        (c.scope.is_some() && c.scope == self.scopes.len().checked_sub(1)).then_some(c)
+    }
+
+    /// Whether `e` does not depend on the innermost block's rows.
+    pub(super) fn independent(&self, e: &Expr, depth: u32) -> bool {
+        if depth > 32 {
+            return false;
+        }
+        let d = depth + 1;
+        match e {
+            Expr::Value(_) | Expr::TypedString(_) => true,
+            Expr::Identifier(i) => match self.resolve(std::slice::from_ref(i)) {
+                None => true,
+                Some(c) => c.scope.is_some_and(|s| s + 1 < self.scopes.len()),
+            },
+            Expr::CompoundIdentifier(p) => self
+                .resolve(p)
+                .is_none_or(|c| c.scope.is_some_and(|s| s + 1 < self.scopes.len())),
+            Expr::Nested(x) | Expr::UnaryOp { expr: x, .. } | Expr::Cast { expr: x, .. } => {
+                self.independent(x, d)
+            }
+            Expr::Interval(iv) => self.independent(&iv.value, d),
+            Expr::BinaryOp { left, right, .. } => {
+                self.independent(left, d) && self.independent(right, d)
+            }
+            Expr::Function(func) => function_args(func).all(|a| self.independent(a, d)),
+            Expr::Subquery(_) => true,
+            _ => false,
+        }
+    }
+
+    pub(super) fn const_fact(&mut self, c: &ColRef<'_>, sargable: bool, kind: ConstKind) {
+        let Some(scope) = self.scopes.last() else {
+            return;
+        };
+        let Some(ti) = c.table else {
+            return;
+        };
+        let Some(table) = scope.tables.get(ti).and_then(|t| t.table) else {
+            return;
+        };
+        if table.index_use(c.column) == IndexUse::Leading {
+            self.f.predicates.indexed_filters += 1;
+        } else {
+            self.f.predicates.unindexed_filters += 1;
+        }
+        if sargable
+            && !self.under_or
+            && matches!(self.clause, Clause::Where | Clause::Join)
+            && let Some(scope) = self.scopes.last_mut()
+        {
+            scope.facts.push(Fact::Const {
+                table: ti,
+                column: c.column.to_ascii_lowercase(),
+                kind,
+            });
+        }
+    }
+
+    pub(super) fn join_key(&mut self, a: (usize, String), b: (usize, String), restrict: Restrict) {
+        let Some(scope) = self.scopes.last_mut() else {
+            return;
+        };
+        let indexed = [&a, &b].iter().any(|(t, c)| {
+            scope
+                .tables
+                .get(*t)
+                .and_then(|st| st.table)
+                .is_some_and(|tab| tab.index_use(c) == IndexUse::Leading)
+        });
+        if indexed {
+            self.f.joins.keys_indexed += 1;
+        } else {
+            self.f.joins.keys_unindexed += 1;
+        }
+        scope.facts.push(Fact::JoinKey { a, b, restrict });
+    }
+
+    pub(super) fn in_filter(&self) -> bool {
+        matches!(self.clause, Clause::Where | Clause::Join | Clause::Having)
+    }
+
+    /// Handles `left op right` comparisons: counts, index facts, join keys,
+    /// range bounds.
+    pub(super) fn comparison(&mut self, left: &Expr, op: &BinaryOperator, right: &Expr) {
+        let ops = &mut self.f.predicates.ops;
+        match op {
+            BinaryOperator::Eq | BinaryOperator::Spaceship => ops.eq += 1,
+            BinaryOperator::NotEq => ops.ne += 1,
+            BinaryOperator::Lt => ops.lt += 1,
+            BinaryOperator::Gt => ops.gt += 1,
+            BinaryOperator::LtEq => ops.le += 1,
+            BinaryOperator::GtEq => ops.ge += 1,
+            _ => return,
+        }
+        self.f.predicates.count += 1;
+        if self.clause == Clause::Having {
+            return;
+        }
+        let lc = self.local_column(left);
+        let rc = self.local_column(right);
+        let eq = matches!(op, BinaryOperator::Eq | BinaryOperator::Spaceship);
+        if let (Some(l), Some(r)) = (&lc, &rc) {
+            if eq
+                && !self.under_or
+                && l.table != r.table
+                && let (Some(lt), Some(rt)) = (l.table, r.table)
+            {
+                let restrict = self.restrict.clone();
+                self.join_key(
+                    (lt, l.column.to_ascii_lowercase()),
+                    (rt, r.column.to_ascii_lowercase()),
+                    restrict,
+                );
+            }
+            return;
+        }
+        let sargable = !matches!(op, BinaryOperator::NotEq);
+        let (col, other, flipped) = match (lc, rc) {
+            (Some(l), None) => (l, right, false),
+            (None, Some(r)) => (r, left, true),
+            _ => return,
+        };
+        if !self.independent(other, 0) {
+            return;
+        }
+        let kind = if eq { ConstKind::Eq } else { ConstKind::Range };
+        self.const_fact(&col, sargable, kind);
+        if self.under_or || self.or_branch > 0 {
+            return;
+        }
+        let lower_bound = match (op, flipped) {
+            (BinaryOperator::Gt | BinaryOperator::GtEq, false)
+            | (BinaryOperator::Lt | BinaryOperator::LtEq, true) => true,
+            (BinaryOperator::Lt | BinaryOperator::LtEq, false)
+            | (BinaryOperator::Gt | BinaryOperator::GtEq, true) => false,
+            _ => return,
+        };
+        let value = eval(other, 0);
+        let qualified = self.qualified(&col);
+        if let Some(scope) = self.scopes.last_mut() {
+            let entry = match scope.bounds.iter_mut().find(|b| b.0 == qualified) {
+                Some(e) => e,
+                None => {
+                    scope.bounds.push((qualified, None, None));
+                    let last = scope.bounds.len() - 1;
+                    &mut scope.bounds[last]
+                }
+            };
+            let slot = if lower_bound {
+                &mut entry.1
+            } else {
+                &mut entry.2
+            };
+            if slot.is_none() {
+                *slot = value;
+            }
+        }
+    }
+
+    /// `a OR b OR ...` in a filter. Each branch is walked on its own and
+    /// only the facts every branch has are kept, merged: MariaDB's
+    /// optimiser can use an equality or range common to all branches (a
+    /// join key in each of Q19's three branches makes it an index join;
+    /// `c = 1 OR c = 2` is `c IN (1, 2)`), and nothing else.
+    pub(super) fn or_filter(&mut self, e: &Expr) {
+        let mut branches = Vec::new();
+        or_branches(e, &mut branches);
+        let depth = self.scopes.len();
+        let start = self.scopes.last().map_or(0, |s| s.facts.len());
+        self.or_branch += 1;
+        let mut common: Option<Vec<Fact>> = None;
+        for branch in branches {
+            self.expr(branch);
+            let facts: Vec<Fact> = match self.scopes.get_mut(depth.wrapping_sub(1)) {
+                Some(scope) if scope.facts.len() >= start => scope.facts.drain(start..).collect(),
+                _ => Vec::new(),
+            };
+            common = Some(match common {
+                None => facts,
+                Some(kept) => common_facts(kept, &facts),
+            });
+        }
+        self.or_branch -= 1;
+        if let (Some(facts), Some(scope)) = (common, self.scopes.get_mut(depth.wrapping_sub(1))) {
+            scope.facts.extend(facts);
+        }
+    }
+
+    pub(super) fn function(&mut self, func: &Function) {
+        let name = object_name_last(&func.name);
+        if AGGREGATES.contains(&name.as_str()) {
+            self.f.aggregate_count += 1;
+            push_unique(&mut self.aggregates, &name);
+        }
+        push_unique(&mut self.functions, &name);
+        match &func.args {
+            FunctionArguments::List(list) => {
+                if list.duplicate_treatment == Some(DuplicateTreatment::Distinct) {
+                    self.f.distinct = true;
+                }
+                for arg in &list.args {
+                    let e = match arg {
+                        FunctionArg::Unnamed(FunctionArgExpr::Expr(e))
+                        | FunctionArg::Named {
+                            arg: FunctionArgExpr::Expr(e),
+                            ..
+                        }
+                        | FunctionArg::ExprNamed {
+                            arg: FunctionArgExpr::Expr(e),
+                            ..
+                        } => e,
+                        _ => continue,
+                    };
+                    self.expr(e);
+                }
+            }
+            FunctionArguments::Subquery(q) => {
+                self.subquery(q, false);
+            }
+            FunctionArguments::None => {}
+        }
+    }
+
+    pub(super) fn special(&mut self, name: &str) {
+        push_unique(&mut self.functions, name);
+    }
+
+    pub(super) fn expr(&mut self, e: &Expr) {
+        if self.walk_depth >= MAX_WALK_DEPTH {
+            return;
+        }
+        self.walk_depth += 1;
+        self.expr_inner(e);
+        self.walk_depth -= 1;
+    }
+
+    pub(super) fn expr_inner(&mut self, e: &Expr) {
+        match e {
+            Expr::Identifier(i) => self.column(std::slice::from_ref(i)),
+            Expr::CompoundIdentifier(p) => self.column(p),
+            Expr::Value(_) | Expr::TypedString(_) => self.f.literal_count += 1,
+            Expr::Nested(x) => self.expr(x),
+            Expr::BinaryOp { left, op, right } => match op {
+                BinaryOperator::And => {
+                    self.expr(left);
+                    self.expr(right);
+                }
+                BinaryOperator::Or
+                    if !self.under_or && matches!(self.clause, Clause::Where | Clause::Join) =>
+                {
+                    self.or_filter(e);
+                }
+                BinaryOperator::Or | BinaryOperator::Xor => {
+                    let saved = self.under_or;
+                    self.under_or = true;
+                    self.expr(left);
+                    self.expr(right);
+                    self.under_or = saved;
+                }
+                _ => {
+                    if self.in_filter() {
+                        self.comparison(left, op, right);
+                    }
+                    self.expr(left);
+                    self.expr(right);
+                }
+            },
+            Expr::UnaryOp { op, expr } => {
+                if matches!(op, UnaryOperator::Not) {
+                    let saved = self.under_or;
+                    self.under_or = true;
+                    self.expr(expr);
+                    self.under_or = saved;
+                } else {
+                    self.expr(expr);
+                }
+            }
+            Expr::IsNull(x) | Expr::IsNotNull(x) => {
+                if self.in_filter() {
+                    self.f.predicates.count += 1;
+                    if matches!(e, Expr::IsNull(_)) {
+                        self.f.predicates.ops.is_null += 1;
+                    } else {
+                        self.f.predicates.ops.is_not_null += 1;
+                    }
+                    if let Some(c) = self.local_column(x) {
+                        self.const_fact(&c, matches!(e, Expr::IsNull(_)), ConstKind::Eq);
+                    }
+                }
+                self.expr(x);
+            }
+            Expr::IsTrue(x)
+            | Expr::IsFalse(x)
+            | Expr::IsNotTrue(x)
+            | Expr::IsNotFalse(x)
+            | Expr::IsUnknown(x)
+            | Expr::IsNotUnknown(x) => self.expr(x),
+            Expr::IsDistinctFrom(a, b) | Expr::IsNotDistinctFrom(a, b) => {
+                self.expr(a);
+                self.expr(b);
+            }
+            Expr::In {
+                expr,
+                target,
+                negated,
+                ..
+            } => {
+                let filter = self.in_filter();
+                if filter {
+                    self.f.predicates.count += 1;
+                }
+                match target {
+                    InTarget::List(items) => {
+                        if filter {
+                            let p = &mut self.f.predicates;
+                            if *negated {
+                                p.ops.not_in_list += 1;
+                            } else {
+                                p.ops.in_list += 1;
+                            }
+                            let n = items.len() as u32;
+                            p.in_list_max = p.in_list_max.max(n);
+                            p.in_list_total += n;
+                            if let Some(c) = self.local_column(expr)
+                                && items.iter().all(|i| self.independent(i, 0))
+                            {
+                                self.const_fact(&c, !*negated, ConstKind::In(n));
+                            }
+                        }
+                        self.expr(expr);
+                        for i in items {
+                            self.expr(i);
+                        }
+                    }
+                    InTarget::Subquery(q) => {
+                        self.expr(expr);
+                        let values = self.subquery_values(q);
+                        if filter {
+                            if *negated {
+                                self.f.predicates.ops.not_in_subquery += 1;
+                            } else {
+                                self.f.predicates.ops.in_subquery += 1;
+                            }
+                            if let Some(c) = self.local_column(expr) {
+                                let kind = values.map_or(ConstKind::Other, |n| {
+                                    ConstKind::In(n.round().clamp(1.0, f64::from(u32::MAX)) as u32)
+                                });
+                                self.const_fact(&c, !*negated, kind);
+                            }
+                        }
+                    }
+                    InTarget::Unnest(x) => {
+                        self.expr(expr);
+                        self.expr(x);
+                    }
+                    InTarget::Table { .. } => self.expr(expr),
+                }
+            }
+            Expr::Between {
+                expr,
+                negated,
+                low,
+                high,
+            } => {
+                if self.in_filter() {
+                    self.f.predicates.count += 1;
+                    if *negated {
+                        self.f.predicates.ops.not_between += 1;
+                    } else {
+                        self.f.predicates.ops.between += 1;
+                    }
+                    if let Some(c) = self.local_column(expr)
+                        && self.independent(low, 0)
+                        && self.independent(high, 0)
+                    {
+                        let width = match (eval(low, 0), eval(high, 0)) {
+                            (Some(lo), Some(hi)) => span(lo, hi),
+                            _ => None,
+                        };
+                        let kind = match width {
+                            Some((RangeKind::Number, w)) => ConstKind::Span(w),
+                            _ => ConstKind::Range,
+                        };
+                        self.const_fact(&c, !*negated, kind);
+                        if !*negated
+                            && !self.under_or
+                            && self.or_branch == 0
+                            && let Some((kind, s)) = width
+                        {
+                            self.f.predicates.ranges.push(RangeFeature {
+                                column: self.qualified(&c),
+                                kind,
+                                span: s,
+                            });
+                        }
+                    }
+                }
+                self.expr(expr);
+                self.expr(low);
+                self.expr(high);
+            }
+            Expr::Like {
+                negated,
+                expr,
+                pattern,
+                ..
+            }
+            | Expr::ILike {
+                negated,
+                expr,
+                pattern,
+                ..
+            } => {
+                if self.in_filter() {
+                    self.f.predicates.count += 1;
+                    if *negated {
+                        self.f.predicates.ops.not_like += 1;
+                    } else {
+                        self.f.predicates.ops.like += 1;
+                    }
+                    let text = match &**pattern {
+                        Expr::Value(v) => match &v.value {
+                            Value::SingleQuotedString(s) | Value::DoubleQuotedString(s) => {
+                                Some(s.as_str())
+                            }
+                            _ => None,
+                        },
+                        _ => None,
+                    };
+                    let leading_wildcard = text.is_none_or(|s| s.starts_with(['%', '_']));
+                    if leading_wildcard {
+                        self.f.predicates.like_leading_wildcard += 1;
+                    }
+                    if let Some(c) = self.local_column(expr)
+                        && self.independent(pattern, 0)
+                    {
+                        let kind = ConstKind::Like {
+                            share: text.map_or(0.1, like_share),
+                            prefix: !leading_wildcard,
+                        };
+                        self.const_fact(&c, !*negated, kind);
+                    }
+                }
+                self.expr(expr);
+                self.expr(pattern);
+            }
+            Expr::RLike { expr, pattern, .. } | Expr::SimilarTo { expr, pattern, .. } => {
+                if self.in_filter() {
+                    self.f.predicates.count += 1;
+                    self.f.predicates.ops.regexp += 1;
+                }
+                self.expr(expr);
+                self.expr(pattern);
+            }
+            Expr::MatchAgainst { .. } => {
+                if self.in_filter() {
+                    self.f.predicates.count += 1;
+                    self.f.predicates.ops.regexp += 1;
+                }
+                self.special("match");
+            }
+            Expr::AnyOp { left, right, .. } | Expr::AllOp { left, right, .. } => {
+                if self.in_filter() {
+                    self.f.predicates.count += 1;
+                }
+                self.expr(left);
+                self.expr(right);
+            }
+            Expr::Exists { subquery, negated } => {
+                if self.in_filter() {
+                    self.f.predicates.count += 1;
+                    if *negated {
+                        self.f.predicates.ops.not_exists += 1;
+                    } else {
+                        self.f.predicates.ops.exists += 1;
+                    }
+                }
+                self.subquery(subquery, true);
+            }
+            Expr::Subquery(q) => {
+                self.subquery(q, false);
+            }
+            Expr::Function(func) => self.function(func),
+            Expr::Case {
+                operand,
+                conditions,
+                else_result,
+                ..
+            } => {
+                self.f.case_count += 1;
+                if let Some(o) = operand {
+                    self.expr(o);
+                }
+                for cw in conditions {
+                    self.expr(&cw.condition);
+                    self.expr(&cw.result);
+                }
+                if let Some(x) = else_result {
+                    self.expr(x);
+                }
+            }
+            Expr::Cast { expr, .. } => {
+                self.special("cast");
+                self.expr(expr);
+            }
+            Expr::Convert { expr, .. } => {
+                self.special("convert");
+                self.expr(expr);
+            }
+            Expr::Extract { expr, .. } => {
+                self.special("extract");
+                self.expr(expr);
+            }
+            Expr::Ceil { expr, .. } => {
+                self.special("ceil");
+                self.expr(expr);
+            }
+            Expr::Floor { expr, .. } => {
+                self.special("floor");
+                self.expr(expr);
+            }
+            Expr::Position { expr, r#in } => {
+                self.special("position");
+                self.expr(expr);
+                self.expr(r#in);
+            }
+            Expr::Substring {
+                expr,
+                substring_from,
+                substring_for,
+                ..
+            } => {
+                self.special("substring");
+                self.expr(expr);
+                if let Some(x) = substring_from {
+                    self.expr(x);
+                }
+                if let Some(x) = substring_for {
+                    self.expr(x);
+                }
+            }
+            Expr::Trim { expr, .. } => {
+                self.special("trim");
+                self.expr(expr);
+            }
+            Expr::Collate { expr, .. } => self.expr(expr),
+            Expr::Interval(iv) => self.expr(&iv.value),
+            Expr::Tuple(items) => {
+                for i in items {
+                    self.expr(i);
+                }
+            }
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,598 @@
+//! What [`analyze`] finds in one statement, and the named numbers the
+//! model reads from it ([`StatementFeatures::numeric_vector`]).
+
+use super::*;
+
+/// What a statement does, as a DBA would name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub enum StatementKind {
+    /// `SELECT`, `WITH ... SELECT`, `VALUES`, `TABLE t`.
+    Select,
+    /// `INSERT` (and `LOAD DATA`).
+    Insert,
+    /// `UPDATE`.
+    Update,
+    /// `DELETE`.
+    Delete,
+    /// `REPLACE` (MySQL's delete-then-insert).
+    Replace,
+    /// `SET` session/global variables, `SET NAMES`.
+    Set,
+    /// `SHOW ...`.
+    Show,
+    /// `USE db`.
+    Use,
+    /// `BEGIN`, `START TRANSACTION`.
+    Begin,
+    /// `COMMIT`.
+    Commit,
+    /// `ROLLBACK`.
+    Rollback,
+    /// `CREATE ...`.
+    Create,
+    /// `DROP ...`, `TRUNCATE`.
+    Drop,
+    /// `ALTER ...`, `RENAME`.
+    Alter,
+    /// `CALL procedure(...)`.
+    Call,
+    /// `EXPLAIN`, `DESCRIBE`.
+    Explain,
+    /// Protocol/administrative commands logged as statements: `Quit`,
+    /// `Ping`, `Connect`, `administrator command: ...`, `KILL`, `FLUSH`,
+    /// `ANALYZE/OPTIMIZE TABLE`, `GRANT`, ...
+    Admin,
+    /// Anything else (including empty text).
+    #[default]
+    Other,
+}
+
+impl StatementKind {
+    /// Whether this kind carries no query structure worth parsing: its cost
+    /// is a round trip, not data access.
+    pub(super) fn is_chatter(self) -> bool {
+        matches!(
+            self,
+            StatementKind::Set
+                | StatementKind::Show
+                | StatementKind::Use
+                | StatementKind::Begin
+                | StatementKind::Commit
+                | StatementKind::Rollback
+                | StatementKind::Admin
+        )
+    }
+}
+
+/// How a referenced table is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum TableAccess {
+    /// A filter compares a leading index column with a constant/outer value.
+    IndexLookup,
+    /// Reached through an equality join key on a leading index column.
+    IndexJoin,
+    /// No usable index predicate: every row is read.
+    FullScan,
+    /// Only written (the target of `INSERT`/`REPLACE`).
+    Write,
+    /// Unknown table, or the statement was not parsed.
+    #[default]
+    Unknown,
+}
+
+/// One table reference (a table referenced twice, e.g. a self join, appears
+/// twice).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct TableRef {
+    /// Lower-case table name without schema.
+    pub name: String,
+    /// Lower-case alias, when one was given.
+    pub alias: Option<String>,
+    /// Whether the catalog knows the table.
+    pub known: bool,
+    /// How the table is read.
+    pub access: TableAccess,
+    /// Catalog row count, when known.
+    pub row_count: Option<u64>,
+    /// Rows the access is expected to read, from the catalog (row counts,
+    /// keys, foreign keys) and the predicates on index columns: the table's
+    /// rows for a full scan, rows per key × keys asked for a lookup, rows per
+    /// key × driving rows for an index join. A textbook estimate, not the
+    /// optimizer's; `None` when the table's size is unknown.
+    #[serde(default)]
+    pub rows_read_estimate: Option<f64>,
+    /// Rows of the table that pass the block's filters on it: its rows
+    /// times each filter's selectivity (from column statistics when the
+    /// catalog has them, textbook guesses otherwise), filters taken as
+    /// independent. `None` when the table's size is unknown.
+    #[serde(default)]
+    pub rows_matched_estimate: Option<f64>,
+}
+
+/// Columns referenced per clause, as `table.column` when they could be
+/// resolved (derived tables/CTEs use their alias as table), else as written.
+/// Each list is de-duplicated in order of first appearance.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ClauseColumns {
+    /// Select list.
+    pub select: Vec<String>,
+    /// WHERE clauses.
+    #[serde(rename = "where")]
+    pub where_: Vec<String>,
+    /// JOIN ... ON / USING conditions.
+    pub join: Vec<String>,
+    /// GROUP BY.
+    pub group_by: Vec<String>,
+    /// ORDER BY.
+    pub order_by: Vec<String>,
+}
+
+/// Join shape, summed over all query blocks.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct JoinFeatures {
+    /// All joins (explicit and comma joins).
+    pub count: u32,
+    /// `[INNER] JOIN`, `STRAIGHT_JOIN`, `NATURAL JOIN`.
+    pub inner: u32,
+    /// `LEFT [OUTER] JOIN`.
+    pub left: u32,
+    /// `RIGHT [OUTER] JOIN`.
+    pub right: u32,
+    /// `FULL OUTER JOIN`.
+    pub full: u32,
+    /// `CROSS JOIN`, or comma joins in a block with no join key at all.
+    pub cross: u32,
+    /// Comma joins (`FROM a, b WHERE a.x = b.y`).
+    pub implicit: u32,
+    /// Equality join keys where at least one side is a leading index column.
+    pub keys_indexed: u32,
+    /// Equality join keys with no usable index on either side.
+    pub keys_unindexed: u32,
+}
+
+/// Predicate operator counts (WHERE, ON and HAVING).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct OperatorCounts {
+    /// `=` and `<=>`.
+    pub eq: u32,
+    /// `<>`, `!=`.
+    pub ne: u32,
+    /// `<`.
+    pub lt: u32,
+    /// `>`.
+    pub gt: u32,
+    /// `<=`.
+    pub le: u32,
+    /// `>=`.
+    pub ge: u32,
+    /// `LIKE`.
+    pub like: u32,
+    /// `NOT LIKE`.
+    pub not_like: u32,
+    /// `IN (list)`.
+    pub in_list: u32,
+    /// `NOT IN (list)`.
+    pub not_in_list: u32,
+    /// `IN (subquery)`.
+    pub in_subquery: u32,
+    /// `NOT IN (subquery)`.
+    pub not_in_subquery: u32,
+    /// `BETWEEN`.
+    pub between: u32,
+    /// `NOT BETWEEN`.
+    pub not_between: u32,
+    /// `IS NULL`.
+    pub is_null: u32,
+    /// `IS NOT NULL`.
+    pub is_not_null: u32,
+    /// `EXISTS`.
+    pub exists: u32,
+    /// `NOT EXISTS`.
+    pub not_exists: u32,
+    /// `REGEXP`/`RLIKE`, `MATCH ... AGAINST`.
+    pub regexp: u32,
+}
+
+/// Whether a range bounds dates or numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RangeKind {
+    /// Date bounds; the span is in days.
+    Date,
+    /// Numeric bounds; the span is the numeric difference.
+    Number,
+}
+
+/// A closed range on one column (`BETWEEN`, or `>=`/`>` paired with
+/// `<`/`<=` on the same column in one block).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RangeFeature {
+    /// The column, resolved like [`ClauseColumns`].
+    pub column: String,
+    /// Dates or numbers.
+    pub kind: RangeKind,
+    /// Upper minus lower bound (days for dates).
+    pub span: f64,
+}
+
+/// Filter predicates.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct PredicateFeatures {
+    /// Number of predicates (comparisons, LIKE, IN, BETWEEN, IS NULL,
+    /// EXISTS) in WHERE, ON and HAVING clauses.
+    pub count: u32,
+    /// Per-operator counts.
+    pub ops: OperatorCounts,
+    /// `LIKE` patterns starting with `%` or `_` (no index prefix possible).
+    pub like_leading_wildcard: u32,
+    /// Largest `IN (...)` list.
+    pub in_list_max: u32,
+    /// Items over all `IN (...)` lists.
+    pub in_list_total: u32,
+    /// Closed ranges with computable spans.
+    pub ranges: Vec<RangeFeature>,
+    /// Range bounds with only one side (`l_shipdate <= date '1998-09-02'`).
+    pub open_ranges: u32,
+    /// Comparisons of a column with a constant where the column is the
+    /// leading column of an index.
+    pub indexed_filters: u32,
+    /// Comparisons of a column with a constant where no index can help.
+    pub unindexed_filters: u32,
+}
+
+/// Subqueries (scalar, IN, EXISTS, derived tables and CTEs).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct SubqueryFeatures {
+    /// All subqueries.
+    pub count: u32,
+    /// Deepest nesting (0: none, 1: a subquery of the top-level query, ...).
+    pub max_depth: u32,
+    /// Subqueries referencing a table/alias of an enclosing block; MariaDB
+    /// may re-run these once per outer row.
+    pub correlated: u32,
+    /// Derived tables (`FROM (SELECT ...) AS x`).
+    pub derived_tables: u32,
+    /// Common table expressions (`WITH x AS (...)`).
+    pub ctes: u32,
+}
+
+/// Everything [`analyze`] knows about a statement.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct StatementFeatures {
+    /// Whether the statement's structure was understood: parsed by
+    /// sqlparser, or recognised as session/admin chatter by its keyword.
+    pub parsed: bool,
+    /// True when the chatter shortcut classified the statement (no AST).
+    pub fast_path: bool,
+    /// Statement kind.
+    pub kind: StatementKind,
+    /// Why the statement could not be parsed.
+    pub unparsed_reason: Option<String>,
+    /// Length in bytes after leading comments are stripped.
+    pub length_bytes: usize,
+    /// Number of tokens (comments and whitespace excluded).
+    pub token_count: usize,
+    /// Table references.
+    pub tables: Vec<TableRef>,
+    /// Columns per clause.
+    pub columns: ClauseColumns,
+    /// Joins.
+    pub joins: JoinFeatures,
+    /// Filter predicates.
+    pub predicates: PredicateFeatures,
+    /// Number of aggregate function calls.
+    pub aggregate_count: u32,
+    /// Distinct aggregate function names, sorted.
+    pub aggregates: Vec<String>,
+    /// `SELECT DISTINCT` or an aggregate over `DISTINCT` anywhere.
+    pub distinct: bool,
+    /// GROUP BY expressions over all blocks.
+    pub group_by: u32,
+    /// ORDER BY expressions over all blocks.
+    pub order_by: u32,
+    /// Any HAVING clause.
+    pub having: bool,
+    /// LIMIT of the outermost query.
+    pub limit: Option<u64>,
+    /// OFFSET of the outermost query.
+    pub offset: Option<u64>,
+    /// Subqueries.
+    pub subqueries: SubqueryFeatures,
+    /// Set operations, e.g. `union all`.
+    pub set_operations: Vec<String>,
+    /// Distinct function names used (lower-case, sorted), including
+    /// aggregates and special forms (`extract`, `substring`, `cast`).
+    pub functions: Vec<String>,
+    /// CASE expressions.
+    pub case_count: u32,
+    /// Literal values (numbers, strings, dates, NULL).
+    pub literal_count: u32,
+    /// Items in the outermost select list.
+    pub select_items: u32,
+    /// `SELECT *` or `t.*` anywhere.
+    pub select_star: bool,
+    /// The server builds an `information_schema` table to answer: a `SHOW`
+    /// the server implements that way (variables, status, columns, tables,
+    /// processlist, ...; see [`show_reads_server_metadata`]), `DESCRIBE t`,
+    /// or a query naming an `information_schema` / `performance_schema`
+    /// table. Such statements fill a temporary table from server state, an
+    /// order of magnitude dearer than other session chatter (`SHOW
+    /// WARNINGS`, `SET NAMES`) and invisible to the table catalog.
+    #[serde(default)]
+    pub server_metadata: bool,
+    /// Rows the outermost query block's joins produce before grouping and
+    /// LIMIT, when one table drives them and every other is reached by a
+    /// key: the driver's matching rows times, per joined table, rows per
+    /// key × the share passing its filters.
+    #[serde(default)]
+    pub join_output_estimate: Option<f64>,
+    /// The outermost ORDER BY is one column leading an index of its
+    /// table: read in index order, a LIMIT still stops the scan early.
+    #[serde(default)]
+    pub ordered_by_index: bool,
+    /// Rows read again by CTEs referenced more than once (see
+    /// `Analyzer::cte_reference`); part of the rows-read estimate.
+    #[serde(default)]
+    pub cte_rereads: f64,
+}
+
+impl StatementFeatures {
+    /// Share of its rows a statement reads before its LIMIT is filled,
+    /// when nothing (ORDER BY other than an index's order, GROUP BY,
+    /// aggregates, DISTINCT, subqueries) makes the server read everything
+    /// first: the share LIMIT is of the rows the statement would produce.
+    /// A selective filter with `LIMIT 10` reads most of the table; an
+    /// unselective one stops after ten rows; a join stops as soon as ten
+    /// joined rows came out. Other statements read all (1).
+    pub(super) fn limit_share(&self) -> f64 {
+        let in_order = self.order_by == 0 || (self.ordered_by_index && self.tables.len() == 1);
+        let stops_early = self.group_by == 0
+            && in_order
+            && self.aggregate_count == 0
+            && !self.distinct
+            && self.set_operations.is_empty()
+            && self.subqueries.count == 0
+            && self.subqueries.derived_tables == 0
+            && self.subqueries.ctes == 0;
+        let produced = match self.tables.as_slice() {
+            [t] => t.rows_matched_estimate,
+            [_, _, ..] => self.join_output_estimate,
+            [] => None,
+        };
+        match (self.limit, produced) {
+            (Some(limit), Some(out)) if stops_early && out > 0.0 => {
+                let wanted = (limit + self.offset.unwrap_or(0)) as f64;
+                (wanted / out).min(1.0)
+            }
+            _ => 1.0,
+        }
+    }
+
+    /// The numeric features the latency model consumes, in a fixed order
+    /// with names a DBA can read in an explanation. Counts are raw; row
+    /// counts are `log10(rows + 1)` because their effect is multiplicative.
+    ///
+    /// | name | meaning |
+    /// |---|---|
+    /// | statement could not be parsed | 1 when sqlparser rejected the text |
+    /// | is SELECT / is data change / is session or admin command | kind flags (data change: INSERT, UPDATE, DELETE, REPLACE) |
+    /// | statement length (bytes) | text length without leading comments |
+    /// | tokens | token count |
+    /// | tables referenced / distinct tables / unknown tables | table references |
+    /// | tables read via index | [`TableAccess::IndexLookup`] or [`TableAccess::IndexJoin`] |
+    /// | tables scanned without index | [`TableAccess::FullScan`] |
+    /// | rows of largest scanned table (log10) | biggest full scan |
+    /// | rows of all scanned tables (log10) | sum over full scans |
+    /// | rows of largest table referenced (log10) | biggest table touched at all |
+    /// | estimated rows read (log10), largest table (log10) | [`TableRef::rows_read_estimate`] summed (plus [`StatementFeatures::cte_rereads`]), and its maximum |
+    /// | estimated rows matching filters (log10) | [`TableRef::rows_matched_estimate`] summed |
+    /// | estimated rows read until LIMIT is met (log10) | rows read × [`StatementFeatures::limit_share`] |
+    /// | estimated rows read through an index (log10) | the part of it read by index lookups and joins: a row fetched by key costs an order of magnitude more than one met in a scan (TPC-H Q14 and Q6 both examine 600k rows, in 1.4 s and 0.07 s) |
+    /// | joins, outer joins, comma joins, cross joins | [`JoinFeatures`] |
+    /// | join keys with index / without index | equality join keys |
+    /// | predicates, equality / range / LIKE / negated predicates | [`PredicateFeatures`] |
+    /// | LIKE with leading wildcard | `LIKE '%...'` |
+    /// | IN lists, largest IN list, IN list items | `IN (...)` lists |
+    /// | IS NULL checks, EXISTS subqueries | |
+    /// | filters on indexed columns / filters on non-indexed columns | column-vs-constant comparisons |
+    /// | date range days (widest) | widest closed date range |
+    /// | numeric range span (widest) | widest closed numeric range |
+    /// | open-ended ranges | one-sided bounds |
+    /// | aggregate functions, DISTINCT, GROUP BY columns, ORDER BY columns, HAVING | |
+    /// | has LIMIT, LIMIT rows, OFFSET rows | outermost LIMIT (0 when absent) |
+    /// | subqueries, subquery nesting depth, correlated subqueries | [`SubqueryFeatures`] |
+    /// | derived tables and CTEs | |
+    /// | UNION/set operations, functions used, CASE expressions, literals | |
+    /// | selected columns, SELECT * | outermost select list |
+    /// | reads server metadata | [`StatementFeatures::server_metadata`] |
+    pub fn numeric_vector(&self) -> Vec<(&'static str, f64)> {
+        let b = |x: bool| if x { 1.0 } else { 0.0 };
+        let log_rows = |rows: u64| ((rows as f64) + 1.0).log10();
+        let scanned = || {
+            self.tables
+                .iter()
+                .filter(|t| t.access == TableAccess::FullScan)
+        };
+        let largest_scanned = scanned().filter_map(|t| t.row_count).max().unwrap_or(0);
+        let total_scanned: u64 = scanned().filter_map(|t| t.row_count).sum();
+        let estimated: Vec<f64> = self
+            .tables
+            .iter()
+            .filter_map(|t| t.rows_read_estimate)
+            .collect();
+        let read: f64 = estimated.iter().sum::<f64>() + self.cte_rereads;
+        let limit_share = self.limit_share();
+        let through_index: f64 = self
+            .tables
+            .iter()
+            .filter(|t| matches!(t.access, TableAccess::IndexLookup | TableAccess::IndexJoin))
+            .filter_map(|t| t.rows_read_estimate)
+            .sum();
+        let largest = self
+            .tables
+            .iter()
+            .filter_map(|t| t.row_count)
+            .max()
+            .unwrap_or(0);
+        let mut distinct_tables: Vec<&str> = self.tables.iter().map(|t| t.name.as_str()).collect();
+        distinct_tables.sort_unstable();
+        distinct_tables.dedup();
+        let widest = |kind: RangeKind| {
+            self.predicates
+                .ranges
+                .iter()
+                .filter(|r| r.kind == kind)
+                .map(|r| r.span)
+                .fold(0.0_f64, f64::max)
+        };
+        let ops = &self.predicates.ops;
+        let k = self.kind;
+        vec![
+            ("statement could not be parsed", b(!self.parsed)),
+            ("is SELECT", b(k == StatementKind::Select)),
+            (
+                "is data change",
+                b(matches!(
+                    k,
+                    StatementKind::Insert
+                        | StatementKind::Update
+                        | StatementKind::Delete
+                        | StatementKind::Replace
+                )),
+            ),
+            ("is session or admin command", b(k.is_chatter())),
+            ("statement length (bytes)", self.length_bytes as f64),
+            ("tokens", self.token_count as f64),
+            ("tables referenced", self.tables.len() as f64),
+            ("distinct tables", distinct_tables.len() as f64),
+            (
+                "unknown tables",
+                self.tables.iter().filter(|t| !t.known).count() as f64,
+            ),
+            (
+                "tables read via index",
+                self.tables
+                    .iter()
+                    .filter(|t| {
+                        matches!(t.access, TableAccess::IndexLookup | TableAccess::IndexJoin)
+                    })
+                    .count() as f64,
+            ),
+            ("tables scanned without index", scanned().count() as f64),
+            (
+                "rows of largest scanned table (log10)",
+                log_rows(largest_scanned),
+            ),
+            (
+                "rows of all scanned tables (log10)",
+                log_rows(total_scanned),
+            ),
+            (
+                "rows of largest table referenced (log10)",
+                log_rows(largest),
+            ),
+            ("estimated rows read (log10)", (read + 1.0).log10()),
+            (
+                "estimated rows read, largest table (log10)",
+                (estimated.iter().copied().fold(0.0, f64::max) + 1.0).log10(),
+            ),
+            (
+                "estimated rows matching filters (log10)",
+                (self
+                    .tables
+                    .iter()
+                    .filter_map(|t| t.rows_matched_estimate)
+                    .sum::<f64>()
+                    + 1.0)
+                    .log10(),
+            ),
+            (
+                "estimated rows read until LIMIT is met (log10)",
+                (read * limit_share + 1.0).log10(),
+            ),
+            (
+                "estimated rows read through an index (log10)",
+                (through_index * limit_share + 1.0).log10(),
+            ),
+            ("joins", self.joins.count as f64),
+            (
+                "outer joins",
+                (self.joins.left + self.joins.right + self.joins.full) as f64,
+            ),
+            ("comma joins", self.joins.implicit as f64),
+            ("cross joins", self.joins.cross as f64),
+            ("join keys with index", self.joins.keys_indexed as f64),
+            ("join keys without index", self.joins.keys_unindexed as f64),
+            ("predicates", self.predicates.count as f64),
+            ("equality predicates", ops.eq as f64),
+            (
+                "range predicates",
+                (ops.lt + ops.gt + ops.le + ops.ge + ops.between) as f64,
+            ),
+            ("LIKE predicates", (ops.like + ops.not_like) as f64),
+            (
+                "negated predicates",
+                (ops.ne
+                    + ops.not_like
+                    + ops.not_in_list
+                    + ops.not_in_subquery
+                    + ops.not_between
+                    + ops.not_exists) as f64,
+            ),
+            (
+                "LIKE with leading wildcard",
+                self.predicates.like_leading_wildcard as f64,
+            ),
+            ("IN lists", (ops.in_list + ops.not_in_list) as f64),
+            ("largest IN list", self.predicates.in_list_max as f64),
+            ("IN list items", self.predicates.in_list_total as f64),
+            (
+                "IN subqueries",
+                (ops.in_subquery + ops.not_in_subquery) as f64,
+            ),
+            ("IS NULL checks", (ops.is_null + ops.is_not_null) as f64),
+            ("EXISTS subqueries", (ops.exists + ops.not_exists) as f64),
+            (
+                "filters on indexed columns",
+                self.predicates.indexed_filters as f64,
+            ),
+            (
+                "filters on non-indexed columns",
+                self.predicates.unindexed_filters as f64,
+            ),
+            ("date range days (widest)", widest(RangeKind::Date)),
+            ("numeric range span (widest)", widest(RangeKind::Number)),
+            ("open-ended ranges", self.predicates.open_ranges as f64),
+            ("aggregate functions", self.aggregate_count as f64),
+            ("DISTINCT", b(self.distinct)),
+            ("GROUP BY columns", self.group_by as f64),
+            ("ORDER BY columns", self.order_by as f64),
+            ("HAVING", b(self.having)),
+            ("has LIMIT", b(self.limit.is_some())),
+            ("LIMIT rows", self.limit.unwrap_or(0) as f64),
+            ("OFFSET rows", self.offset.unwrap_or(0) as f64),
+            ("subqueries", self.subqueries.count as f64),
+            ("subquery nesting depth", self.subqueries.max_depth as f64),
+            ("correlated subqueries", self.subqueries.correlated as f64),
+            (
+                "derived tables and CTEs",
+                (self.subqueries.derived_tables + self.subqueries.ctes) as f64,
+            ),
+            ("UNION/set operations", self.set_operations.len() as f64),
+            ("functions used", self.functions.len() as f64),
+            ("CASE expressions", self.case_count as f64),
+            ("literals", self.literal_count as f64),
+            ("selected columns", self.select_items as f64),
+            ("SELECT *", b(self.select_star)),
+            ("reads server metadata", b(self.server_metadata)),
+        ]
+    }
+
+    /// The names of [`StatementFeatures::numeric_vector`], in order.
+    pub fn feature_names() -> Vec<&'static str> {
+        StatementFeatures::default()
+            .numeric_vector()
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect()
+    }
+}
