@@ -7,6 +7,7 @@
 pub mod analyze;
 pub mod artifact_store;
 pub mod capture;
+pub mod cli;
 pub mod eval;
 pub mod features;
 pub mod ingest;

@@ -1,0 +1,347 @@
+//! `qlat train`, `qlat eval` and `qlat predict`: fitting, scoring and
+//! asking the latency models.
+
+use super::{CatalogArgs, OutputFormat, load_catalog};
+use anyhow::Context;
+use clap::Args;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    /// Slow-log files or directories to learn from.
+    #[arg(default_value = "data")]
+    pub inputs: Vec<PathBuf>,
+    /// Artifact directory to write.
+    #[arg(long, env = "QLAT_ARTIFACTS", default_value = "artifacts")]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub catalog: CatalogArgs,
+    /// Seed for initialisation, batching and splits.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Maximum MLP epochs (early stopping usually ends sooner).
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Folds of the fingerprint-grouped cross-validation.
+    #[arg(long, default_value_t = 5)]
+    pub folds: usize,
+    /// Skip the evaluation and only fit and save.
+    #[arg(long)]
+    pub no_eval: bool,
+    /// Feed each fingerprint's training history (median time, count) to the
+    /// learned models as inputs; `--history false` trains on text alone.
+    #[arg(long, default_value_t = crate::train::TrainConfig::default().use_history, action = clap::ArgAction::Set)]
+    pub history: bool,
+    /// Share of fingerprints trained with their history hidden, so the
+    /// models also learn to predict shapes they have never seen.
+    #[arg(long, default_value_t = crate::train::TrainConfig::default().history_dropout)]
+    pub history_dropout: f64,
+    /// MLP hidden layer sizes.
+    #[arg(long, value_delimiter = ',', default_values_t = crate::train::TrainConfig::default().hidden)]
+    pub hidden: Vec<usize>,
+    /// MLP networks trained from different initialisations and averaged:
+    /// more members, steadier predictions on unseen shapes, slower fits.
+    #[arg(long, default_value_t = crate::train::TrainConfig::default().mlp_members)]
+    pub members: usize,
+    /// Weight of the TF-IDF block next to the structural features: lower
+    /// leans on structure (generalises to new shapes), higher on tokens.
+    #[arg(long, default_value_t = crate::train::TrainConfig::default().tfidf_scale)]
+    pub tfidf_scale: f64,
+    /// Decoupled (AdamW) weight decay of the MLP.
+    #[arg(long, default_value_t = crate::train::TrainConfig::default().weight_decay)]
+    pub weight_decay: f64,
+    /// Per-step decay of the MLP's moving average of weights, the weights
+    /// kept; 0 keeps the optimiser's own weights instead.
+    #[arg(long, default_value_t = crate::train::TrainConfig::default().ema_decay)]
+    pub ema_decay: f64,
+}
+
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    /// Log files or directories to score the model on.
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+    #[command(flatten)]
+    pub model: ModelArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct PredictArgs {
+    /// The statement.
+    pub query: String,
+    #[command(flatten)]
+    pub model: ModelArgs,
+}
+
+/// Which saved model to use, and how to print its answer.
+#[derive(Args, Debug)]
+pub struct ModelArgs {
+    /// Artifact directory written by `qlat train`.
+    #[arg(long = "model", env = "QLAT_ARTIFACTS", default_value = "artifacts")]
+    pub dir: PathBuf,
+    /// Which of the saved models: mlp, ridge, baseline, tiered.
+    #[arg(long, default_value = "mlp")]
+    pub algorithm: String,
+    #[arg(long, default_value = "text")]
+    pub format: OutputFormat,
+}
+
+fn read_samples(inputs: &[PathBuf]) -> anyhow::Result<Vec<crate::model::Sample>> {
+    let mut events = Vec::new();
+    let mut errors = 0usize;
+    for item in crate::ingest::read_paths(inputs)? {
+        match item {
+            Ok(e) => events.push(e),
+            Err(e) if e.is_fatal() => return Err(e.into()),
+            Err(e) => {
+                errors += 1;
+                if errors <= 5 {
+                    tracing::warn!("{e}");
+                }
+            }
+        }
+    }
+    if errors > 0 {
+        tracing::warn!(errors, "records skipped");
+    }
+    let samples = crate::train::samples_from_events(events);
+    anyhow::ensure!(
+        !samples.is_empty(),
+        "no slow-log statements with a query time in {}",
+        inputs
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Ok(samples)
+}
+
+pub fn train(a: TrainArgs) -> anyhow::Result<()> {
+    use crate::eval::run::{EvalConfig, Models, evaluate_models, predictor};
+    let catalog = load_catalog(&a.catalog)?;
+    let samples = read_samples(&a.inputs)?;
+    anyhow::ensure!(
+        (0.0..1.0).contains(&a.history_dropout),
+        "--history-dropout must be in [0, 1), got {}",
+        a.history_dropout
+    );
+    anyhow::ensure!(
+        a.tfidf_scale >= 0.0 && a.weight_decay >= 0.0,
+        "--tfidf-scale and --weight-decay must be >= 0"
+    );
+    anyhow::ensure!(
+        !a.hidden.is_empty() && a.hidden.iter().all(|&h| h > 0),
+        "--hidden needs at least one layer size, all > 0"
+    );
+    anyhow::ensure!(
+        (1..=16).contains(&a.members),
+        "--members must be between 1 and 16, got {}",
+        a.members
+    );
+    anyhow::ensure!(
+        (0.0..1.0).contains(&a.ema_decay),
+        "--ema-decay must be in [0, 1), got {}",
+        a.ema_decay
+    );
+    let mut cfg = crate::train::TrainConfig {
+        seed: a.seed,
+        use_history: a.history,
+        history_dropout: a.history_dropout,
+        hidden: a.hidden.clone(),
+        mlp_members: a.members,
+        tfidf_scale: a.tfidf_scale,
+        weight_decay: a.weight_decay,
+        ema_decay: a.ema_decay,
+        ..Default::default()
+    };
+    if let Some(e) = a.epochs {
+        cfg.epochs_max = e;
+    }
+    println!("training on {} statements", samples.len());
+    let started = std::time::Instant::now();
+    let mut metrics = serde_json::Value::Null;
+    if !a.no_eval {
+        let eval_cfg = EvalConfig {
+            seed: a.seed,
+            folds: a.folds,
+            thresholds: cfg.thresholds,
+            ..Default::default()
+        };
+        let bar = indicatif::ProgressBar::new((2 + a.folds) as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} fits  {msg} ({elapsed})")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        let trainer = |train: &[crate::model::Sample]| -> Result<Models, String> {
+            let models = crate::train::fit_all(train, &catalog, &cfg).map_err(|e| e.to_string())?;
+            Ok(models
+                .all()
+                .into_iter()
+                .map(|m| (m.name().to_string(), predictor(m)))
+                .collect())
+        };
+        let progress = |p: &crate::eval::run::Progress| {
+            bar.set_position(p.step as u64);
+            bar.set_message(p.stage.clone());
+        };
+        let evaluation = evaluate_models(&samples, &trainer, &eval_cfg, Some(&progress));
+        bar.finish_and_clear();
+        for e in &evaluation.results.errors {
+            tracing::error!("{e}");
+        }
+        println!(
+            "\nAll statements\n{}",
+            crate::eval::report::table(&evaluation.results, false)
+        );
+        println!(
+            "Statements that took >= 10 ms\n{}",
+            crate::eval::report::table(&evaluation.results, true)
+        );
+        let report_dir = a.out.join("eval");
+        let files = crate::eval::report::write_report(
+            &evaluation.results,
+            &evaluation.per_sample,
+            &report_dir,
+        )?;
+        println!(
+            "evaluation report: {} files in {}",
+            files.len(),
+            report_dir.display()
+        );
+        metrics = serde_json::to_value(&evaluation.results)?;
+    }
+    let fit_started = std::time::Instant::now();
+    let mut models = crate::train::fit_all(&samples, &catalog, &cfg)?;
+    let fit_secs = fit_started.elapsed().as_secs_f64();
+    models.manifest.metrics = metrics;
+    models.save(&a.out)?;
+    println!(
+        "saved model {} to {} (final fit {:.1} s, total {:.1} s)",
+        models.manifest.model_version,
+        a.out.display(),
+        fit_secs,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// A saved model by name, with its version and class thresholds.
+struct Loaded {
+    model: std::sync::Arc<dyn crate::model::LatencyModel>,
+    version: String,
+    thresholds: crate::model::ClassThresholds,
+}
+
+fn load_model(dir: &Path, algorithm: &str) -> anyhow::Result<Loaded> {
+    let models = crate::train::TrainedModels::load(dir)?;
+    let version = models.manifest.model_version.clone();
+    let thresholds = models.manifest.class_thresholds;
+    let model = models.by_name(algorithm).with_context(|| {
+        format!("no model named {algorithm:?} (try mlp, ridge, baseline or tiered)")
+    })?;
+    Ok(Loaded {
+        model,
+        version,
+        thresholds,
+    })
+}
+
+pub fn eval(a: EvalArgs) -> anyhow::Result<()> {
+    let Loaded {
+        model,
+        version,
+        thresholds,
+    } = load_model(&a.model.dir, &a.model.algorithm)?;
+    let samples = read_samples(&a.inputs)?;
+    let sqls: Vec<&str> = samples.iter().map(|s| s.sql.as_str()).collect();
+    let preds = crate::eval::run::predictor(model).predict_batch(&sqls);
+    let truth: Vec<f64> = samples.iter().map(|s| s.seconds).collect();
+    let report = crate::eval::metrics::metrics_with_analytic(&preds, &truth, &thresholds);
+    let mut stdout = std::io::stdout().lock();
+    match a.model.format {
+        OutputFormat::Json => {
+            serde_json::to_writer(&mut stdout, &report)?;
+            writeln!(stdout)?;
+        }
+        OutputFormat::Text => {
+            writeln!(
+                stdout,
+                "model {} ({version}) on {} statements",
+                a.model.algorithm, report.n
+            )?;
+            for (label, m) in [("all", &report.metrics), (">= 10 ms", &report.analytic)] {
+                writeln!(
+                    stdout,
+                    "{label:>9}: n {} | MSE(ln) {:.3} | R2(ln) {:.3} | MAE {:.4} s | q-error p50 {:.2} p90 {:.2} p99 {:.2} | p10-p90 coverage {:.1} % | class acc {:.3} F1 {:.3}",
+                    m.n,
+                    m.mse_ln,
+                    m.r2_ln,
+                    m.mae_s,
+                    m.q_error_p50,
+                    m.q_error_p90,
+                    m.q_error_p99,
+                    m.interval_coverage * 100.0,
+                    m.class_accuracy,
+                    m.class_f1_macro
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn predict(a: PredictArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(!a.query.trim().is_empty(), "the statement is empty");
+    let Loaded { model, version, .. } = load_model(&a.model.dir, &a.model.algorithm)?;
+    let response =
+        crate::predict::PredictResponse::new(&a.query, model.predict(&a.query), &version);
+    let mut stdout = std::io::stdout().lock();
+    match a.model.format {
+        OutputFormat::Json => {
+            serde_json::to_writer(&mut stdout, &response)?;
+            writeln!(stdout)?;
+        }
+        OutputFormat::Text => {
+            let r = &response;
+            writeln!(
+                stdout,
+                "predicted {} (p10 {} – p90 {}), class {:?} (fast {:.0} %, medium {:.0} %, slow {:.0} %){}",
+                human_seconds(r.predicted_seconds),
+                human_seconds(r.interval.p10),
+                human_seconds(r.interval.p90),
+                r.class,
+                r.class_probabilities.fast * 100.0,
+                r.class_probabilities.medium * 100.0,
+                r.class_probabilities.slow * 100.0,
+                if r.parsed {
+                    ""
+                } else {
+                    " [not parsed: predicted from tokens]"
+                }
+            )?;
+            writeln!(stdout, "query {} · {}", r.query_id, r.fingerprint)?;
+            writeln!(
+                stdout,
+                "why (ln seconds, from a baseline of {}):",
+                human_seconds(r.explanation_baseline.exp())
+            )?;
+            for c in &r.explanation {
+                writeln!(stdout, "  {:+.3}  {}", c.contribution, c.feature)?;
+            }
+            writeln!(stdout, "model {} {version}", a.model.algorithm)?;
+        }
+    }
+    Ok(())
+}
+
+fn human_seconds(s: f64) -> String {
+    if s >= 1.0 {
+        format!("{s:.2} s")
+    } else if s >= 1e-3 {
+        format!("{:.1} ms", s * 1e3)
+    } else {
+        format!("{:.0} µs", s * 1e6)
+    }
+}
