@@ -51,6 +51,8 @@ resource "kubernetes_config_map_v1" "qlat" {
     QLAT_LOG_FORMAT         = var.log_format
     QLAT_CPU_PEAK_THRESHOLD = "80"
     QLAT_CPU_PEAK_WINDOW    = "30s"
+    QLAT_SPOOL_DIR          = "/var/lib/qlat/spool"
+    QLAT_SPOOL_MAX_BYTES    = "134217728"
     RUST_LOG                = "info"
   }
 }
