@@ -52,6 +52,7 @@ pub mod notify;
 pub mod observations;
 pub mod source;
 pub mod status;
+mod steps;
 
 pub use notify::NotifyOutcome;
 pub use source::Source;
@@ -618,59 +619,10 @@ impl Pipeline {
         lease: &Lease,
         work: &std::path::Path,
     ) -> Result<Outcome, StepError> {
-        let cfg = &self.config;
-
-        // -- ingest ----------------------------------------------------
-        let t = Instant::now();
-        let source_id = cfg.source.id();
-        let mark = observations::watermark(&self.db, &source_id)
-            .await
-            .map_err(at("ingest"))?;
-        let batch = source::read_new(&cfg.source, mark.as_ref())
-            .await
-            .map_err(at("ingest"))?;
-        let stored = observations::store_batch(
-            &self.db,
-            &batch.events,
-            &source_id,
-            &batch.watermark,
-            &ctx.id,
-        )
-        .await
-        .map_err(at("ingest"))?;
-        ctx.log.info(
-            "ingest",
-            format!(
-                "{} events read ({} ended before the watermark, {} unchanged files, {} unparsable); {} new observations stored, {} duplicates dropped, {} invalid times dropped ({:.2} s)",
-                batch.read,
-                batch.before_watermark,
-                batch.unchanged_files,
-                batch.errors,
-                stored.inserted,
-                stored.duplicates,
-                stored.invalid,
-                t.elapsed().as_secs_f64()
-            ),
-        );
-        ctx.metrics.insert(
-            "ingest".into(),
-            json!({
-                "source": source_id,
-                "read": batch.read,
-                "before_watermark": batch.before_watermark,
-                "unchanged_files": batch.unchanged_files,
-                "unparsable": batch.errors,
-                "new": stored.inserted,
-                "duplicates": stored.duplicates,
-                "invalid": stored.invalid,
-                "seconds": t.elapsed().as_secs_f64(),
-            }),
-        );
-        self.checkpoint(ctx).await;
-
+        let stored = self.ingest(ctx).await?;
         let production = self.registry.production().await.map_err(at("ingest"))?;
         let production_before = production.as_ref().map(|m| m.version.clone());
-        if stored.inserted == 0 && production.is_some() && !cfg.retrain_without_new_data {
+        if stored.inserted == 0 && production.is_some() && !self.config.retrain_without_new_data {
             let reason = "no new observations since the last run; production unchanged".to_string();
             ctx.log.info("ingest", &reason);
             return Ok(Outcome {
@@ -686,493 +638,58 @@ impl Pipeline {
                 notified: Vec::new(),
             });
         }
-
-        // -- data checks -------------------------------------------------
-        let t = Instant::now();
-        let max_rows = i64::try_from(cfg.max_rows).unwrap_or(i64::MAX);
-        let rows = observations::load_recent(&self.db, max_rows)
-            .await
-            .map_err(at("checks"))?;
-        let data = checks::check_data(
-            &rows,
-            stored.inserted,
-            stored.duplicates,
-            cfg.min_rows,
-            &cfg.train.thresholds,
-        );
-        for w in &data.warnings {
-            ctx.log.warn("checks", w);
-        }
-        ctx.log.info(
-            "checks",
-            format!(
-                "{} rows, {} distinct statements, {} fingerprints, {} repeated texts; classes fast/medium/slow {:?} ({:.2} s)",
-                data.rows,
-                data.duplicates.distinct_statements,
-                data.duplicates.distinct_fingerprints,
-                data.duplicates.repeated_statements,
-                data.class_counts,
-                t.elapsed().as_secs_f64()
-            ),
-        );
-        ctx.metrics.insert(
-            "data".into(),
-            json!({
-                "rows": data.rows,
-                "distinct_statements": data.duplicates.distinct_statements,
-                "distinct_fingerprints": data.duplicates.distinct_fingerprints,
-                "warnings": data.warnings,
-                "errors": data.errors,
-            }),
-        );
-        if !data.errors.is_empty() {
-            let key = format!("runs/{}/data_checks.json", ctx.id);
-            if self.store.put_json(&key, &data).await.is_ok() {
-                ctx.artifacts
-                    .insert("data_checks".into(), json!(self.store.uri(&key)));
-            }
-            return Err(StepError {
-                step: "checks",
-                message: data.errors.join("; "),
-            });
-        }
-
-        // -- split -------------------------------------------------------
-        let samples: Vec<Sample> = rows.iter().map(|r| r.sample()).collect();
-        let split = time_split(&samples, cfg.test_fraction);
-        let train: Vec<Sample> = split.train.iter().map(|&i| samples[i].clone()).collect();
-        let test: Vec<Sample> = split.test.iter().map(|&i| samples[i].clone()).collect();
-        if train.is_empty() || test.is_empty() {
-            return Err(StepError {
-                step: "split",
-                message: format!(
-                    "{} training and {} test rows; both must be non-empty",
-                    train.len(),
-                    test.len()
-                ),
-            });
-        }
-        let mut all_in_order = train.clone();
-        all_in_order.extend(test.iter().cloned());
-        let dataset_fp = training_data_sha256(&all_in_order);
-        ctx.dataset_fingerprint = Some(dataset_fp.clone());
-        let boundary = test.first().and_then(|s| s.time).map(|t| t.to_string());
-        ctx.log.info(
-            "split",
-            format!(
-                "time-ordered {:.0}/{:.0}: {} training rows, {} test rows from {}; dataset {}",
-                (1.0 - cfg.test_fraction) * 100.0,
-                cfg.test_fraction * 100.0,
-                train.len(),
-                test.len(),
-                boundary.as_deref().unwrap_or("(no times)"),
-                &dataset_fp[..12]
-            ),
-        );
-        ctx.metrics.insert(
-            "split".into(),
-            json!({
-                "kind": "time-ordered",
-                "test_fraction": cfg.test_fraction,
-                "train_rows": train.len(),
-                "test_rows": test.len(),
-                "test_from": boundary,
-            }),
-        );
+        let (rows, data) = self.check(ctx, &stored).await?;
+        let split = self.split(ctx, &rows)?;
         self.checkpoint(ctx).await;
-
-        // -- train + evaluate (CPU-bound, off the async threads) ----------
-        let t = Instant::now();
-        let config = Arc::clone(cfg);
-        let (train_arc, test_arc) = (Arc::new(train), Arc::new(test));
-        let (tr, te) = (Arc::clone(&train_arc), Arc::clone(&test_arc));
-        let trained = tokio::task::spawn_blocking(move || {
-            let fit_started = Instant::now();
-            let models = crate::train::fit_all(&tr, &config.catalog, &config.train)
-                .map_err(|e| e.to_string())?;
-            let fit_seconds = fit_started.elapsed().as_secs_f64();
-            let sqls: Vec<&str> = te.iter().map(|s| s.sql.as_str()).collect();
-            let truth: Vec<f64> = te.iter().map(|s| s.seconds).collect();
-            let mut reports: BTreeMap<String, EvalReport> = BTreeMap::new();
-            let mut served_preds = Vec::new();
-            for m in models.all() {
-                let preds = m.predict_batch(&sqls);
-                reports.insert(
-                    m.name().to_string(),
-                    metrics_with_analytic(&preds, &truth, &config.train.thresholds),
-                );
-                if m.name() == config.algorithm {
-                    served_preds = preds;
-                }
-            }
-            let features = checks::feature_report(&models, &tr);
-            Ok::<_, String>((models, reports, served_preds, features, fit_seconds))
-        })
-        .await
-        .map_err(at("train"))?
-        .map_err(|message| StepError {
-            step: "train",
-            message,
-        })?;
-        let (mut models, reports, served_preds, features, fit_seconds) = trained;
-        let (train, test) = (train_arc, test_arc);
-        ctx.log.info(
-            "train",
-            format!(
-                "fitted {} on {} rows in {fit_seconds:.1} s (MLP best epoch {})",
-                models
-                    .all()
-                    .iter()
-                    .map(|m| m.name().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                train.len(),
-                models.manifest.mlp_best_epoch
-            ),
-        );
-        let Some(candidate) = reports.get(&cfg.algorithm).cloned() else {
-            return Err(StepError {
-                step: "evaluate",
-                message: format!("no model named {}", cfg.algorithm),
-            });
-        };
-        for (name, r) in &reports {
-            let m = &r.metrics;
-            ctx.log.info(
-                "evaluate",
-                format!(
-                    "{name}: MSE(ln) {:.3} R²(ln) {:.3} MAE {:.4} s RMSE {:.4} s q-error p50 {:.2} p90 {:.2} class acc {:.3} P {:.3} R {:.3} F1 {:.3}",
-                    m.mse_ln,
-                    m.r2_ln,
-                    m.mae_s,
-                    m.rmse_s,
-                    m.q_error_p50,
-                    m.q_error_p90,
-                    m.class_accuracy,
-                    m.class_precision_macro,
-                    m.class_recall_macro,
-                    m.class_f1_macro
-                ),
-            );
-        }
-        ctx.metrics.insert("candidate".into(), json!(reports));
-        ctx.metrics.insert(
-            "timings".into(),
-            json!({"train_and_evaluate_seconds": t.elapsed().as_secs_f64(), "fit_seconds": fit_seconds}),
-        );
-        self.checkpoint(ctx).await;
-
-        // -- production on the same test rows ------------------------------
-        let mut production_report: Option<EvalReport> = None;
-        let mut production_preds: Option<Vec<f64>> = None;
-        let mut production_problem: Option<String> = None;
-        if let Some(prod) = &production {
-            match self.score_production(prod, &test, work).await {
-                Ok((report, preds)) => {
-                    ctx.log.info(
-                        "compare",
-                        format!(
-                            "production {} on the same {} test rows: MSE(ln) {:.3} q-error p90 {:.2}",
-                            prod.version,
-                            test.len(),
-                            report.metrics.mse_ln,
-                            report.metrics.q_error_p90
-                        ),
-                    );
-                    production_report = Some(report);
-                    production_preds = Some(preds);
-                }
-                Err(e) => {
-                    ctx.log.warn(
-                        "compare",
-                        format!("production model {} could not be scored: {e}", prod.version),
-                    );
-                    production_problem = Some(e);
-                }
-            }
-        }
-
-        // -- decide --------------------------------------------------------
-        let cand = candidate.metrics.mse_ln;
-        let prod_mse = production_report.as_ref().map(|r| r.metrics.mse_ln);
-        let required = prod_mse.map(|p| p * (1.0 - cfg.promote_margin));
-        let (promote, reason) = match (&production, prod_mse, required) {
-            _ if !cand.is_finite() => (false, format!("candidate MSE(ln) is {cand}")),
-            (None, _, _) => (true, "no production model yet".to_string()),
-            (Some(_), Some(p), Some(req)) => {
-                if cand <= req {
-                    (
-                        true,
-                        format!(
-                            "candidate MSE(ln) {cand:.4} ≤ {req:.4} (production {p:.4} − {:.1} %)",
-                            cfg.promote_margin * 100.0
-                        ),
-                    )
-                } else {
-                    (
-                        false,
-                        format!(
-                            "candidate MSE(ln) {cand:.4} > {req:.4} (production {p:.4} − {:.1} %)",
-                            cfg.promote_margin * 100.0
-                        ),
-                    )
-                }
-            }
-            (Some(_), _, _) => (
-                true,
-                format!(
-                    "production model cannot be scored ({}); a loadable candidate replaces it",
-                    production_problem.as_deref().unwrap_or("unknown")
-                ),
-            ),
-        };
-        ctx.log.info(
-            "compare",
-            format!("{}: {reason}", if promote { "promote" } else { "refuse" }),
-        );
-        ctx.metrics.insert(
-            "comparison".into(),
-            json!({
-                "algorithm": cfg.algorithm,
-                "metric": "mse_ln",
-                "margin": cfg.promote_margin,
-                "candidate": cand,
-                "production": prod_mse,
-                "required": required,
-                "production_version": production_before,
-                "production_report": production_report,
-                "production_problem": production_problem,
-                "promote": promote,
-                "reason": reason,
-            }),
-        );
-        let m = &candidate.metrics;
-        ctx.metrics.insert(
-            "summary".into(),
-            json!({
-                "test_mse_ln": m.mse_ln,
-                "test_r2_ln": m.r2_ln,
-                "test_mae_s": m.mae_s,
-                "test_rmse_s": m.rmse_s,
-                "test_q_error_p50": m.q_error_p50,
-                "test_q_error_p90": m.q_error_p90,
-                "test_class_accuracy": m.class_accuracy,
-                "test_class_precision_macro": m.class_precision_macro,
-                "test_class_recall_macro": m.class_recall_macro,
-                "test_class_f1_macro": m.class_f1_macro,
-                "production_mse_ln": prod_mse,
-                "production_q_error_p90": production_report.as_ref().map(|r| r.metrics.q_error_p90),
-                "training_rows": train.len(),
-                "test_rows": test.len(),
-            }),
-        );
-        self.checkpoint(ctx).await;
-
-        // -- upload ----------------------------------------------------------
-        let t = Instant::now();
-        let mut version = models.manifest.model_version.clone();
-        if self
-            .registry
-            .version_exists(&version)
-            .await
-            .map_err(at("upload"))?
-        {
-            version = format!("{version}-{}", &ctx.id[ctx.id.len().saturating_sub(8)..]);
-            models.manifest.model_version = version.clone();
-        }
-        let evaluation = json!({
-            "algorithm": cfg.algorithm,
-            "split": ctx.metrics.get("split"),
-            "candidate": reports,
-            "comparison": ctx.metrics.get("comparison"),
-        });
-        models.manifest.metrics = evaluation.clone();
-        let model_dir = work.join("model");
-        let (save_models, dir) = (models, model_dir.clone());
-        let models =
-            tokio::task::spawn_blocking(move || save_models.save(&dir).map(|()| save_models))
-                .await
-                .map_err(at("upload"))?
-                .map_err(at("upload"))?;
-        let model_key = format!("models/{version}");
-        let keys = self
-            .store
-            .put_dir(&model_key, &model_dir)
-            .await
-            .map_err(at("upload"))?;
-        ctx.artifacts
-            .insert("model".into(), json!(self.store.uri(&model_key)));
-        // What production will load is the stored copy: fetch it back and
-        // check it loads and answers like the model in memory.
-        self.verify_uploaded(&model_key, &version, &models, &test, work)
-            .await
-            .map_err(|message| StepError {
-                step: "upload",
-                message,
-            })?;
-        let report_key = format!("runs/{}/data_report.json", ctx.id);
-        self.store
-            .put_json(&report_key, &json!({"checks": data, "features": features}))
-            .await
-            .map_err(at("upload"))?;
-        ctx.artifacts
-            .insert("data_report".into(), json!(self.store.uri(&report_key)));
-        let eval_key = format!("runs/{}/evaluation.json", ctx.id);
-        self.store
-            .put_json(&eval_key, &evaluation)
-            .await
-            .map_err(at("upload"))?;
-        ctx.artifacts
-            .insert("evaluation".into(), json!(self.store.uri(&eval_key)));
-        let preds_key = format!("runs/{}/test_predictions.csv", ctx.id);
-        let rows_out: Vec<TestPrediction> = test
-            .iter()
-            .zip(&served_preds)
-            .enumerate()
-            .map(|(i, (s, p))| TestPrediction {
-                time: s.time.map(|t| t.to_string()),
-                seconds: s.seconds,
-                predicted_seconds: p.predicted_seconds,
-                p10: p.p10,
-                p90: p.p90,
-                class: p.class.as_str().to_string(),
-                q_error: crate::eval::metrics::q_error(p.predicted_seconds, s.seconds),
-                production_predicted_seconds: production_preds
-                    .as_ref()
-                    .and_then(|v| v.get(i).copied()),
-                fingerprint: s.fingerprint.clone(),
-                query: s.sql.clone(),
-            })
-            .collect();
-        self.store
-            .put_records(&preds_key, &rows_out)
-            .await
-            .map_err(at("upload"))?;
-        ctx.artifacts
-            .insert("test_predictions".into(), json!(self.store.uri(&preds_key)));
-        let dataset_key = format!("datasets/{dataset_fp}.csv");
-        if !self
-            .store
-            .exists(&dataset_key)
-            .await
-            .map_err(at("upload"))?
-        {
-            let rows_out: Vec<DatasetRow> = train
-                .iter()
-                .map(|s| ("train", s))
-                .chain(test.iter().map(|s| ("test", s)))
-                .map(|(split, s)| DatasetRow {
-                    split: split.into(),
-                    time: s.time.map(|t| t.to_string()),
-                    seconds: s.seconds,
-                    fingerprint: s.fingerprint.clone(),
-                    query: s.sql.clone(),
-                })
-                .collect();
-            self.store
-                .put_records(&dataset_key, &rows_out)
-                .await
-                .map_err(at("upload"))?;
-        }
-        ctx.artifacts
-            .insert("dataset".into(), json!(self.store.uri(&dataset_key)));
-        ctx.log.info(
-            "upload",
-            format!(
-                "model {version} ({} files) and reports stored in {} and verified ({:.2} s)",
-                keys.len(),
-                self.store.describe(),
-                t.elapsed().as_secs_f64()
-            ),
-        );
-
-        // -- register ----------------------------------------------------------
-        self.registry
-            .register_model(&ModelVersion {
-                version: version.clone(),
-                run_id: ctx.id.clone(),
-                created_at: Utc::now(),
-                algorithm: cfg.algorithm.clone(),
-                metrics: json!({"test": candidate, "models": reports}),
-                artifact_key: model_key.clone(),
-                artifact_uri: self.store.uri(&model_key),
-                dataset_fingerprint: dataset_fp,
-                aliases: Vec::new(),
-            })
-            .await
-            .map_err(at("register"))?;
-        ctx.model_version = Some(version.clone());
-        ctx.log
-            .info("register", format!("registered model version {version}"));
-        self.checkpoint(ctx).await;
-
-        // -- promote -------------------------------------------------------------
-        let mut production_after = production_before.clone();
-        let mut notified = Vec::new();
-        if promote {
-            if lease.is_lost() {
-                return Err(StepError {
-                    step: "promote",
-                    message: "the lock's lease was lost; another run may be active".into(),
-                });
-            }
-            let moved = self
-                .registry
-                .set_alias(
-                    PRODUCTION,
-                    &version,
-                    &format!("pipeline run {}: {reason}", ctx.id),
-                    Some(&ctx.holder),
-                )
-                .await
-                .map_err(at("promote"))?;
-            production_after = Some(version.clone());
-            ctx.log.info(
-                "promote",
-                format!(
-                    "production: {} → {}",
-                    moved.from.as_deref().unwrap_or("(none)"),
-                    moved.to
-                ),
-            );
-            if !cfg.notify.is_empty() {
-                notified = notify::notify_reload(
-                    &cfg.notify,
-                    cfg.admin_token.as_deref(),
-                    cfg.notify_timeout,
-                )
-                .await;
-                for n in &notified {
-                    if n.ok {
-                        ctx.log.info("notify", format!("{} reloaded", n.url));
-                    } else {
-                        ctx.log.warn(
-                            "notify",
-                            format!(
-                                "{} did not reload: {}",
-                                n.url,
-                                n.error.as_deref().unwrap_or("error")
-                            ),
-                        );
-                    }
-                }
-                ctx.metrics.insert("notify".into(), json!(notified));
-            }
-        }
+        let (models, trained) = self.train(ctx, &split).await?;
+        let production_score = self
+            .score_against_production(ctx, production.as_ref(), &split.test, work)
+            .await;
+        let decided = self
+            .decide(
+                ctx,
+                &trained,
+                &production_score,
+                production_before.as_deref(),
+                &split,
+            )
+            .await;
+        let uploaded = self
+            .upload(
+                ctx,
+                models,
+                &trained,
+                &data,
+                &split,
+                &production_score,
+                work,
+            )
+            .await?;
+        self.register(ctx, &uploaded, &trained, &split.dataset_fp)
+            .await?;
+        let (production_after, notified) = self
+            .promote(
+                ctx,
+                lease,
+                &uploaded.version,
+                &decided,
+                production_before.clone(),
+            )
+            .await?;
         Ok(Outcome {
-            decision: if promote {
+            decision: if decided.promote {
                 Decision::Promoted
             } else {
                 Decision::Refused
             },
-            reason,
+            reason: decided.reason,
             new_records: stored.inserted,
-            training_rows: train.len(),
-            test_rows: test.len(),
+            training_rows: split.train.len(),
+            test_rows: split.test.len(),
             production_before,
             production_after,
-            candidate_mse_ln: Some(cand),
-            production_mse_ln: prod_mse,
+            candidate_mse_ln: Some(decided.candidate_mse_ln),
+            production_mse_ln: decided.production_mse_ln,
             notified,
         })
     }

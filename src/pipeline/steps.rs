@@ -1,0 +1,673 @@
+//! The steps of one cycle (see the module documentation of
+//! [`super`]), one method each, in the order [`Pipeline::steps`] runs them.
+//! Each logs what it did into the run, adds its figures to the run's
+//! metrics and returns what the next steps need.
+
+use super::*;
+
+/// The time-ordered split and the dataset's fingerprint.
+pub(super) struct Split {
+    pub(super) train: Arc<Vec<Sample>>,
+    pub(super) test: Arc<Vec<Sample>>,
+    pub(super) dataset_fp: String,
+}
+
+/// The fitted models and their scores on the test rows.
+pub(super) struct Trained {
+    pub(super) reports: BTreeMap<String, EvalReport>,
+    /// The served algorithm's predictions of the test rows.
+    pub(super) served_preds: Vec<crate::model::Prediction>,
+    pub(super) features: checks::FeatureReport,
+    /// The served algorithm's report.
+    pub(super) candidate: EvalReport,
+}
+
+/// Production scored on the same test rows (when there is one and it loads).
+pub(super) struct ProductionScore {
+    pub(super) report: Option<EvalReport>,
+    pub(super) preds: Option<Vec<f64>>,
+    pub(super) problem: Option<String>,
+}
+
+/// Whether the candidate replaces production, and why.
+pub(super) struct Decided {
+    pub(super) promote: bool,
+    pub(super) reason: String,
+    pub(super) candidate_mse_ln: f64,
+    pub(super) production_mse_ln: Option<f64>,
+}
+
+/// Where the candidate went.
+pub(super) struct Uploaded {
+    pub(super) version: String,
+    pub(super) model_key: String,
+}
+
+impl Pipeline {
+    /// Step 2: Ingest what is new since the source's watermark.
+    pub(super) async fn ingest(&self, ctx: &mut RunCtx) -> Result<observations::Stored, StepError> {
+        let t = Instant::now();
+        let source_id = self.config.source.id();
+        let mark = observations::watermark(&self.db, &source_id)
+            .await
+            .map_err(at("ingest"))?;
+        let batch = source::read_new(&self.config.source, mark.as_ref())
+            .await
+            .map_err(at("ingest"))?;
+        let stored = observations::store_batch(
+            &self.db,
+            &batch.events,
+            &source_id,
+            &batch.watermark,
+            &ctx.id,
+        )
+        .await
+        .map_err(at("ingest"))?;
+        ctx.log.info(
+            "ingest",
+            format!(
+                "{} events read ({} ended before the watermark, {} unchanged files, {} unparsable); {} new observations stored, {} duplicates dropped, {} invalid times dropped ({:.2} s)",
+                batch.read,
+                batch.before_watermark,
+                batch.unchanged_files,
+                batch.errors,
+                stored.inserted,
+                stored.duplicates,
+                stored.invalid,
+                t.elapsed().as_secs_f64()
+            ),
+        );
+        ctx.metrics.insert(
+            "ingest".into(),
+            json!({
+                "source": source_id,
+                "read": batch.read,
+                "before_watermark": batch.before_watermark,
+                "unchanged_files": batch.unchanged_files,
+                "unparsable": batch.errors,
+                "new": stored.inserted,
+                "duplicates": stored.duplicates,
+                "invalid": stored.invalid,
+                "seconds": t.elapsed().as_secs_f64(),
+            }),
+        );
+        self.checkpoint(ctx).await;
+        Ok(stored)
+    }
+
+    /// Step 3: Data checks on the accumulated observations.
+    pub(super) async fn check(
+        &self,
+        ctx: &mut RunCtx,
+        stored: &observations::Stored,
+    ) -> Result<(Vec<observations::Observation>, checks::DataChecks), StepError> {
+        let t = Instant::now();
+        let max_rows = i64::try_from(self.config.max_rows).unwrap_or(i64::MAX);
+        let rows = observations::load_recent(&self.db, max_rows)
+            .await
+            .map_err(at("checks"))?;
+        let data = checks::check_data(
+            &rows,
+            stored.inserted,
+            stored.duplicates,
+            self.config.min_rows,
+            &self.config.train.thresholds,
+        );
+        for w in &data.warnings {
+            ctx.log.warn("checks", w);
+        }
+        ctx.log.info(
+            "checks",
+            format!(
+                "{} rows, {} distinct statements, {} fingerprints, {} repeated texts; classes fast/medium/slow {:?} ({:.2} s)",
+                data.rows,
+                data.duplicates.distinct_statements,
+                data.duplicates.distinct_fingerprints,
+                data.duplicates.repeated_statements,
+                data.class_counts,
+                t.elapsed().as_secs_f64()
+            ),
+        );
+        ctx.metrics.insert(
+            "data".into(),
+            json!({
+                "rows": data.rows,
+                "distinct_statements": data.duplicates.distinct_statements,
+                "distinct_fingerprints": data.duplicates.distinct_fingerprints,
+                "warnings": data.warnings,
+                "errors": data.errors,
+            }),
+        );
+        if !data.errors.is_empty() {
+            let key = format!("runs/{}/data_checks.json", ctx.id);
+            if self.store.put_json(&key, &data).await.is_ok() {
+                ctx.artifacts
+                    .insert("data_checks".into(), json!(self.store.uri(&key)));
+            }
+            return Err(StepError {
+                step: "checks",
+                message: data.errors.join("; "),
+            });
+        }
+        Ok((rows, data))
+    }
+
+    /// Step 4: The time-ordered split.
+    pub(super) fn split(
+        &self,
+        ctx: &mut RunCtx,
+        rows: &[observations::Observation],
+    ) -> Result<Split, StepError> {
+        let samples: Vec<Sample> = rows.iter().map(|r| r.sample()).collect();
+        let split = time_split(&samples, self.config.test_fraction);
+        let train: Vec<Sample> = split.train.iter().map(|&i| samples[i].clone()).collect();
+        let test: Vec<Sample> = split.test.iter().map(|&i| samples[i].clone()).collect();
+        if train.is_empty() || test.is_empty() {
+            return Err(StepError {
+                step: "split",
+                message: format!(
+                    "{} training and {} test rows; both must be non-empty",
+                    train.len(),
+                    test.len()
+                ),
+            });
+        }
+        let mut all_in_order = train.clone();
+        all_in_order.extend(test.iter().cloned());
+        let dataset_fp = training_data_sha256(&all_in_order);
+        ctx.dataset_fingerprint = Some(dataset_fp.clone());
+        let boundary = test.first().and_then(|s| s.time).map(|t| t.to_string());
+        ctx.log.info(
+            "split",
+            format!(
+                "time-ordered {:.0}/{:.0}: {} training rows, {} test rows from {}; dataset {}",
+                (1.0 - self.config.test_fraction) * 100.0,
+                self.config.test_fraction * 100.0,
+                train.len(),
+                test.len(),
+                boundary.as_deref().unwrap_or("(no times)"),
+                &dataset_fp[..12]
+            ),
+        );
+        ctx.metrics.insert(
+            "split".into(),
+            json!({
+                "kind": "time-ordered",
+                "test_fraction": self.config.test_fraction,
+                "train_rows": train.len(),
+                "test_rows": test.len(),
+                "test_from": boundary,
+            }),
+        );
+        Ok(Split {
+            train: Arc::new(train),
+            test: Arc::new(test),
+            dataset_fp,
+        })
+    }
+
+    /// Step 5–6: Fit every model on the training rows and score it on the test
+    /// rows (CPU-bound, off the async threads).
+    pub(super) async fn train(
+        &self,
+        ctx: &mut RunCtx,
+        split: &Split,
+    ) -> Result<(TrainedModels, Trained), StepError> {
+        let t = Instant::now();
+        let config = Arc::clone(&self.config);
+        let (tr, te) = (Arc::clone(&split.train), Arc::clone(&split.test));
+        let trained = tokio::task::spawn_blocking(move || {
+            let fit_started = Instant::now();
+            let models = crate::train::fit_all(&tr, &config.catalog, &config.train)
+                .map_err(|e| e.to_string())?;
+            let fit_seconds = fit_started.elapsed().as_secs_f64();
+            let sqls: Vec<&str> = te.iter().map(|s| s.sql.as_str()).collect();
+            let truth: Vec<f64> = te.iter().map(|s| s.seconds).collect();
+            let mut reports: BTreeMap<String, EvalReport> = BTreeMap::new();
+            let mut served_preds = Vec::new();
+            for m in models.all() {
+                let preds = m.predict_batch(&sqls);
+                reports.insert(
+                    m.name().to_string(),
+                    metrics_with_analytic(&preds, &truth, &config.train.thresholds),
+                );
+                if m.name() == config.algorithm {
+                    served_preds = preds;
+                }
+            }
+            let features = checks::feature_report(&models, &tr);
+            Ok::<_, String>((models, reports, served_preds, features, fit_seconds))
+        })
+        .await
+        .map_err(at("train"))?
+        .map_err(|message| StepError {
+            step: "train",
+            message,
+        })?;
+        let (models, reports, served_preds, features, fit_seconds) = trained;
+        let train = &split.train;
+        ctx.log.info(
+            "train",
+            format!(
+                "fitted {} on {} rows in {fit_seconds:.1} s (MLP best epoch {})",
+                models
+                    .all()
+                    .iter()
+                    .map(|m| m.name().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                train.len(),
+                models.manifest.mlp_best_epoch
+            ),
+        );
+        let Some(candidate) = reports.get(&self.config.algorithm).cloned() else {
+            return Err(StepError {
+                step: "evaluate",
+                message: format!("no model named {}", self.config.algorithm),
+            });
+        };
+        for (name, r) in &reports {
+            let m = &r.metrics;
+            ctx.log.info(
+                "evaluate",
+                format!(
+                    "{name}: MSE(ln) {:.3} R²(ln) {:.3} MAE {:.4} s RMSE {:.4} s q-error p50 {:.2} p90 {:.2} class acc {:.3} P {:.3} R {:.3} F1 {:.3}",
+                    m.mse_ln,
+                    m.r2_ln,
+                    m.mae_s,
+                    m.rmse_s,
+                    m.q_error_p50,
+                    m.q_error_p90,
+                    m.class_accuracy,
+                    m.class_precision_macro,
+                    m.class_recall_macro,
+                    m.class_f1_macro
+                ),
+            );
+        }
+        ctx.metrics.insert("candidate".into(), json!(reports));
+        ctx.metrics.insert(
+            "timings".into(),
+            json!({"train_and_evaluate_seconds": t.elapsed().as_secs_f64(), "fit_seconds": fit_seconds}),
+        );
+        self.checkpoint(ctx).await;
+        Ok((
+            models,
+            Trained {
+                reports,
+                served_preds,
+                features,
+                candidate,
+            },
+        ))
+    }
+
+    /// Step 7a: Production on the same test rows.
+    pub(super) async fn score_against_production(
+        &self,
+        ctx: &mut RunCtx,
+        production: Option<&ModelVersion>,
+        test: &Arc<Vec<Sample>>,
+        work: &std::path::Path,
+    ) -> ProductionScore {
+        let mut production_report: Option<EvalReport> = None;
+        let mut production_preds: Option<Vec<f64>> = None;
+        let mut production_problem: Option<String> = None;
+        if let Some(prod) = &production {
+            match self.score_production(prod, test, work).await {
+                Ok((report, preds)) => {
+                    ctx.log.info(
+                        "compare",
+                        format!(
+                            "production {} on the same {} test rows: MSE(ln) {:.3} q-error p90 {:.2}",
+                            prod.version,
+                            test.len(),
+                            report.metrics.mse_ln,
+                            report.metrics.q_error_p90
+                        ),
+                    );
+                    production_report = Some(report);
+                    production_preds = Some(preds);
+                }
+                Err(e) => {
+                    ctx.log.warn(
+                        "compare",
+                        format!("production model {} could not be scored: {e}", prod.version),
+                    );
+                    production_problem = Some(e);
+                }
+            }
+        }
+        ProductionScore {
+            report: production_report,
+            preds: production_preds,
+            problem: production_problem,
+        }
+    }
+
+    /// Step 7b: Promote or refuse, by the margin on MSE(ln).
+    pub(super) async fn decide(
+        &self,
+        ctx: &mut RunCtx,
+        trained: &Trained,
+        production: &ProductionScore,
+        production_before: Option<&str>,
+        split: &Split,
+    ) -> Decided {
+        let cand = trained.candidate.metrics.mse_ln;
+        let prod_mse = production.report.as_ref().map(|r| r.metrics.mse_ln);
+        let required = prod_mse.map(|p| p * (1.0 - self.config.promote_margin));
+        let (promote, reason) = match (production_before, prod_mse, required) {
+            _ if !cand.is_finite() => (false, format!("candidate MSE(ln) is {cand}")),
+            (None, _, _) => (true, "no production model yet".to_string()),
+            (Some(_), Some(p), Some(req)) => {
+                if cand <= req {
+                    (
+                        true,
+                        format!(
+                            "candidate MSE(ln) {cand:.4} ≤ {req:.4} (production {p:.4} − {:.1} %)",
+                            self.config.promote_margin * 100.0
+                        ),
+                    )
+                } else {
+                    (
+                        false,
+                        format!(
+                            "candidate MSE(ln) {cand:.4} > {req:.4} (production {p:.4} − {:.1} %)",
+                            self.config.promote_margin * 100.0
+                        ),
+                    )
+                }
+            }
+            (Some(_), _, _) => (
+                true,
+                format!(
+                    "production model cannot be scored ({}); a loadable candidate replaces it",
+                    production.problem.as_deref().unwrap_or("unknown")
+                ),
+            ),
+        };
+        ctx.log.info(
+            "compare",
+            format!("{}: {reason}", if promote { "promote" } else { "refuse" }),
+        );
+        ctx.metrics.insert(
+            "comparison".into(),
+            json!({
+                "algorithm": self.config.algorithm,
+                "metric": "mse_ln",
+                "margin": self.config.promote_margin,
+                "candidate": cand,
+                "production": prod_mse,
+                "required": required,
+                "production_version": production_before,
+                "production_report": production.report,
+                "production_problem": production.problem,
+                "promote": promote,
+                "reason": reason,
+            }),
+        );
+        let m = &trained.candidate.metrics;
+        ctx.metrics.insert(
+            "summary".into(),
+            json!({
+                "test_mse_ln": m.mse_ln,
+                "test_r2_ln": m.r2_ln,
+                "test_mae_s": m.mae_s,
+                "test_rmse_s": m.rmse_s,
+                "test_q_error_p50": m.q_error_p50,
+                "test_q_error_p90": m.q_error_p90,
+                "test_class_accuracy": m.class_accuracy,
+                "test_class_precision_macro": m.class_precision_macro,
+                "test_class_recall_macro": m.class_recall_macro,
+                "test_class_f1_macro": m.class_f1_macro,
+                "production_mse_ln": prod_mse,
+                "production_q_error_p90": production.report.as_ref().map(|r| r.metrics.q_error_p90),
+                "training_rows": split.train.len(),
+                "test_rows": split.test.len(),
+            }),
+        );
+        self.checkpoint(ctx).await;
+        Decided {
+            promote,
+            reason,
+            candidate_mse_ln: cand,
+            production_mse_ln: prod_mse,
+        }
+    }
+
+    /// Step 8: Save the model, store it with the reports, and check the stored
+    /// copy loads and answers like the one in memory.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn upload(
+        &self,
+        ctx: &mut RunCtx,
+        models: TrainedModels,
+        trained: &Trained,
+        data: &checks::DataChecks,
+        split: &Split,
+        production: &ProductionScore,
+        work: &std::path::Path,
+    ) -> Result<Uploaded, StepError> {
+        let t = Instant::now();
+        let mut models = models;
+        let mut version = models.manifest.model_version.clone();
+        if self
+            .registry
+            .version_exists(&version)
+            .await
+            .map_err(at("upload"))?
+        {
+            version = format!("{version}-{}", &ctx.id[ctx.id.len().saturating_sub(8)..]);
+            models.manifest.model_version = version.clone();
+        }
+        let evaluation = json!({
+            "algorithm": self.config.algorithm,
+            "split": ctx.metrics.get("split"),
+            "candidate": trained.reports,
+            "comparison": ctx.metrics.get("comparison"),
+        });
+        models.manifest.metrics = evaluation.clone();
+        let model_dir = work.join("model");
+        let (save_models, dir) = (models, model_dir.clone());
+        let models =
+            tokio::task::spawn_blocking(move || save_models.save(&dir).map(|()| save_models))
+                .await
+                .map_err(at("upload"))?
+                .map_err(at("upload"))?;
+        let model_key = format!("models/{version}");
+        let keys = self
+            .store
+            .put_dir(&model_key, &model_dir)
+            .await
+            .map_err(at("upload"))?;
+        ctx.artifacts
+            .insert("model".into(), json!(self.store.uri(&model_key)));
+        // What production will load is the stored copy: fetch it back and
+        // check it loads and answers like the model in memory.
+        self.verify_uploaded(&model_key, &version, &models, &split.test, work)
+            .await
+            .map_err(|message| StepError {
+                step: "upload",
+                message,
+            })?;
+        let report_key = format!("runs/{}/data_report.json", ctx.id);
+        self.store
+            .put_json(
+                &report_key,
+                &json!({"checks": data, "features": trained.features}),
+            )
+            .await
+            .map_err(at("upload"))?;
+        ctx.artifacts
+            .insert("data_report".into(), json!(self.store.uri(&report_key)));
+        let eval_key = format!("runs/{}/evaluation.json", ctx.id);
+        self.store
+            .put_json(&eval_key, &evaluation)
+            .await
+            .map_err(at("upload"))?;
+        ctx.artifacts
+            .insert("evaluation".into(), json!(self.store.uri(&eval_key)));
+        let preds_key = format!("runs/{}/test_predictions.csv", ctx.id);
+        let rows_out: Vec<TestPrediction> = split
+            .test
+            .iter()
+            .zip(&trained.served_preds)
+            .enumerate()
+            .map(|(i, (s, p))| TestPrediction {
+                time: s.time.map(|t| t.to_string()),
+                seconds: s.seconds,
+                predicted_seconds: p.predicted_seconds,
+                p10: p.p10,
+                p90: p.p90,
+                class: p.class.as_str().to_string(),
+                q_error: crate::eval::metrics::q_error(p.predicted_seconds, s.seconds),
+                production_predicted_seconds: production
+                    .preds
+                    .as_ref()
+                    .and_then(|v| v.get(i).copied()),
+                fingerprint: s.fingerprint.clone(),
+                query: s.sql.clone(),
+            })
+            .collect();
+        self.store
+            .put_records(&preds_key, &rows_out)
+            .await
+            .map_err(at("upload"))?;
+        ctx.artifacts
+            .insert("test_predictions".into(), json!(self.store.uri(&preds_key)));
+        let dataset_key = format!("datasets/{}.csv", split.dataset_fp);
+        if !self
+            .store
+            .exists(&dataset_key)
+            .await
+            .map_err(at("upload"))?
+        {
+            let rows_out: Vec<DatasetRow> = split
+                .train
+                .iter()
+                .map(|s| ("train", s))
+                .chain(split.test.iter().map(|s| ("test", s)))
+                .map(|(split, s)| DatasetRow {
+                    split: split.into(),
+                    time: s.time.map(|t| t.to_string()),
+                    seconds: s.seconds,
+                    fingerprint: s.fingerprint.clone(),
+                    query: s.sql.clone(),
+                })
+                .collect();
+            self.store
+                .put_records(&dataset_key, &rows_out)
+                .await
+                .map_err(at("upload"))?;
+        }
+        ctx.artifacts
+            .insert("dataset".into(), json!(self.store.uri(&dataset_key)));
+        ctx.log.info(
+            "upload",
+            format!(
+                "model {version} ({} files) and reports stored in {} and verified ({:.2} s)",
+                keys.len(),
+                self.store.describe(),
+                t.elapsed().as_secs_f64()
+            ),
+        );
+        Ok(Uploaded { version, model_key })
+    }
+
+    /// Step 9a: Register the version (promoted or not, for lineage and rollback).
+    pub(super) async fn register(
+        &self,
+        ctx: &mut RunCtx,
+        uploaded: &Uploaded,
+        trained: &Trained,
+        dataset_fp: &str,
+    ) -> Result<(), StepError> {
+        self.registry
+            .register_model(&ModelVersion {
+                version: uploaded.version.clone(),
+                run_id: ctx.id.clone(),
+                created_at: Utc::now(),
+                algorithm: self.config.algorithm.clone(),
+                metrics: json!({"test": trained.candidate, "models": trained.reports}),
+                artifact_key: uploaded.model_key.clone(),
+                artifact_uri: self.store.uri(&uploaded.model_key),
+                dataset_fingerprint: dataset_fp.to_string(),
+                aliases: Vec::new(),
+            })
+            .await
+            .map_err(at("register"))?;
+        ctx.model_version = Some(uploaded.version.clone());
+        ctx.log.info(
+            "register",
+            format!("registered model version {}", uploaded.version),
+        );
+        self.checkpoint(ctx).await;
+        Ok(())
+    }
+
+    /// Step 9b–10: Move the production alias (re-checking the lease), then tell
+    /// the servers to reload.
+    pub(super) async fn promote(
+        &self,
+        ctx: &mut RunCtx,
+        lease: &Lease,
+        version: &str,
+        decided: &Decided,
+        production_before: Option<String>,
+    ) -> Result<(Option<String>, Vec<NotifyOutcome>), StepError> {
+        let mut production_after = production_before.clone();
+        let mut notified = Vec::new();
+        if decided.promote {
+            if lease.is_lost() {
+                return Err(StepError {
+                    step: "promote",
+                    message: "the lock's lease was lost; another run may be active".into(),
+                });
+            }
+            let moved = self
+                .registry
+                .set_alias(
+                    PRODUCTION,
+                    version,
+                    &format!("pipeline run {}: {}", ctx.id, decided.reason),
+                    Some(&ctx.holder),
+                )
+                .await
+                .map_err(at("promote"))?;
+            production_after = Some(version.to_string());
+            ctx.log.info(
+                "promote",
+                format!(
+                    "production: {} → {}",
+                    moved.from.as_deref().unwrap_or("(none)"),
+                    moved.to
+                ),
+            );
+            if !self.config.notify.is_empty() {
+                notified = notify::notify_reload(
+                    &self.config.notify,
+                    self.config.admin_token.as_deref(),
+                    self.config.notify_timeout,
+                )
+                .await;
+                for n in &notified {
+                    if n.ok {
+                        ctx.log.info("notify", format!("{} reloaded", n.url));
+                    } else {
+                        ctx.log.warn(
+                            "notify",
+                            format!(
+                                "{} did not reload: {}",
+                                n.url,
+                                n.error.as_deref().unwrap_or("error")
+                            ),
+                        );
+                    }
+                }
+                ctx.metrics.insert("notify".into(), json!(notified));
+            }
+        }
+        Ok((production_after, notified))
+    }
+}
