@@ -39,7 +39,7 @@ use tokenizers::{
     AddedToken, DecoderWrapper, NormalizerWrapper, PostProcessorWrapper, Tokenizer, TokenizerImpl,
 };
 
-use crate::model::Sample;
+use crate::sample::Sample;
 use crate::sql::catalog::Catalog;
 use crate::sql::features::{StatementFeatures, analyze_with_tokens};
 use crate::sql::fingerprint::fingerprint;

@@ -16,6 +16,7 @@ pub mod pipeline;
 pub mod predict;
 pub mod registry;
 pub mod report;
+pub mod sample;
 pub mod serve;
 pub mod sql;
 pub mod store;

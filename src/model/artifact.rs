@@ -27,13 +27,10 @@ use super::baseline::{Baseline, BaselineParams};
 use super::mlp::{Calibration, Mlp, RawLayer};
 use super::ridge::{Ridge, RidgeParams};
 use super::tiered::Tiered;
+use super::trained::TrainedModels;
+pub use super::trained::{FORMAT_VERSION, Manifest, git_commit};
 use crate::features::FeatureSpec;
-use crate::model::Sample;
 use crate::sql::catalog::Catalog;
-use crate::train::{TrainConfig, TrainedModels, training_data_sha256};
-
-/// Version of the artifact layout; `load` refuses any other.
-pub const FORMAT_VERSION: u32 = 2;
 
 pub const MANIFEST_FILE: &str = "model.json";
 pub const MLP_FILE: &str = "mlp.safetensors";
@@ -81,68 +78,6 @@ pub enum ArtifactError {
         #[source]
         source: std::io::Error,
     },
-}
-
-/// The content of `model.json`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Manifest {
-    pub format_version: u32,
-    /// `<training time, RFC 3339 UTC>-<first 8 hex digits of the data hash>`.
-    pub model_version: String,
-    pub created_at: String,
-    pub training_data_sha256: String,
-    pub training_samples: usize,
-    /// `git rev-parse HEAD` of the working directory at training time, or
-    /// "unknown".
-    pub git_commit: String,
-    pub parameters: TrainConfig,
-    pub class_thresholds: ClassThresholds,
-    /// Epoch whose MLP weights were kept.
-    pub mlp_best_epoch: usize,
-    /// Filled by the caller (evaluation results); saved as given.
-    pub metrics: serde_json::Value,
-    /// SHA-256 of every other file.
-    pub files: BTreeMap<String, String>,
-}
-
-impl Manifest {
-    /// A manifest for models just trained on `train` with `cfg`.
-    pub fn new(cfg: &TrainConfig, train: &[Sample], mlp_best_epoch: usize) -> Manifest {
-        let data = training_data_sha256(train);
-        let created_at = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
-        Manifest {
-            format_version: FORMAT_VERSION,
-            model_version: format!("{created_at}-{}", &data[..8]),
-            created_at,
-            training_data_sha256: data,
-            training_samples: train.len(),
-            git_commit: git_commit(),
-            parameters: cfg.clone(),
-            class_thresholds: cfg.thresholds,
-            mlp_best_epoch,
-            metrics: serde_json::Value::Null,
-            files: BTreeMap::new(),
-        }
-    }
-}
-
-/// The git commit of this build: `QLAT_GIT_COMMIT` at build time (CI and
-/// image builds set it, having no `.git`), else `git rev-parse HEAD` in the
-/// working directory, else "unknown".
-pub fn git_commit() -> String {
-    option_env!("QLAT_GIT_COMMIT")
-        .map(str::to_owned)
-        .or_else(|| {
-            std::process::Command::new("git")
-                .args(["rev-parse", "HEAD"])
-                .output()
-                .ok()
-                .filter(|o| o.status.success())
-                .and_then(|o| String::from_utf8(o.stdout).ok())
-                .map(|s| s.trim().to_owned())
-                .filter(|s| !s.is_empty())
-        })
-        .unwrap_or_else(|| "unknown".to_owned())
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {

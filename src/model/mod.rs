@@ -4,17 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// One training or evaluation example: a logged statement and its time.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Sample {
-    pub sql: String,
-    /// Measured execution time in seconds (slow log `query_time`).
-    pub seconds: f64,
-    /// When it ran, for time-ordered splits.
-    pub time: Option<chrono::NaiveDateTime>,
-    /// pt-query-digest fingerprint, for grouped splits and history.
-    pub fingerprint: String,
-}
+pub use crate::sample::Sample;
 
 /// Latency class boundaries in seconds (defaults: fast < 10 ms, slow ≥ 1 s).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -118,6 +108,7 @@ pub mod baseline;
 pub mod mlp;
 pub mod ridge;
 pub mod tiered;
+pub mod trained;
 
 use crate::features::{FeatureSpec, Featurized};
 

@@ -224,12 +224,12 @@ pub struct CycleReport {
 }
 
 /// The build of qlat: `<package version>+<git commit>` (see
-/// [`crate::model::artifact::git_commit`]).
+/// [`crate::model::trained::git_commit`]).
 pub fn code_version() -> String {
     format!(
         "{}+{}",
         env!("CARGO_PKG_VERSION"),
-        crate::model::artifact::git_commit()
+        crate::model::trained::git_commit()
     )
 }
 

@@ -2,7 +2,6 @@
 //! (HPA, adapter rule, alerts, dashboard); a test checks every name they use
 //! exists here.
 
-use super::state::ServedModel;
 use crate::store::writer::WriterMetrics;
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
@@ -296,10 +295,11 @@ impl Metrics {
         self.store.clone()
     }
 
-    pub fn set_model(&self, model: &ServedModel) {
+    /// The served model's identity, as `qlat_model_info{version,algorithm}`.
+    pub fn set_model(&self, version: &str, algorithm: &str) {
         self.model_info.reset();
         self.model_info
-            .with_label_values(&[model.version.as_str(), model.algorithm.as_str()])
+            .with_label_values(&[version, algorithm])
             .set(1.0);
     }
 

@@ -11,6 +11,7 @@ mod error;
 mod lanes;
 mod metrics;
 mod page;
+mod paging;
 mod runs;
 mod state;
 
@@ -216,7 +217,7 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, ServeError> {
     let model = state::load_current(&config, &db)
         .await
         .map_err(|(dir, source)| ServeError::Model { dir, source })?;
-    metrics.set_model(&model);
+    metrics.set_model(&model.version, &model.algorithm);
     let writer = StoreWriter::start(db.clone(), config.writer_config(), metrics.writer());
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await

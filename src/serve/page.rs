@@ -2,7 +2,7 @@
 //! All stored text goes through maud, which escapes it: a statement holding
 //! `<script>` is shown, never run.
 
-use super::api::PageRequest;
+use super::paging::PageRequest;
 use crate::report::units::seconds;
 use crate::store::predictions::PredictionRecord;
 use maud::{DOCTYPE, Markup, PreEscaped, html};

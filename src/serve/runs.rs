@@ -3,8 +3,8 @@
 //! on `/metrics`. The pipeline runs in its own process; everything here is
 //! read from the shared database.
 
-use super::api::MAX_PER_PAGE;
 use super::error::ApiError;
+use super::paging::MAX_PER_PAGE;
 use super::state::AppState;
 use crate::pipeline::status::{live_accuracy, pipeline_status};
 use crate::registry::{ModelVersion, Registry, Run};

@@ -73,7 +73,7 @@ impl ServedModel {
         algorithm: &str,
         cache_entries: usize,
     ) -> Result<ServedModel, ModelLoadError> {
-        let models = crate::train::TrainedModels::load(dir)?;
+        let models = crate::model::trained::TrainedModels::load(dir)?;
         let model = models
             .by_name(algorithm)
             .ok_or_else(|| ModelLoadError::UnknownAlgorithm(algorithm.to_string()))?;
@@ -241,7 +241,7 @@ impl AppState {
                 let previous = self.model().version.clone();
                 let model = Arc::new(model);
                 self.model.store(model.clone());
-                self.metrics.set_model(&model);
+                self.metrics.set_model(&model.version, &model.algorithm);
                 self.metrics.reload("success");
                 tracing::info!(from = %previous, to = %model.version, source = %model.source, "model reloaded");
                 Ok(model)
