@@ -2,7 +2,8 @@
 //!
 //! The library holds all logic so that the CLI, tests and benchmarks share it:
 //! [`ingest`] reads logs, [`sql`] understands statements, [`capture`] records
-//! a real workload from a live MySQL/MariaDB server.
+//! a real workload from a live MySQL/MariaDB server, [`cli`] holds every
+//! command's flags and body. `docs/ARCHITECTURE.md` shows the layers.
 
 pub mod analyze;
 pub mod artifact_store;
@@ -18,6 +19,7 @@ pub mod registry;
 pub mod report;
 pub mod sample;
 pub mod serve;
+pub mod signal;
 pub mod sql;
 pub mod store;
 pub mod train;

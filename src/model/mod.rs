@@ -215,28 +215,12 @@ fn per_distinct_text(
         .collect()
 }
 
-/// Maps `items` in order using every available core (scoped threads, one
-/// contiguous chunk per core).
+/// Maps `items` in order using every available core (rayon's pool; at
+/// least 64 items a task, so short lists stay on one thread).
 pub fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(items.len().div_ceil(64).max(1));
-    if threads <= 1 {
-        return items.iter().map(&f).collect();
-    }
-    let chunk = items.len().div_ceil(threads);
+    use rayon::prelude::*;
     let f = &f;
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = items
-            .chunks(chunk)
-            .map(|c| scope.spawn(move || c.iter().map(f).collect::<Vec<R>>()))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
-    })
+    items.par_iter().with_min_len(64).map(f).collect()
 }
 
 /// Turns per-column contributions into an explanation: columns with the

@@ -284,22 +284,8 @@ pub async fn run(config: ServeConfig) -> Result<ShutdownReport, ServeError> {
     start(config).await?.wait().await
 }
 
+/// A signal, or [`RunningServer::shutdown`].
 async fn shutdown_signal(mut stop: watch::Receiver<bool>) {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(e) => {
-                tracing::warn!("cannot listen for SIGTERM: {e}");
-                std::future::pending::<()>().await
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
     let requested = async {
         while stop.changed().await.is_ok() {
             if *stop.borrow() {
@@ -309,8 +295,7 @@ async fn shutdown_signal(mut stop: watch::Receiver<bool>) {
         std::future::pending::<()>().await
     };
     tokio::select! {
-        _ = ctrl_c => tracing::info!("SIGINT received"),
-        _ = term => tracing::info!("SIGTERM received"),
+        signal = crate::signal::stop_requested() => tracing::info!("{} received", signal.name()),
         _ = requested => tracing::info!("shutdown requested"),
     }
 }

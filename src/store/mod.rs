@@ -145,21 +145,15 @@ impl Db {
     }
 }
 
-/// The URL without its password, for messages and logs.
+/// The URL without its password, for messages and logs. A URL that does
+/// not parse but holds an `@` may hold credentials, so it is not shown.
 pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let userinfo = &url[scheme_end + 3..at];
-            match userinfo.find(':') {
-                Some(colon) => format!(
-                    "{}{}:***{}",
-                    &url[..scheme_end + 3],
-                    &userinfo[..colon],
-                    &url[at..]
-                ),
-                None => url.to_string(),
-            }
-        }
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => match parsed.set_password(Some("***")) {
+            Ok(()) => parsed.to_string(),
+            Err(()) => "(a URL with a password)".to_string(),
+        },
+        Err(_) if url.contains('@') => "(a URL that does not parse)".to_string(),
         _ => url.to_string(),
     }
 }
@@ -179,5 +173,13 @@ mod tests {
             "postgres://root@127.0.0.1/test"
         );
         assert_eq!(redact("sqlite://qlat.db"), "sqlite://qlat.db");
+        assert_eq!(
+            redact("mysql://app:p%40ss@127.0.0.1:3306/shop"),
+            "mysql://app:***@127.0.0.1:3306/shop"
+        );
+        assert_eq!(
+            redact("postgres://u:pw@[bad"),
+            "(a URL that does not parse)"
+        );
     }
 }

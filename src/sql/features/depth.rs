@@ -23,6 +23,29 @@ pub struct DepthBound {
     pub set_operations: usize,
 }
 
+impl DepthBound {
+    /// Why the statement must not be handed to sqlparser, if it must not.
+    pub fn exceeded(&self) -> Option<String> {
+        if self.max_parens > MAX_PAREN_DEPTH {
+            Some(format!("nesting deeper than {MAX_PAREN_DEPTH} parentheses"))
+        } else if self.div_copies > MAX_DIV_COPIES {
+            Some(format!(
+                "DIV chains too long to parse (over {MAX_DIV_COPIES} node copies)"
+            ))
+        } else if self.set_operations > MAX_SET_OPERATIONS {
+            Some(format!(
+                "more than {MAX_SET_OPERATIONS} UNION/EXCEPT/INTERSECT"
+            ))
+        } else if self.depth > MAX_EXPRESSION_DEPTH {
+            Some(format!(
+                "expressions nested deeper than {MAX_EXPRESSION_DEPTH} operators"
+            ))
+        } else {
+            None
+        }
+    }
+}
+
 /// Bounds the AST's depth from the tokens, in one linear pass, before
 /// sqlparser builds it. A binary operator is an operator token or keyword
 /// (`DIV`, `MOD`, `XOR`, `AND`, `LIKE`, `COLLATE`, `->`, `:=`, …) that

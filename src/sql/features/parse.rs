@@ -83,37 +83,8 @@ pub(super) fn analyze_inner(
     }
     let bound = expression_depth_bound(&tokens);
     f.token_count = bound.tokens;
-    if bound.max_parens > MAX_PAREN_DEPTH {
-        return unparsed(
-            body,
-            catalog,
-            f,
-            format!("nesting deeper than {MAX_PAREN_DEPTH} parentheses"),
-        );
-    }
-    if bound.div_copies > MAX_DIV_COPIES {
-        return unparsed(
-            body,
-            catalog,
-            f,
-            format!("DIV chains too long to parse (over {MAX_DIV_COPIES} node copies)"),
-        );
-    }
-    if bound.set_operations > MAX_SET_OPERATIONS {
-        return unparsed(
-            body,
-            catalog,
-            f,
-            format!("more than {MAX_SET_OPERATIONS} UNION/EXCEPT/INTERSECT"),
-        );
-    }
-    if bound.depth > MAX_EXPRESSION_DEPTH {
-        return unparsed(
-            body,
-            catalog,
-            f,
-            format!("expressions nested deeper than {MAX_EXPRESSION_DEPTH} operators"),
-        );
+    if let Some(reason) = bound.exceeded() {
+        return unparsed(body, catalog, f, reason);
     }
     let statements = match Parser::new(&dialect)
         .with_tokens_with_locations(tokens)
