@@ -10,7 +10,7 @@ pub mod artifact_store;
 pub mod capture;
 pub mod cli;
 pub mod eval;
-pub mod features;
+pub mod featurize;
 pub mod ingest;
 pub mod model;
 pub mod pipeline;

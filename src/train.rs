@@ -13,7 +13,7 @@
 
 use std::sync::Arc;
 
-use crate::features::{FeatureError, FeatureSpec, ln_seconds};
+use crate::featurize::{FeatureError, FeatureSpec, ln_seconds};
 use crate::ingest::{Event, LogKind};
 pub use crate::model::LatencyModel;
 use crate::model::Sample;

@@ -143,7 +143,7 @@ pub fn unseen_shapes_csv(unseen: &super::run::UnseenSeries) -> String {
         if v.is_empty() {
             f64::NAN
         } else {
-            crate::features::median_sorted(&v)
+            crate::featurize::median_sorted(&v)
         }
     };
     let mut table: Vec<(f64, Vec<String>)> = rows

@@ -29,7 +29,7 @@ use super::ridge::{Ridge, RidgeParams};
 use super::tiered::Tiered;
 use super::trained::TrainedModels;
 pub use super::trained::{FORMAT_VERSION, Manifest, git_commit};
-use crate::features::FeatureSpec;
+use crate::featurize::FeatureSpec;
 use crate::sql::catalog::Catalog;
 
 pub const MANIFEST_FILE: &str = "model.json";

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::{
     ClassThresholds, Contribution, LatencyModel, Prediction, argmax_class, class_probabilities_of,
 };
-use crate::features::{FeatureSpec, Featurized, HISTORY_FEATURE, ln_seconds, quantile_sorted};
+use crate::featurize::{FeatureSpec, Featurized, HISTORY_FEATURE, ln_seconds, quantile_sorted};
 use crate::model::Sample;
 use crate::sql::fingerprint::fingerprint;
 

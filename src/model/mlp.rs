@@ -48,7 +48,7 @@ use super::{
     ClassThresholds, LatencyClass, LatencyModel, Prediction, REST_APPROXIMATION, TRAINED_RANGE,
     argmax_class, keep_within, ln_range, top_contributions,
 };
-use crate::features::{FeatureSpec, Featurized};
+use crate::featurize::{FeatureSpec, Featurized};
 
 /// Riemann steps of the integrated-gradients explanation.
 pub const IG_STEPS: usize = 32;

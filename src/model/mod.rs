@@ -110,7 +110,7 @@ pub mod ridge;
 pub mod tiered;
 pub mod trained;
 
-use crate::features::{FeatureSpec, Featurized};
+use crate::featurize::{FeatureSpec, Featurized};
 
 /// Name of the explanation entry holding the features outside the top ones,
 /// so that the listed contributions still add up.

@@ -14,7 +14,7 @@ use super::{
     ClassThresholds, LatencyModel, Prediction, TRAINED_RANGE, argmax_class, class_probabilities_of,
     keep_within, ln_range, top_contributions,
 };
-use crate::features::{FeatureSpec, Featurized, quantile_sorted};
+use crate::featurize::{FeatureSpec, Featurized, quantile_sorted};
 
 /// Residual quantile points kept for intervals and class probabilities.
 const RESIDUAL_POINTS: usize = 101;

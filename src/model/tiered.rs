@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::baseline::{Baseline, history_prediction};
 use super::mlp::Mlp;
 use super::{LatencyModel, Prediction};
-use crate::features::{FeatureSpec, Featurized};
+use crate::featurize::{FeatureSpec, Featurized};
 
 /// When the history tier answers.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

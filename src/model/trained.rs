@@ -15,7 +15,7 @@ use super::mlp::{Mlp, MlpConfig};
 use super::ridge::Ridge;
 use super::tiered::{TierConfig, Tiered};
 use super::{ClassThresholds, LatencyModel, Sample};
-use crate::features::{FeatureConfig, FeatureSpec};
+use crate::featurize::{FeatureConfig, FeatureSpec};
 use std::collections::BTreeMap;
 
 /// Everything that decides what training produces. Saved in `model.json`.
@@ -41,7 +41,7 @@ pub struct TrainConfig {
     pub min_df: usize,
     /// Scale of the centred TF-IDF block relative to the standardised ones.
     pub tfidf_scale: f64,
-    /// Add fingerprint-history input features (see [`crate::features`]).
+    /// Add fingerprint-history input features (see [`crate::featurize`]).
     pub use_history: bool,
     /// Share of fingerprints trained without their history (see
     /// [`FeatureConfig::history_dropout`]); absent from older manifests.

@@ -13,7 +13,7 @@
 //! predicted ln(seconds) for a typical (one-sd) change of the feature.
 
 use super::observations::Observation;
-use crate::features::ln_seconds;
+use crate::featurize::ln_seconds;
 use crate::model::Sample;
 use crate::train::TrainedModels;
 use serde::{Deserialize, Serialize};

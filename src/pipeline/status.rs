@@ -75,7 +75,7 @@ pub async fn live_accuracy_window(db: &Db, window: i64) -> Result<LiveAccuracy, 
         .into_iter()
         .map(|(k, mut v)| {
             v.sort_by(f64::total_cmp);
-            (k, crate::features::median_sorted(&v))
+            (k, crate::featurize::median_sorted(&v))
         })
         .collect();
     let mut q = Vec::new();
@@ -83,7 +83,7 @@ pub async fn live_accuracy_window(db: &Db, window: i64) -> Result<LiveAccuracy, 
     for (k, predicted) in &preds {
         if let Some(obs) = medians.get(k) {
             q.push(q_error(*predicted, *obs));
-            ln_err += crate::features::ln_seconds(*predicted) - crate::features::ln_seconds(*obs);
+            ln_err += crate::featurize::ln_seconds(*predicted) - crate::featurize::ln_seconds(*obs);
         }
     }
     q.sort_by(f64::total_cmp);

@@ -36,7 +36,7 @@ pub const PIPELINE_METRICS: [&str; 8] = [
 ];
 
 #[derive(Clone)]
-pub struct Metrics {
+pub struct ServerMetrics {
     registry: Registry,
     pub http_requests: IntCounterVec,
     pub http_duration: HistogramVec,
@@ -92,8 +92,8 @@ impl<T> ExpectValid<T> for Result<T, prometheus::Error> {
     }
 }
 
-impl Metrics {
-    pub fn new() -> Metrics {
+impl ServerMetrics {
+    pub fn new() -> ServerMetrics {
         let r = Registry::new();
         let http_requests = register(
             &r,
@@ -269,7 +269,7 @@ impl Metrics {
         }
         let ready = int_gauge("qlat_ready", "1 when the server is ready for traffic");
         let uptime = gauge("qlat_uptime_seconds", "Seconds since the server started");
-        Metrics {
+        ServerMetrics {
             registry: r,
             http_requests,
             http_duration,
@@ -322,15 +322,15 @@ impl Metrics {
     }
 }
 
-impl Default for Metrics {
-    fn default() -> Metrics {
-        Metrics::new()
+impl Default for ServerMetrics {
+    fn default() -> ServerMetrics {
+        ServerMetrics::new()
     }
 }
 
 /// Counts and times every request by its route template (`/predict`, not
 /// the raw path, so a scanner cannot blow up the label set).
-pub async fn track(State(metrics): State<Metrics>, req: Request, next: Next) -> Response {
+pub async fn track(State(metrics): State<ServerMetrics>, req: Request, next: Next) -> Response {
     let route = req
         .extensions()
         .get::<MatchedPath>()

@@ -17,7 +17,7 @@ mod state;
 
 pub use cpu::{CpuPeakConfig, CpuSource};
 pub use error::ApiError;
-pub use metrics::Metrics;
+pub use metrics::ServerMetrics;
 pub use state::{AppState, ServedModel};
 
 use crate::store::writer::{StoreWriter, WriterConfig};
@@ -212,7 +212,7 @@ impl RunningServer {
 /// Loads the model, connects the store, binds, and serves in the
 /// background until [`RunningServer::shutdown`] or SIGTERM/SIGINT.
 pub async fn start(config: ServeConfig) -> Result<RunningServer, ServeError> {
-    let metrics = Metrics::new();
+    let metrics = ServerMetrics::new();
     let db = Db::connect(&config.database_url).await?;
     let model = state::load_current(&config, &db)
         .await

@@ -2,7 +2,7 @@
 
 use super::ServeConfig;
 use super::lanes::Lanes;
-use super::metrics::Metrics;
+use super::metrics::ServerMetrics;
 use crate::model::LatencyModel;
 use crate::model::artifact::ArtifactError;
 use crate::predict::PredictResponse;
@@ -186,7 +186,7 @@ pub struct AppState {
     model: Arc<ArcSwap<ServedModel>>,
     pub db: Db,
     pub writer: StoreWriter,
-    pub metrics: Metrics,
+    pub metrics: ServerMetrics,
     /// Where statements are analysed (off the async workers).
     pub lanes: Lanes,
     pub started: Instant,
@@ -201,7 +201,7 @@ impl AppState {
         model: ServedModel,
         db: Db,
         writer: StoreWriter,
-        metrics: Metrics,
+        metrics: ServerMetrics,
         lanes: Lanes,
     ) -> AppState {
         AppState {

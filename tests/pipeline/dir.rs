@@ -284,7 +284,7 @@ async fn directory_source_on_postgres_with_the_database_artifact_store() {
     let (obs_a, obs_b) = (same(&a.query), same(&b.query));
     let median = |mut v: Vec<f64>| {
         v.sort_by(f64::total_cmp);
-        qlat::features::median_sorted(&v)
+        qlat::featurize::median_sorted(&v)
     };
     let (ma, mb) = (median(obs_a), median(obs_b));
     qlat::store::predictions::insert_batch(
