@@ -55,15 +55,15 @@ fn shown(text: &str) -> Markup {
 /// The text as a plain string with each hidden control written `<U+XXXX>`
 /// (for attributes).
 fn visible(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if is_hidden_control(c) {
-                format!("<U+{:04X}>", c as u32)
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if is_hidden_control(c) {
+            out.push_str(&format!("<U+{:04X}>", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn link(req: &PageRequest, page: i64) -> String {

@@ -153,15 +153,6 @@ pub async fn insert_dead_letter(
     Ok(())
 }
 
-/// How many predictions were dead-lettered.
-pub async fn dead_letter_count(db: &Db) -> Result<i64, StoreError> {
-    let sql = "SELECT COUNT(*) AS n FROM prediction_dead_letters";
-    Ok(match db {
-        Db::Sqlite(pool) => sqlx::query(sql).fetch_one(pool).await?.try_get("n")?,
-        Db::Postgres(pool) => sqlx::query(sql).fetch_one(pool).await?.try_get("n")?,
-    })
-}
-
 impl ListFilter {
     /// The indexed key the filter reads by: a query ID as given, or the
     /// query ID of a fingerprint text (its MD5, as pt-query-digest's) plus

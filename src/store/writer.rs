@@ -133,7 +133,8 @@ pub struct StoreWriter {
 impl StoreWriter {
     /// Starts the writer task on the current runtime. Spools left by
     /// processes that died are replayed first thing.
-    pub fn start(db: Db, config: WriterConfig, metrics: WriterMetrics) -> StoreWriter {
+    pub fn start(db: Db, mut config: WriterConfig, metrics: WriterMetrics) -> StoreWriter {
+        config.max_batch = config.max_batch.max(1);
         let (tx, rx) = mpsc::channel(config.queue_capacity.max(1));
         let healthy = Arc::new(AtomicBool::new(true));
         let queue_capacity = config.queue_capacity.max(1);
@@ -270,7 +271,7 @@ impl Task {
                 self.replay_step().await;
             }
             msgs.clear();
-            while msgs.len() < self.config.max_batch.max(1) {
+            while msgs.len() < self.config.max_batch {
                 match self.rx.try_recv() {
                     Ok(m) => msgs.push(m),
                     Err(_) => break,
@@ -279,7 +280,7 @@ impl Task {
             if msgs.is_empty() {
                 let wait = self.replay_wait();
                 tokio::select! {
-                    n = self.rx.recv_many(&mut msgs, self.config.max_batch.max(1)) => {
+                    n = self.rx.recv_many(&mut msgs, self.config.max_batch) => {
                         if n == 0 {
                             return;
                         }
@@ -494,7 +495,7 @@ impl Task {
     /// processes). Leaving outage mode is decided here: a replay that
     /// writes is the proof that the database takes writes again.
     async fn replay_step(&mut self) {
-        let max = self.config.max_batch.max(1);
+        let max = self.config.max_batch;
         if let Some(spool) = self.spool.as_mut()
             && spool.pending() > 0
         {
@@ -508,24 +509,20 @@ impl Task {
             };
             let n = lines.len();
             if self.replay_lines(lines).await {
-                if let Some(spool) = self.spool.as_mut() {
-                    if let Err(e) = spool.replayed(offset, n) {
-                        tracing::error!(error = %e, "truncating the replayed spool failed");
-                    }
-                    self.metrics.buffered.set(spool.pending() as i64);
+                if let Some(spool) = self.spool.as_mut()
+                    && let Err(e) = spool.replayed(offset, n)
+                {
+                    tracing::error!(error = %e, "truncating the replayed spool failed");
                 }
                 self.recovered();
             }
             return;
         }
-        if !self.orphans_checked || self.outage {
-            if self.replay_orphans().await {
-                self.orphans_checked = true;
-                self.recovered();
-            }
-            return;
+        // `replay_due` holds, so orphans are unchecked or we are in outage.
+        if self.replay_orphans().await {
+            self.orphans_checked = true;
+            self.recovered();
         }
-        self.recovered();
     }
 
     /// Replays every orphan spool completely; false when the database
@@ -536,7 +533,7 @@ impl Task {
         };
         for mut orphan in Orphan::find(&dir) {
             loop {
-                let (lines, offset) = match orphan.read_batch(self.config.max_batch.max(1)) {
+                let (lines, offset) = match orphan.read_batch(self.config.max_batch) {
                     Ok(x) => x,
                     Err(e) => {
                         tracing::error!(error = %e, "reading an orphan spool failed");

@@ -203,14 +203,8 @@ pub(super) fn is_binary_operator(token: &Token) -> bool {
 /// placeholder (and `)` / `END`, handled by the caller).
 pub(super) fn ends_operand(token: &Token) -> bool {
     match token {
-        Token::Word(w) => {
-            w.quote_style.is_some()
-                || matches!(
-                    w.keyword,
-                    Keyword::NoKeyword | Keyword::NULL | Keyword::TRUE | Keyword::FALSE
-                )
-                || !is_binary_operator(token)
-        }
+        // Names, quoted names, NULL/TRUE/FALSE and other keywords.
+        Token::Word(_) => !is_binary_operator(token),
         Token::Number(..) | Token::Placeholder(_) => true,
         other => is_string_literal(other),
     }
