@@ -8,6 +8,7 @@
 //! models are measured by exactly the same code.
 
 pub mod metrics;
+pub mod plots;
 pub mod report;
 pub mod run;
 pub mod split;
