@@ -11,7 +11,7 @@ async fn main() -> std::process::ExitCode {
     match qlat::cli::run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("qlat: error: {e:#}");
+            eprintln!("qlat: error: {}", qlat::cli::error_report(&e));
             std::process::ExitCode::FAILURE
         }
     }

@@ -34,10 +34,6 @@ use std::sync::Arc;
 use crate::model::artifact::{MANIFEST_FILE, Manifest};
 use crate::store::StoreError;
 
-/// Where artifacts go when nothing is configured: beside the working
-/// directory, next to the default SQLite database.
-pub const DEFAULT_ARTIFACT_STORE: &str = "artifacts/store";
-
 /// A stream of chunks to write; an `Err` item aborts the write.
 pub type ByteStream<'a> = BoxStream<'a, Result<Bytes, std::io::Error>>;
 

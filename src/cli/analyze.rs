@@ -1,7 +1,8 @@
 //! `qlat analyze` and `qlat fingerprint`: the workload profile and the
 //! pt-query-digest fingerprints.
 
-use super::{CatalogArgs, OutputFormat, load_catalog};
+use super::{CatalogArgs, OutputFormat};
+use crate::sql::catalog::Catalog;
 use anyhow::Context;
 use clap::Args;
 use std::io::{BufRead, Write};
@@ -10,16 +11,17 @@ use std::path::PathBuf;
 #[derive(Args, Debug)]
 pub struct AnalyzeArgs {
     /// Log files or directories (slow log, general log, JSON exports).
-    #[arg(default_value = "data")]
+    #[arg(required = true)]
     pub inputs: Vec<PathBuf>,
     /// `text` prints a summary; `json` prints the full analysis object.
     #[arg(long, default_value = "text")]
     pub format: OutputFormat,
-    /// Folder for report.html and the charts (SVG and PNG).
-    #[arg(long, default_value = "report")]
-    pub out: PathBuf,
-    /// Do not write the report folder.
+    /// Write report.html and the charts (SVG and PNG) into this folder
+    /// (nothing is written without it).
     #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Write no report folder (the default; kept for scripts that say so).
+    #[arg(long, hide = true, conflicts_with = "out")]
     pub no_report: bool,
     #[command(flatten)]
     pub catalog: CatalogArgs,
@@ -38,9 +40,8 @@ pub struct FingerprintArgs {
     pub jsonl: bool,
 }
 
-pub fn analyze(a: AnalyzeArgs) -> anyhow::Result<()> {
-    let catalog = load_catalog(&a.catalog)?;
-    let analysis = crate::analyze::analyze_paths(&a.inputs, &catalog)?;
+pub fn analyze(a: AnalyzeArgs, catalog: &Catalog) -> anyhow::Result<()> {
+    let analysis = crate::analyze::analyze_paths(&a.inputs, catalog)?;
     let mut stdout = std::io::stdout().lock();
     match a.format {
         OutputFormat::Json => {
@@ -55,13 +56,19 @@ pub fn analyze(a: AnalyzeArgs) -> anyhow::Result<()> {
             )?;
         }
     }
-    if !a.no_report {
-        let files = crate::report::write_report(&analysis, &a.out)?;
-        tracing::info!(
-            files = files.len(),
-            "report written to {}",
-            a.out.join("report.html").display()
-        );
+    match &a.out {
+        Some(out) => {
+            let files = crate::report::write_report(&analysis, out)?;
+            tracing::info!(
+                files = files.len(),
+                "report written to {}",
+                out.join("report.html").display()
+            );
+        }
+        None if a.format == OutputFormat::Text && !a.no_report => {
+            tracing::info!("add --out DIR for report.html with the charts");
+        }
+        None => {}
     }
     Ok(())
 }

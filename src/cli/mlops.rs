@@ -13,8 +13,9 @@ use std::time::Duration;
 #[derive(Args, Debug)]
 pub struct RegistryDbArgs {
     /// Database holding runs, models and observations (the predictions'
-    /// database): sqlite://FILE or postgres://…
-    #[arg(long, env = "QLAT_DATABASE_URL", default_value = crate::store::DEFAULT_DATABASE_URL, hide_env_values = true)]
+    /// database): sqlite://FILE or postgres://…; by default the per-user
+    /// database `qlat serve` and `qlat pipeline` use.
+    #[arg(long, env = "QLAT_DATABASE_URL", default_value_t = crate::paths::default_database_url(), hide_env_values = true)]
     pub database_url: String,
 }
 
@@ -27,14 +28,15 @@ pub struct PipelineArgs {
     #[arg(long, default_value = "2m", value_parser = humantime::parse_duration, conflicts_with = "once")]
     pub every: Duration,
     /// Log files/directory, or a live server (mysql://user@host:3306/db:
-    /// reads mysql.slow_log, only statements run in db when given).
-    #[arg(long, env = "QLAT_PIPELINE_SOURCE", default_value = "data")]
+    /// reads mysql.slow_log, only statements run in db when given; the
+    /// schema is then read from that server unless --schema says otherwise).
+    #[arg(long, env = "QLAT_PIPELINE_SOURCE")]
     pub source: String,
     #[command(flatten)]
     pub db: RegistryDbArgs,
     /// Where models, datasets and reports go: a directory, file:///dir,
     /// s3://bucket/prefix (AWS_* variables) or sqlite:// / postgres://.
-    #[arg(long, env = "QLAT_ARTIFACT_STORE", default_value = crate::artifact_store::DEFAULT_ARTIFACT_STORE, hide_env_values = true)]
+    #[arg(long, env = "QLAT_ARTIFACT_STORE", default_value_t = crate::paths::default_artifact_store(), hide_env_values = true)]
     pub artifact_store: String,
     /// Server base URL to POST /admin/reload after a promotion; repeatable.
     #[arg(long, env = "QLAT_NOTIFY_URLS", value_delimiter = ',')]
@@ -113,13 +115,36 @@ async fn connect(url: &str) -> anyhow::Result<Db> {
     Ok(Db::connect(url).await?)
 }
 
+/// The database of `runs`, `models` and `promote`, which read what the
+/// pipeline wrote and never create one.
+async fn connect_existing(url: &str) -> anyhow::Result<Db> {
+    Ok(Db::connect_existing(url).await?)
+}
+
 pub async fn pipeline(a: PipelineArgs) -> anyhow::Result<()> {
-    let catalog = load_catalog(&a.catalog)?;
+    let source = Source::parse(&a.source);
+    // A server URL naming a database is where the schema is too.
+    let server = match &source {
+        Source::MySql { url } if crate::schema::live::database_of(url).is_some() => {
+            Some(url.as_str())
+        }
+        _ => None,
+    };
+    let inputs: Vec<std::path::PathBuf> = match &source {
+        Source::Paths(paths) => paths.clone(),
+        Source::MySql { .. } => Vec::new(),
+    };
+    let fallback = super::SchemaFallback {
+        server,
+        inputs: &inputs,
+        warn_if_none: true,
+    };
+    let catalog = load_catalog(&a.catalog, fallback).await?;
     let db = connect(&a.db.database_url).await?;
     let store = crate::artifact_store::open(&a.artifact_store)
         .await
         .with_context(|| format!("artifact store {}", crate::store::redact(&a.artifact_store)))?;
-    let mut config = PipelineConfig::new(Source::parse(&a.source), catalog);
+    let mut config = PipelineConfig::new(source, catalog);
     config.train.seed = a.seed;
     if let Some(e) = a.epochs {
         config.train.epochs_max = e;
@@ -205,7 +230,7 @@ fn num(v: Option<&serde_json::Value>, digits: usize) -> String {
 }
 
 pub async fn runs(a: RunsArgs) -> anyhow::Result<()> {
-    let registry = Registry::new(connect(&a.db.database_url).await?);
+    let registry = Registry::new(connect_existing(&a.db.database_url).await?);
     let runs = registry.list_runs(a.limit).await?;
     let mut out = std::io::stdout().lock();
     if a.format == OutputFormat::Json {
@@ -244,7 +269,7 @@ pub async fn runs(a: RunsArgs) -> anyhow::Result<()> {
 }
 
 pub async fn models(a: ModelsArgs) -> anyhow::Result<()> {
-    let registry = Registry::new(connect(&a.db.database_url).await?);
+    let registry = Registry::new(connect_existing(&a.db.database_url).await?);
     let models = registry.list_models().await?;
     let mut out = std::io::stdout().lock();
     if a.format == OutputFormat::Json {
@@ -279,7 +304,7 @@ pub async fn models(a: ModelsArgs) -> anyhow::Result<()> {
 }
 
 pub async fn promote(a: PromoteArgs) -> anyhow::Result<()> {
-    let registry = Registry::new(connect(&a.db.database_url).await?);
+    let registry = Registry::new(connect_existing(&a.db.database_url).await?);
     let moved = registry.promote(&a.version).await?;
     println!(
         "production: {} -> {}",

@@ -10,8 +10,8 @@ mod serve;
 
 pub use capture::ServerArgs;
 
+use crate::schema::SchemaSource;
 use crate::sql::catalog::Catalog;
-use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -75,14 +75,25 @@ pub enum Command {
 }
 
 /// The schema statements are resolved against.
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone, Default)]
 pub struct CatalogArgs {
-    /// Schema DDL.
-    #[arg(long, default_value = "data/tpch.sql")]
-    pub schema: PathBuf,
-    /// capture.json with table row counts (used when the file exists).
-    #[arg(long, default_value = "data/capture.json")]
-    pub capture_meta: PathBuf,
+    /// The schema: a DDL or `mysqldump --no-data` file, or a live server
+    /// mysql://user@host:port/db (read-only, from information_schema);
+    /// repeat for several databases. Without it, table sizes, keys and
+    /// statistics are unknown and access paths are guessed.
+    #[arg(long = "schema", env = "QLAT_SCHEMA", value_delimiter = ',')]
+    pub schema: Vec<String>,
+    /// capture.json with table row counts and column statistics (default:
+    /// a capture.json beside the first schema file, when there is one).
+    #[arg(long)]
+    pub capture_meta: Option<PathBuf>,
+}
+
+impl CatalogArgs {
+    /// Whether any schema or statistics were given.
+    pub fn is_given(&self) -> bool {
+        !self.schema.is_empty() || self.capture_meta.is_some()
+    }
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq)]
@@ -104,24 +115,94 @@ pub fn init_tracing(format: LogFormat) {
     }
 }
 
-pub fn load_catalog(args: &CatalogArgs) -> anyhow::Result<Catalog> {
-    let (schema, capture_meta) = (&args.schema, &args.capture_meta);
-    let ddl = std::fs::read_to_string(schema)
-        .with_context(|| format!("cannot read the schema {}", schema.display()))?;
-    let mut catalog = Catalog::from_ddl(&ddl).with_context(|| format!("{}", schema.display()))?;
-    if capture_meta.exists() {
-        crate::capture::stats::apply_meta(&mut catalog, capture_meta)?;
+/// Where a command's schema may come from besides `--schema`.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SchemaFallback<'a> {
+    /// The server the command reads its logs from (a URL naming a database).
+    pub server: Option<&'a str>,
+    /// The command's log inputs: a DDL `*.sql` file directly inside an input
+    /// directory is the schema (`data/tpch.sql` beside the TPC-H logs).
+    pub inputs: &'a [PathBuf],
+    /// Say once what an empty catalog leaves unknown.
+    pub warn_if_none: bool,
+}
+
+/// The catalog `args` describe; without a schema, the first of `fallback`'s
+/// sources, else an empty catalog.
+pub async fn load_catalog(
+    args: &CatalogArgs,
+    fallback: SchemaFallback<'_>,
+) -> anyhow::Result<Catalog> {
+    let mut sources: Vec<SchemaSource> =
+        args.schema.iter().map(|s| SchemaSource::parse(s)).collect();
+    if sources.is_empty() {
+        if let Some(url) = fallback.server {
+            sources.push(SchemaSource::Server(url.to_owned()));
+        } else if let Some(file) = crate::schema::find_in(fallback.inputs) {
+            sources.push(SchemaSource::File(file));
+        }
+    }
+    let warn_if_none = fallback.warn_if_none;
+    let catalog = crate::schema::load(&sources, args.capture_meta.as_deref()).await?;
+    if sources.is_empty() && warn_if_none {
+        tracing::warn!("no --schema: {}", crate::schema::unknown_without_catalog());
+    } else if !sources.is_empty() {
+        let names: Vec<String> = sources.iter().map(ToString::to_string).collect();
+        tracing::info!(
+            tables = catalog.tables.len(),
+            databases = %catalog.databases().join(", "),
+            "schema from {}",
+            names.join(", ")
+        );
     }
     Ok(catalog)
 }
 
+/// An error and its causes on one line, each cause once: a cause whose text
+/// the message before it already holds is not repeated.
+pub fn error_report(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if text.is_empty() || out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
+}
+
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Analyze(a) => analyze::analyze(a),
+        Command::Analyze(a) => {
+            let fallback = SchemaFallback {
+                inputs: &a.inputs,
+                ..SchemaFallback::default()
+            };
+            let catalog = load_catalog(&a.catalog, fallback).await?;
+            analyze::analyze(a, &catalog)
+        }
         Command::Fingerprint(a) => analyze::fingerprint(a),
-        Command::Train(a) => model::train(a),
-        Command::Eval(a) => model::eval(a),
-        Command::Predict(a) => model::predict(a),
+        Command::Train(a) => {
+            let fallback = SchemaFallback {
+                inputs: &a.inputs,
+                warn_if_none: true,
+                ..SchemaFallback::default()
+            };
+            let catalog = load_catalog(&a.catalog, fallback).await?;
+            model::train(a, catalog)
+        }
+        Command::Eval(a) => {
+            let catalog = model::schema_override(&a.model).await?;
+            model::eval(a, catalog)
+        }
+        Command::Predict(a) => {
+            let catalog = model::schema_override(&a.model).await?;
+            model::predict(a, catalog)
+        }
         Command::Serve(config) => serve::serve(config).await,
         Command::Healthcheck(a) => serve::healthcheck(a).await,
         Command::Pipeline(a) => mlops::pipeline(a).await,

@@ -1,20 +1,21 @@
 //! `qlat train`, `qlat eval` and `qlat predict`: fitting, scoring and
 //! asking the latency models.
 
-use super::{CatalogArgs, OutputFormat, load_catalog};
+use super::{CatalogArgs, OutputFormat};
 use anyhow::Context;
 use clap::Args;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 #[derive(Args, Debug)]
 pub struct TrainArgs {
     /// Slow-log files or directories to learn from.
-    #[arg(default_value = "data")]
+    #[arg(required = true)]
     pub inputs: Vec<PathBuf>,
-    /// Artifact directory to write.
-    #[arg(long, env = "QLAT_ARTIFACTS", default_value = "artifacts")]
-    pub out: PathBuf,
+    /// Model directory to write (default: the per-user model directory,
+    /// which `predict`, `eval` and `serve` then use without flags).
+    #[arg(long = "model", visible_alias = "out", env = "QLAT_ARTIFACTS")]
+    pub out: Option<PathBuf>,
     #[command(flatten)]
     pub catalog: CatalogArgs,
     /// Seed for initialisation, batching and splits.
@@ -77,14 +78,37 @@ pub struct PredictArgs {
 /// Which saved model to use, and how to print its answer.
 #[derive(Args, Debug)]
 pub struct ModelArgs {
-    /// Artifact directory written by `qlat train`.
-    #[arg(long = "model", env = "QLAT_ARTIFACTS", default_value = "artifacts")]
-    pub dir: PathBuf,
+    /// Model directory written by `qlat train` (default: the per-user
+    /// model, one installed beside the binary, else the built-in model).
+    #[arg(long = "model", visible_alias = "artifacts", env = "QLAT_ARTIFACTS")]
+    pub dir: Option<PathBuf>,
+    /// Resolve statements against this schema instead of the one the model
+    /// was trained with: a DDL / mysqldump file or mysql://user@host:port/db;
+    /// repeatable.
+    #[arg(long = "schema", env = "QLAT_SCHEMA", value_delimiter = ',')]
+    pub schema: Vec<String>,
     /// Which of the saved models: mlp, ridge, baseline, tiered.
     #[arg(long, default_value = "mlp")]
     pub algorithm: String,
+    /// `text` for people, `json` for the service's answer object.
     #[arg(long, default_value = "text")]
     pub format: OutputFormat,
+}
+
+/// The catalog `--schema` names for a saved model, if any.
+pub async fn schema_override(
+    a: &ModelArgs,
+) -> anyhow::Result<Option<crate::sql::catalog::Catalog>> {
+    if a.schema.is_empty() {
+        return Ok(None);
+    }
+    let args = super::CatalogArgs {
+        schema: a.schema.clone(),
+        capture_meta: None,
+    };
+    Ok(Some(
+        super::load_catalog(&args, super::SchemaFallback::default()).await?,
+    ))
 }
 
 fn read_samples(inputs: &[PathBuf]) -> anyhow::Result<Vec<crate::model::Sample>> {
@@ -118,9 +142,12 @@ fn read_samples(inputs: &[PathBuf]) -> anyhow::Result<Vec<crate::model::Sample>>
     Ok(samples)
 }
 
-pub fn train(a: TrainArgs) -> anyhow::Result<()> {
+pub fn train(a: TrainArgs, catalog: crate::sql::catalog::Catalog) -> anyhow::Result<()> {
     use crate::eval::run::{EvalConfig, Models, evaluate_models, predictor};
-    let catalog = load_catalog(&a.catalog)?;
+    let out = a
+        .out
+        .clone()
+        .unwrap_or_else(crate::paths::default_model_dir);
     let samples = read_samples(&a.inputs)?;
     anyhow::ensure!(
         (0.0..1.0).contains(&a.history_dropout),
@@ -199,7 +226,7 @@ pub fn train(a: TrainArgs) -> anyhow::Result<()> {
             "Statements that took >= 10 ms\n{}",
             crate::eval::report::table(&evaluation.results, true)
         );
-        let report_dir = a.out.join("eval");
+        let report_dir = out.join("eval");
         let files = crate::eval::report::write_report(
             &evaluation.results,
             &evaluation.per_sample,
@@ -216,11 +243,11 @@ pub fn train(a: TrainArgs) -> anyhow::Result<()> {
     let mut models = crate::train::fit_all(&samples, &catalog, &cfg)?;
     let fit_secs = fit_started.elapsed().as_secs_f64();
     models.manifest.metrics = metrics;
-    models.save(&a.out)?;
+    models.save(&out)?;
     println!(
         "saved model {} to {} (final fit {:.1} s, total {:.1} s)",
         models.manifest.model_version,
-        a.out.display(),
+        out.display(),
         fit_secs,
         started.elapsed().as_secs_f64()
     );
@@ -234,8 +261,25 @@ struct Loaded {
     thresholds: crate::model::ClassThresholds,
 }
 
-fn load_model(dir: &Path, algorithm: &str) -> anyhow::Result<Loaded> {
-    let models = crate::train::TrainedModels::load(dir)?;
+fn load_model(
+    a: &ModelArgs,
+    catalog: Option<crate::sql::catalog::Catalog>,
+) -> anyhow::Result<Loaded> {
+    let location = crate::model::location::ModelLocation::resolve(a.dir.as_deref());
+    let algorithm = a.algorithm.as_str();
+    let models = location.load(catalog).with_context(|| {
+        format!("loading the model {location} (choose one with --model or QLAT_ARTIFACTS)")
+    })?;
+    eprintln!(
+        "model: {location}, version {}",
+        models.manifest.model_version
+    );
+    if models.spec.catalog().tables.is_empty() {
+        eprintln!(
+            "note: no schema (trained without one; give --schema): {}",
+            crate::schema::unknown_without_catalog()
+        );
+    }
     let version = models.manifest.model_version.clone();
     let thresholds = models.manifest.class_thresholds;
     let model = models.by_name(algorithm).with_context(|| {
@@ -248,12 +292,12 @@ fn load_model(dir: &Path, algorithm: &str) -> anyhow::Result<Loaded> {
     })
 }
 
-pub fn eval(a: EvalArgs) -> anyhow::Result<()> {
+pub fn eval(a: EvalArgs, catalog: Option<crate::sql::catalog::Catalog>) -> anyhow::Result<()> {
     let Loaded {
         model,
         version,
         thresholds,
-    } = load_model(&a.model.dir, &a.model.algorithm)?;
+    } = load_model(&a.model, catalog)?;
     let samples = read_samples(&a.inputs)?;
     let sqls: Vec<&str> = samples.iter().map(|s| s.sql.as_str()).collect();
     let preds = crate::eval::run::predictor(model).predict_batch(&sqls);
@@ -292,9 +336,12 @@ pub fn eval(a: EvalArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn predict(a: PredictArgs) -> anyhow::Result<()> {
+pub fn predict(
+    a: PredictArgs,
+    catalog: Option<crate::sql::catalog::Catalog>,
+) -> anyhow::Result<()> {
     anyhow::ensure!(!a.query.trim().is_empty(), "the statement is empty");
-    let Loaded { model, version, .. } = load_model(&a.model.dir, &a.model.algorithm)?;
+    let Loaded { model, version, .. } = load_model(&a.model, catalog)?;
     let response =
         crate::predict::PredictResponse::new(&a.query, model.predict(&a.query), &version);
     let mut stdout = std::io::stdout().lock();

@@ -115,8 +115,9 @@ pub fn read_from<R: BufRead + Send + 'static>(reader: R, source: &Path, format: 
 ///
 /// A directory stands for the log files directly inside it, in name order
 /// (no recursion, so a data folder's subfolders of models or plots are not
-/// read). Inside a directory, hidden files, `*.md` files and `capture.json`
-/// (the capture's metadata, written next to its logs) are passed over, and
+/// read). Inside a directory, hidden files, `*.md` files, `*.sql` schema
+/// files and `capture.json` (the capture's metadata, written next to its
+/// logs) are passed over, and
 /// any other file that is not a log is skipped with a warning, because data
 /// folders routinely hold notes and schemas. A file named explicitly that
 /// is not a log is an error: the user asked for it. All formats are
@@ -179,5 +180,5 @@ fn passed_over(path: &Path) -> bool {
         || name == "capture.json"
         || path
             .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("md"))
+            .is_some_and(|e| e.eq_ignore_ascii_case("md") || e.eq_ignore_ascii_case("sql"))
 }

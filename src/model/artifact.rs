@@ -40,6 +40,26 @@ pub const TOKENIZER_FILE: &str = "tokenizer.json";
 pub const FEATURE_SPEC_FILE: &str = "feature_spec.json";
 pub const CATALOG_FILE: &str = "catalog.json";
 
+/// The shipped model's files, compiled in.
+const BUILTIN: [(&str, &[u8]); 7] = [
+    (MANIFEST_FILE, include_bytes!("../../artifacts/model.json")),
+    (MLP_FILE, include_bytes!("../../artifacts/mlp.safetensors")),
+    (RIDGE_FILE, include_bytes!("../../artifacts/ridge.json")),
+    (
+        BASELINE_FILE,
+        include_bytes!("../../artifacts/baseline.json"),
+    ),
+    (
+        TOKENIZER_FILE,
+        include_bytes!("../../artifacts/tokenizer.json"),
+    ),
+    (
+        FEATURE_SPEC_FILE,
+        include_bytes!("../../artifacts/feature_spec.json"),
+    ),
+    (CATALOG_FILE, include_bytes!("../../artifacts/catalog.json")),
+];
+
 /// Every file besides the manifest, in write order.
 pub const FILES: [&str; 6] = [
     MLP_FILE,
@@ -146,6 +166,16 @@ impl TrainedModels {
     /// Loads models saved by [`TrainedModels::save`], verifying the format
     /// version and every file's checksum first.
     pub fn load(dir: &Path) -> Result<TrainedModels, ArtifactError> {
+        TrainedModels::load_from_dir(dir, None)
+    }
+
+    /// [`TrainedModels::load`], resolving statements against `catalog`
+    /// instead of the schema snapshot saved with the model when one is given
+    /// (a model applied to another database).
+    pub fn load_from_dir(
+        dir: &Path,
+        catalog: Option<Catalog>,
+    ) -> Result<TrainedModels, ArtifactError> {
         let read = |file: &str| -> Result<Vec<u8>, ArtifactError> {
             std::fs::read(dir.join(file)).map_err(|source| {
                 if source.kind() == std::io::ErrorKind::NotFound {
@@ -161,6 +191,33 @@ impl TrainedModels {
                 }
             })
         };
+        TrainedModels::load_with(read, catalog)
+    }
+
+    /// The model compiled into the binary (the one `artifacts/` held when it
+    /// was built), so `qlat predict` and `qlat serve` answer from any
+    /// directory without flags.
+    pub fn load_builtin(catalog: Option<Catalog>) -> Result<TrainedModels, ArtifactError> {
+        TrainedModels::load_with(
+            |file| {
+                BUILTIN
+                    .iter()
+                    .find(|(name, _)| *name == file)
+                    .map(|(_, bytes)| bytes.to_vec())
+                    .ok_or_else(|| ArtifactError::Missing {
+                        dir: PathBuf::from("(built-in model)"),
+                        file: file.to_owned(),
+                    })
+            },
+            catalog,
+        )
+    }
+
+    /// Loads from whatever `read` returns for each file name.
+    fn load_with(
+        read: impl Fn(&str) -> Result<Vec<u8>, ArtifactError>,
+        catalog_override: Option<Catalog>,
+    ) -> Result<TrainedModels, ArtifactError> {
         let manifest_bytes = read(MANIFEST_FILE)?;
         // Check the version before the full schema, so an artifact of
         // another layout is reported as incompatible, not as garbage.
@@ -196,7 +253,10 @@ impl TrainedModels {
         }
         let get = |file: &str| contents.get(file).map(Vec::as_slice).unwrap_or_default();
 
-        let catalog: Catalog = parse(CATALOG_FILE, get(CATALOG_FILE))?;
+        let catalog: Catalog = match catalog_override {
+            Some(c) => c,
+            None => parse(CATALOG_FILE, get(CATALOG_FILE))?,
+        };
         let tokenizer = tokenizers::Tokenizer::from_bytes(get(TOKENIZER_FILE))
             .map_err(|e| invalid(TOKENIZER_FILE, e))?;
         let mut spec: FeatureSpec = parse(FEATURE_SPEC_FILE, get(FEATURE_SPEC_FILE))?;

@@ -20,8 +20,9 @@ pub use error::ApiError;
 pub use metrics::ServerMetrics;
 pub use state::{AppState, ServedModel};
 
+use crate::sql::catalog::Catalog;
 use crate::store::writer::{StoreWriter, WriterConfig};
-use crate::store::{DEFAULT_DATABASE_URL, Db, StoreError};
+use crate::store::{Db, StoreError};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -35,15 +36,24 @@ pub struct ServeConfig {
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, env = "QLAT_ADDR", default_value = "127.0.0.1:8080")]
     pub addr: SocketAddr,
-    /// Model artifact directory written by `qlat train`.
-    #[arg(long, env = "QLAT_ARTIFACTS", default_value = "artifacts")]
-    pub artifacts: PathBuf,
+    /// Model directory written by `qlat train` (default: the per-user
+    /// model, one installed beside the binary, else the built-in model).
+    #[arg(long = "model", visible_alias = "artifacts", env = "QLAT_ARTIFACTS")]
+    pub artifacts: Option<PathBuf>,
+    /// Resolve statements against this schema instead of the one the model
+    /// was trained with: a DDL / mysqldump file or mysql://user@host:port/db
+    /// (read once at start); repeatable.
+    #[arg(long = "schema", env = "QLAT_SCHEMA", value_delimiter = ',')]
+    pub schema: Vec<String>,
+    /// The catalog `--schema` describes, read by [`start`].
+    #[arg(skip)]
+    pub catalog: Option<Arc<Catalog>>,
     /// Which saved model answers: mlp, ridge, baseline or tiered.
     #[arg(long, env = "QLAT_ALGORITHM", default_value = "mlp")]
     pub algorithm: String,
     /// Where predictions are stored: sqlite://FILE (embedded) or
     /// postgres://… (shared by several replicas).
-    #[arg(long, env = "QLAT_DATABASE_URL", default_value = DEFAULT_DATABASE_URL, hide_env_values = true)]
+    #[arg(long, env = "QLAT_DATABASE_URL", default_value_t = crate::paths::default_database_url(), hide_env_values = true)]
     pub database_url: String,
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "QLAT_MAX_BODY_BYTES", default_value_t = 1 << 20)]
@@ -88,7 +98,7 @@ pub struct ServeConfig {
     /// database URL). When the registry names a production model, the
     /// server answers with it, at start and on every reload; otherwise with
     /// `--artifacts`.
-    #[arg(long, env = "QLAT_ARTIFACT_STORE", default_value = crate::artifact_store::DEFAULT_ARTIFACT_STORE, hide_env_values = true)]
+    #[arg(long, env = "QLAT_ARTIFACT_STORE", default_value_t = crate::paths::default_artifact_store(), hide_env_values = true)]
     pub artifact_store: String,
     /// Local copy of the production model downloaded from the store.
     #[arg(long, env = "QLAT_MODEL_CACHE", default_value_os_t = std::env::temp_dir().join("qlat-models"))]
@@ -160,6 +170,8 @@ pub enum ServeError {
     },
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Schema(#[from] crate::schema::SchemaError),
     #[error("listening on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -211,7 +223,15 @@ impl RunningServer {
 
 /// Loads the model, connects the store, binds, and serves in the
 /// background until [`RunningServer::shutdown`] or SIGTERM/SIGINT.
-pub async fn start(config: ServeConfig) -> Result<RunningServer, ServeError> {
+pub async fn start(mut config: ServeConfig) -> Result<RunningServer, ServeError> {
+    if !config.schema.is_empty() && config.catalog.is_none() {
+        let sources: Vec<_> = config
+            .schema
+            .iter()
+            .map(|s| crate::schema::SchemaSource::parse(s))
+            .collect();
+        config.catalog = Some(Arc::new(crate::schema::load(&sources, None).await?));
+    }
     let metrics = ServerMetrics::new();
     let db = Db::connect(&config.database_url).await?;
     let model = state::load_current(&config, &db)

@@ -5,11 +5,13 @@ use super::lanes::Lanes;
 use super::metrics::ServerMetrics;
 use crate::model::LatencyModel;
 use crate::model::artifact::ArtifactError;
+use crate::model::location::ModelLocation;
 use crate::predict::PredictResponse;
+use crate::sql::catalog::Catalog;
 use crate::store::Db;
 use crate::store::writer::StoreWriter;
 use arc_swap::ArcSwap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -69,11 +71,12 @@ pub const ANSWER_CACHE_BYTES: u64 = 32 << 20;
 
 impl ServedModel {
     pub fn load(
-        dir: &Path,
+        location: &ModelLocation,
         algorithm: &str,
         cache_entries: usize,
+        catalog: Option<&Catalog>,
     ) -> Result<ServedModel, ModelLoadError> {
-        let models = crate::model::trained::TrainedModels::load(dir)?;
+        let models = location.load(catalog.cloned())?;
         let model = models
             .by_name(algorithm)
             .ok_or_else(|| ModelLoadError::UnknownAlgorithm(algorithm.to_string()))?;
@@ -81,7 +84,7 @@ impl ServedModel {
             model,
             version: models.manifest.model_version.clone(),
             algorithm: algorithm.to_string(),
-            source: dir.display().to_string(),
+            source: location.to_string(),
             cache: (cache_entries > 0).then(|| {
                 quick_cache::sync::Cache::with_weighter(
                     cache_entries,
@@ -126,9 +129,13 @@ pub async fn load_current(
         match production_dir(config, db).await {
             Ok(Some((version, dir, algorithm))) => {
                 let cache = config.cache_entries;
+                let catalog = config.catalog.clone();
                 let loaded = tokio::task::spawn_blocking({
-                    let dir = dir.clone();
-                    move || ServedModel::load(&dir, &algorithm, cache)
+                    let location = ModelLocation::Dir {
+                        path: dir.clone(),
+                        how: "registry production",
+                    };
+                    move || ServedModel::load(&location, &algorithm, cache, catalog.as_deref())
                 })
                 .await
                 .map_err(|e| (dir.clone(), ModelLoadError::Registry(e.to_string())))?;
@@ -148,14 +155,18 @@ pub async fn load_current(
             }
         }
     }
-    let (dir, algorithm, cache) = (
-        config.artifacts.clone(),
+    let location = ModelLocation::resolve(config.artifacts.as_deref());
+    let dir = match &location {
+        ModelLocation::Dir { path, .. } => path.clone(),
+        ModelLocation::BuiltIn => PathBuf::from("(built-in model)"),
+    };
+    let (algorithm, cache, catalog) = (
         config.algorithm.clone(),
         config.cache_entries,
+        config.catalog.clone(),
     );
-    tokio::task::spawn_blocking({
-        let dir = dir.clone();
-        move || ServedModel::load(&dir, &algorithm, cache)
+    tokio::task::spawn_blocking(move || {
+        ServedModel::load(&location, &algorithm, cache, catalog.as_deref())
     })
     .await
     .map_err(|e| (dir.clone(), ModelLoadError::Registry(e.to_string())))?

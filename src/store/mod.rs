@@ -14,10 +14,6 @@ use sqlx::sqlite::{
 use std::str::FromStr;
 use std::time::Duration;
 
-/// Default store: an SQLite file beside the working directory, created on
-/// first use.
-pub const DEFAULT_DATABASE_URL: &str = "sqlite://qlat.db";
-
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database URL {url:?} is not sqlite:// or postgres://")]
@@ -38,6 +34,12 @@ pub enum StoreError {
     Query(#[from] sqlx::Error),
     #[error("stored row {id}: {what}")]
     BadRow { id: String, what: String },
+    #[error(
+        "no database at {path}: nothing has been recorded there yet (`qlat pipeline` and `qlat serve` create it); choose another with --database-url or QLAT_DATABASE_URL"
+    )]
+    NoDatabase { path: String },
+    #[error("cannot create the folder {path} for the database: {message}")]
+    Folder { path: String, message: String },
 }
 
 impl StoreError {
@@ -79,6 +81,16 @@ impl Db {
     /// transaction survives a killed process, and readers never block the
     /// writer.
     pub async fn connect(url: &str) -> Result<Db, StoreError> {
+        Db::open(url, true).await
+    }
+
+    /// [`Db::connect`] to a database that must exist already: commands that
+    /// only read (or point an alias) never create one.
+    pub async fn connect_existing(url: &str) -> Result<Db, StoreError> {
+        Db::open(url, false).await
+    }
+
+    async fn open(url: &str, create: bool) -> Result<Db, StoreError> {
         let connect_err = |source| StoreError::Connect {
             url: redact(url),
             source,
@@ -88,9 +100,25 @@ impl Db {
             source,
         };
         if url.starts_with("sqlite:") {
-            let opts = SqliteConnectOptions::from_str(url)
-                .map_err(connect_err)?
-                .create_if_missing(true)
+            let opts = SqliteConnectOptions::from_str(url).map_err(connect_err)?;
+            let file = opts.get_filename().to_owned();
+            let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+            if !in_memory && !create && !file.is_file() {
+                return Err(StoreError::NoDatabase {
+                    path: file.display().to_string(),
+                });
+            }
+            if let Some(folder) = file
+                .parent()
+                .filter(|p| !in_memory && create && !p.as_os_str().is_empty())
+            {
+                std::fs::create_dir_all(folder).map_err(|e| StoreError::Folder {
+                    path: folder.display().to_string(),
+                    message: e.to_string(),
+                })?;
+            }
+            let opts = opts
+                .create_if_missing(create)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(10));

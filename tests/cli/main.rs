@@ -8,3 +8,4 @@ mod capture_live;
 mod cli;
 mod model_cli;
 mod report;
+mod schema;

@@ -4,32 +4,38 @@
 //! Latency depends far more on *how* a table is read (index lookup vs. full
 //! scan) and on *how big* it is than on the statement text, so the feature
 //! extractor needs to know which columns are indexed and how many rows each
-//! table holds. The catalog is built from the `CREATE TABLE` DDL the server
-//! reports (`SHOW CREATE TABLE`), and is serialisable so that it can be saved
-//! next to a trained model as the snapshot the model was trained against.
+//! table holds. The catalog is built from DDL (`SHOW CREATE TABLE`, a
+//! `mysqldump --no-data` file: [`ddl`]) or read from a live server's
+//! `information_schema` (`crate::schema`), and is serialisable so that it
+//! can be saved next to a trained model as the snapshot the model was
+//! trained against.
+//!
+//! Tables are keyed by database and name. Tables of the default database
+//! (the first one the catalog was given) and tables whose database is not
+//! known are keyed by their bare name, the others as `db.table`; a
+//! reference resolves `db.table` exactly and a bare name in the default
+//! database first, then in any other.
+
+mod ddl;
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use sqlparser::ast::{
-    ColumnOption, Expr, IndexColumn, ObjectName, ObjectNamePart, Statement, TableConstraint,
-};
-use sqlparser::dialect::MySqlDialect;
-use sqlparser::parser::Parser;
 
 /// The TPC-H schema as created on the MariaDB server the workload was captured
 /// from.
-const TPCH_DDL: &str = include_str!("../../data/tpch.sql");
+const TPCH_DDL: &str = include_str!("../../../data/tpch.sql");
 
 /// Errors from building a [`Catalog`].
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
-    /// A DDL statement could not be parsed. `statement` is 1-based, counting
-    /// the statements of the input in order.
-    #[error("cannot parse DDL statement {statement}: {message}")]
+    /// A `CREATE TABLE` statement could not be read.
+    #[error("line {line}: cannot read CREATE TABLE {table}: {message}")]
     Parse {
-        /// 1-based number of the offending statement.
-        statement: usize,
+        /// 1-based line the statement starts on.
+        line: usize,
+        /// The table it creates, as far as it could be told.
+        table: String,
         /// Parser message.
         message: String,
     },
@@ -112,6 +118,9 @@ pub struct ForeignKey {
 /// One table of the catalog.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Table {
+    /// Lower-case database (schema) the table belongs to, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<String>,
     /// Lower-case table name.
     pub name: String,
     /// Columns in DDL order.
@@ -167,39 +176,47 @@ impl Table {
 /// The schema the workload runs against.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Catalog {
-    /// Tables keyed by lower-case name.
+    /// Tables keyed by lower-case name, `db.name` outside the default
+    /// database (see the module doc).
     pub tables: BTreeMap<String, Table>,
+    /// The database bare table names resolve in first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_database: Option<String>,
 }
 
 impl Catalog {
-    /// Builds a catalog from MySQL `CREATE TABLE` DDL such as `SHOW CREATE
-    /// TABLE` or `mysqldump --no-data` output.
-    ///
-    /// Statements are separated by `;` and/or blank lines. Statements other
-    /// than `CREATE TABLE` (`SET`, `DROP TABLE IF EXISTS`, ...) are ignored,
-    /// because dumps are full of them; a statement that cannot be parsed at
-    /// all is an error naming its number, since silently dropping a table
-    /// would make every query on it look like an unknown-table query.
-    pub fn from_ddl(ddl: &str) -> Result<Catalog, CatalogError> {
-        let dialect = MySqlDialect {};
-        let mut catalog = Catalog::default();
-        for (i, chunk) in split_ddl(ddl).into_iter().enumerate() {
-            let statements =
-                Parser::parse_sql(&dialect, chunk).map_err(|e| CatalogError::Parse {
-                    statement: i + 1,
-                    message: e.to_string(),
-                })?;
-            for statement in statements {
-                if let Statement::CreateTable(create) = statement {
-                    let table = table_from_create(&create);
-                    catalog.tables.insert(table.name.clone(), table);
-                }
+    /// Adds `table`, keyed as the module doc says; a table of the same
+    /// database and name is replaced.
+    pub fn insert(&mut self, table: Table) {
+        let key = match &table.database {
+            Some(db) if self.default_database.as_ref() != Some(db) => {
+                format!("{db}.{}", table.name)
             }
+            _ => table.name.clone(),
+        };
+        self.tables.insert(key, table);
+    }
+
+    /// Adds every table of `other` (another database's catalog).
+    pub fn merge(&mut self, other: Catalog) {
+        if self.default_database.is_none() && self.tables.is_empty() {
+            self.default_database = other.default_database;
         }
-        if catalog.tables.is_empty() {
-            return Err(CatalogError::Empty);
+        for table in other.tables.into_values() {
+            self.insert(table);
         }
-        Ok(catalog)
+    }
+
+    /// The databases the catalog's tables belong to.
+    pub fn databases(&self) -> Vec<&str> {
+        let mut dbs: Vec<&str> = self
+            .tables
+            .values()
+            .filter_map(|t| t.database.as_deref())
+            .collect();
+        dbs.sort_unstable();
+        dbs.dedup();
+        dbs
     }
 
     /// The TPC-H schema of the captured workload (`data/tpch.sql`), without
@@ -233,7 +250,7 @@ impl Catalog {
     /// Records the number of rows of `table`; returns false when the table is
     /// not in the catalog.
     pub fn set_row_count(&mut self, table: &str, rows: u64) -> bool {
-        match self.tables.get_mut(&table.to_ascii_lowercase()) {
+        match self.table_mut(table) {
             Some(t) => {
                 t.row_count = Some(rows);
                 true
@@ -245,8 +262,7 @@ impl Catalog {
     /// Records statistics of `table.column`; false when the catalog has no
     /// such column.
     pub fn set_column_stats(&mut self, table: &str, column: &str, stats: ColumnStats) -> bool {
-        let table = self.tables.get_mut(&table.to_ascii_lowercase());
-        match table.and_then(|t| {
+        match self.table_mut(table).and_then(|t| {
             t.columns
                 .iter_mut()
                 .find(|c| c.name.eq_ignore_ascii_case(column))
@@ -296,14 +312,39 @@ impl Catalog {
         }
     }
 
-    /// Looks a table up by name, ignoring ASCII case. A schema qualifier
-    /// (`tpch.lineitem`) is ignored: the catalog describes one schema.
+    /// Looks a table up by name, ignoring ASCII case: `db.table` in that
+    /// database (or among tables of no known database), a bare name in the
+    /// default database first, then in any.
     pub fn table(&self, name: &str) -> Option<&Table> {
-        let name = name.rsplit('.').next().unwrap_or(name);
         if let Some(t) = self.tables.get(name) {
             return Some(t);
         }
-        self.tables.get(&name.to_ascii_lowercase())
+        self.key_of(name).and_then(|k| self.tables.get(&k))
+    }
+
+    fn table_mut(&mut self, name: &str) -> Option<&mut Table> {
+        let key = self.key_of(name)?;
+        self.tables.get_mut(&key)
+    }
+
+    /// The key `name` resolves to (see [`Catalog::table`]).
+    fn key_of(&self, name: &str) -> Option<String> {
+        let lower = name.to_ascii_lowercase();
+        if self.tables.contains_key(&lower) {
+            return Some(lower);
+        }
+        match lower.rsplit_once('.') {
+            Some((db, bare)) => self
+                .tables
+                .get(bare)
+                .filter(|t| t.database.as_deref().is_none_or(|d| d == db))
+                .map(|_| bare.to_owned()),
+            None => self
+                .tables
+                .iter()
+                .find(|(_, t)| t.name == lower)
+                .map(|(k, _)| k.clone()),
+        }
     }
 
     /// The table owning column `column` when exactly one catalog table has a
@@ -338,153 +379,6 @@ impl Catalog {
         self.table(table)
             .map_or(IndexUse::NotIndexed, |t| t.index_use(column))
     }
-}
-
-/// Splits DDL text into statements on `;` and on blank lines, skipping
-/// chunks that hold only whitespace. Semicolons inside quotes are rare in DDL
-/// (only in comments/defaults); those are kept intact by tracking quotes.
-fn split_ddl(ddl: &str) -> Vec<&str> {
-    let mut chunks = Vec::new();
-    let bytes = ddl.as_bytes();
-    let mut start = 0;
-    let mut quote: Option<u8> = None;
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        match quote {
-            Some(q) => {
-                if b == b'\\' {
-                    i += 1;
-                } else if b == q {
-                    quote = None;
-                }
-            }
-            None => {
-                if b == b'\'' || b == b'"' || b == b'`' {
-                    quote = Some(b);
-                } else if b == b';' || (b == b'\n' && is_blank_line_ahead(bytes, i + 1)) {
-                    chunks.push(&ddl[start..i]);
-                    start = i + 1;
-                }
-            }
-        }
-        i += 1;
-    }
-    chunks.push(&ddl[start.min(ddl.len())..]);
-    chunks.retain(|c| !c.trim().is_empty());
-    chunks
-}
-
-/// True when the line starting at `from` is empty or whitespace only.
-fn is_blank_line_ahead(bytes: &[u8], from: usize) -> bool {
-    bytes[from.min(bytes.len())..]
-        .iter()
-        .take_while(|&&b| b != b'\n')
-        .all(|b| b.is_ascii_whitespace())
-}
-
-fn object_name_last(name: &ObjectName) -> String {
-    match name.0.last() {
-        Some(ObjectNamePart::Identifier(ident)) => ident.value.to_ascii_lowercase(),
-        Some(part) => part.to_string().to_ascii_lowercase(),
-        None => String::new(),
-    }
-}
-
-fn index_columns(columns: &[IndexColumn]) -> Vec<String> {
-    columns
-        .iter()
-        .map(|c| match &c.column.expr {
-            Expr::Identifier(ident) => ident.value.to_ascii_lowercase(),
-            Expr::CompoundIdentifier(parts) => parts
-                .last()
-                .map(|p| p.value.to_ascii_lowercase())
-                .unwrap_or_default(),
-            // Prefix indexes (`KEY (c(10))`) parse as function calls.
-            Expr::Function(f) => object_name_last(&f.name),
-            other => other.to_string().to_ascii_lowercase(),
-        })
-        .collect()
-}
-
-fn ident_name(ident: Option<&sqlparser::ast::Ident>) -> String {
-    ident
-        .map(|i| i.value.to_ascii_lowercase())
-        .unwrap_or_default()
-}
-
-fn table_from_create(create: &sqlparser::ast::CreateTable) -> Table {
-    let mut table = Table {
-        name: object_name_last(&create.name),
-        columns: Vec::with_capacity(create.columns.len()),
-        primary_key: Vec::new(),
-        indexes: Vec::new(),
-        foreign_keys: Vec::new(),
-        row_count: None,
-    };
-    for col in &create.columns {
-        let name = col.name.value.to_ascii_lowercase();
-        let mut nullable = true;
-        for opt in &col.options {
-            match &opt.option {
-                ColumnOption::NotNull => nullable = false,
-                ColumnOption::PrimaryKey(_) => {
-                    nullable = false;
-                    table.primary_key = vec![name.clone()];
-                }
-                ColumnOption::Unique(_) => table.indexes.push(Index {
-                    name: name.clone(),
-                    columns: vec![name.clone()],
-                    unique: true,
-                }),
-                _ => {}
-            }
-        }
-        table.columns.push(Column {
-            stats: None,
-            name,
-            data_type: col.data_type.to_string().to_ascii_lowercase(),
-            nullable,
-        });
-    }
-    for constraint in &create.constraints {
-        match constraint {
-            TableConstraint::PrimaryKey(pk) => {
-                table.primary_key = index_columns(&pk.columns);
-            }
-            TableConstraint::Index(idx) => table.indexes.push(Index {
-                name: ident_name(idx.name.as_ref()),
-                columns: index_columns(&idx.columns),
-                unique: false,
-            }),
-            TableConstraint::Unique(u) => table.indexes.push(Index {
-                name: ident_name(u.index_name.as_ref().or(u.name.as_ref())),
-                columns: index_columns(&u.columns),
-                unique: true,
-            }),
-            TableConstraint::ForeignKey(fk) => table.foreign_keys.push(ForeignKey {
-                name: ident_name(fk.name.as_ref()),
-                columns: fk
-                    .columns
-                    .iter()
-                    .map(|c| c.value.to_ascii_lowercase())
-                    .collect(),
-                referenced_table: object_name_last(&fk.foreign_table),
-                referenced_columns: fk
-                    .referred_columns
-                    .iter()
-                    .map(|c| c.value.to_ascii_lowercase())
-                    .collect(),
-            }),
-            _ => {}
-        }
-    }
-    for pk_col in &table.primary_key {
-        if let Some(c) = table.columns.iter_mut().find(|c| &c.name == pk_col) {
-            c.nullable = false;
-        }
-    }
-    table
 }
 
 #[cfg(test)]
@@ -612,10 +506,13 @@ mod tests {
 
     #[test]
     fn bad_statement_is_reported_by_number() {
-        let err = Catalog::from_ddl("CREATE TABLE a (x int);\n\nCREATE TABLE (oops")
+        let err = Catalog::from_ddl("CREATE TABLE a (x int);\n\nCREATE TABLE oops (x")
             .expect_err("must fail");
         match err {
-            CatalogError::Parse { statement, .. } => assert_eq!(statement, 2),
+            CatalogError::Parse { line, table, .. } => {
+                assert_eq!(line, 3);
+                assert_eq!(table, "oops");
+            }
             other => panic!("unexpected error {other}"),
         }
         assert!(matches!(
