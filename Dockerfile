@@ -58,12 +58,14 @@ RUN groupadd --system --gid "${QLAT_UID}" qlat \
 
 WORKDIR /app
 COPY --from=builder /out/qlat /usr/local/bin/qlat
-# The model and the catalog files that `qlat serve` reads relative to WORKDIR
-# (--artifacts artifacts/, --schema data/tpch.sql, --capture-meta data/capture.json).
+# The model `qlat serve` answers with (QLAT_ARTIFACTS; the same model is also
+# built into the binary) and the TPC-H schema for `--schema data/tpch.sql`.
 COPY artifacts ./artifacts
 COPY data/tpch.sql data/capture.json ./data/
 
 ENV QLAT_ADDR=0.0.0.0:8080 \
+    QLAT_HOME=/var/lib/qlat \
+    QLAT_ARTIFACTS=/app/artifacts \
     QLAT_DATABASE_URL=sqlite:///var/lib/qlat/qlat.db \
     QLAT_SPOOL_DIR=/var/lib/qlat/spool \
     QLAT_LOG_FORMAT=json \

@@ -355,9 +355,9 @@ pub fn predict(
             writeln!(
                 stdout,
                 "predicted {} (p10 {} – p90 {}), class {:?} (fast {:.0} %, medium {:.0} %, slow {:.0} %){}",
-                human_seconds(r.predicted_seconds),
-                human_seconds(r.interval.p10),
-                human_seconds(r.interval.p90),
+                crate::report::units::seconds(r.predicted_seconds),
+                crate::report::units::seconds(r.interval.p10),
+                crate::report::units::seconds(r.interval.p90),
                 r.class,
                 r.class_probabilities.fast * 100.0,
                 r.class_probabilities.medium * 100.0,
@@ -372,7 +372,7 @@ pub fn predict(
             writeln!(
                 stdout,
                 "why (ln seconds, from a baseline of {}):",
-                human_seconds(r.explanation_baseline.exp())
+                crate::report::units::seconds(r.explanation_baseline.exp())
             )?;
             for c in &r.explanation {
                 writeln!(stdout, "  {:+.3}  {}", c.contribution, c.feature)?;
@@ -381,14 +381,4 @@ pub fn predict(
         }
     }
     Ok(())
-}
-
-fn human_seconds(s: f64) -> String {
-    if s >= 1.0 {
-        format!("{s:.2} s")
-    } else if s >= 1e-3 {
-        format!("{:.1} ms", s * 1e3)
-    } else {
-        format!("{:.0} µs", s * 1e6)
-    }
 }

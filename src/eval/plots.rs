@@ -293,17 +293,10 @@ pub(crate) fn truncate(s: &str, max: usize) -> String {
     }
 }
 
-/// Human label of 10^v seconds: "1µs", "10ms", "1s", "100s".
+/// Human label of 10^v seconds: "1µs", "10ms", "1s", "100s" (the one
+/// duration format, [`crate::report::units::seconds`]).
 pub(crate) fn seconds_label(v: f64) -> String {
-    let s = 10f64.powf(v);
-    let (x, unit) = if s < 1e-3 {
-        (s * 1e6, "µs")
-    } else if s < 1.0 {
-        (s * 1e3, "ms")
-    } else {
-        (s, "s")
-    };
-    format!("{}{unit}", trim(x))
+    crate::report::units::seconds(10f64.powf(v))
 }
 
 /// Human label of a q-error of 10^v: "1×", "10×", "1e4×".

@@ -61,7 +61,7 @@ async fn a_promotion_reaches_the_running_server() {
         h["model_source"]
             .as_str()
             .unwrap_or("")
-            .ends_with("artifacts"),
+            .starts_with(concat!(env!("CARGO_MANIFEST_DIR"), "/artifacts ")),
         "{h}"
     );
     let shipped_version = h["model_version"].as_str().unwrap_or("").to_string();
