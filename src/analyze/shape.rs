@@ -280,11 +280,62 @@ pub(crate) struct ShapeCache {
 }
 
 impl ClassShapes {
+    fn new(shape: Shape, key: &str) -> ClassShapes {
+        let mut class = ClassShapes {
+            kind: shape.kind,
+            parsed: shape.parsed,
+            tables: Vec::new(),
+            variants: HashMap::new(),
+        };
+        class.variants.insert(key.to_owned(), Variant::new(shape));
+        class
+    }
+
     fn add_tables(&mut self, labels: &Labels) {
-        for t in &labels.tables {
-            if self.tables.len() < MAX_CLASS_TABLES && !self.tables.contains(t) {
-                self.tables.push(t.clone());
+        add_tables(&mut self.tables, labels);
+    }
+
+    /// The labels of variant `key` in `db` (cached when there is room).
+    fn seen(&mut self, key: &str, db: Option<&str>) -> Option<Seen<'_>> {
+        let variant = self.variants.get_mut(key)?;
+        let index = match variant.labels.iter().position(|(d, _)| d.as_deref() == db) {
+            Some(i) => i,
+            None => {
+                let labels = variant.shape.labels(db);
+                add_tables(&mut self.tables, &labels);
+                if variant.labels.len() >= MAX_DATABASES {
+                    return Some(Seen {
+                        kind: variant.shape.kind,
+                        parsed: variant.shape.parsed,
+                        labels: Cow::Owned(labels),
+                    });
+                }
+                variant.labels.push((db.map(str::to_owned), labels));
+                variant.labels.len() - 1
             }
+        };
+        let variant = &*variant;
+        Some(Seen {
+            kind: variant.shape.kind,
+            parsed: variant.shape.parsed,
+            labels: Cow::Borrowed(&variant.labels[index].1),
+        })
+    }
+}
+
+fn add_tables(tables: &mut Vec<String>, labels: &Labels) {
+    for t in &labels.tables {
+        if tables.len() < MAX_CLASS_TABLES && !tables.contains(t) {
+            tables.push(t.clone());
+        }
+    }
+}
+
+impl Variant {
+    fn new(shape: Shape) -> Variant {
+        Variant {
+            shape,
+            labels: Vec::new(),
         }
     }
 }
@@ -307,23 +358,8 @@ impl ShapeCache {
         key.clear();
         digit_identifiers(sql, key);
         if !classes.contains_key(fp) {
-            let shape = Shape::of(sql, catalog);
-            let class = ClassShapes {
-                kind: shape.kind,
-                parsed: shape.parsed,
-                tables: Vec::new(),
-                variants: HashMap::new(),
-            };
+            let class = ClassShapes::new(Shape::of(sql, catalog), key);
             classes.insert(fp.to_owned(), class);
-            if let Some(class) = classes.get_mut(fp) {
-                class.variants.insert(
-                    key.clone(),
-                    Variant {
-                        shape,
-                        labels: Vec::new(),
-                    },
-                );
-            }
         }
         let Some(class) = classes.get_mut(fp) else {
             return Seen::owned(Shape::of(sql, catalog), db);
@@ -334,47 +370,12 @@ impl ShapeCache {
                 class.add_tables(&seen.labels);
                 return seen;
             }
-            let shape = Shape::of(sql, catalog);
-            class.variants.insert(
-                key.clone(),
-                Variant {
-                    shape,
-                    labels: Vec::new(),
-                },
-            );
+            let variant = Variant::new(Shape::of(sql, catalog));
+            class.variants.insert(key.clone(), variant);
         }
-        let ClassShapes {
-            tables, variants, ..
-        } = class;
-        let Some(variant) = variants.get_mut(key.as_str()) else {
-            return Seen::owned(Shape::of(sql, catalog), db);
-        };
-        let found = variant.labels.iter().position(|(d, _)| d.as_deref() == db);
-        let index = match found {
-            Some(i) => i,
-            None => {
-                let labels = variant.shape.labels(db);
-                for t in &labels.tables {
-                    if tables.len() < MAX_CLASS_TABLES && !tables.contains(t) {
-                        tables.push(t.clone());
-                    }
-                }
-                if variant.labels.len() >= MAX_DATABASES {
-                    return Seen {
-                        kind: variant.shape.kind,
-                        parsed: variant.shape.parsed,
-                        labels: Cow::Owned(labels),
-                    };
-                }
-                variant.labels.push((db.map(str::to_owned), labels));
-                variant.labels.len() - 1
-            }
-        };
-        let variant = &*variant;
-        Seen {
-            kind: variant.shape.kind,
-            parsed: variant.shape.parsed,
-            labels: Cow::Borrowed(&variant.labels[index].1),
+        match class.seen(key, db) {
+            Some(seen) => seen,
+            None => Seen::owned(Shape::of(sql, catalog), db),
         }
     }
 }
