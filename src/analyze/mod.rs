@@ -4,8 +4,10 @@
 //! and how trustworthy the logs are.
 //!
 //! Memory is bounded by the number of distinct fingerprints (statements are
-//! parsed once per fingerprint), by the capture's duration in minutes for the
-//! timeline, and by fixed-size samples for the scatter plot.
+//! parsed once per fingerprint and identifier variant, see [`shape`]), by
+//! the capture's duration in minutes for the timeline, and by fixed-size
+//! samples for the scatter plot. Tables are named `db.table`, with the
+//! event's session database where the statement names none.
 
 pub mod digest;
 pub mod quality;
@@ -13,7 +15,7 @@ mod shape;
 
 pub use digest::{ClassReport, Digest, Distribution, Stats};
 pub use quality::Quality;
-pub use shape::Shape;
+pub use shape::{Labels, Shape};
 
 use crate::ingest::{self, Event, LogKind};
 use crate::sql::catalog::Catalog;
@@ -41,6 +43,8 @@ pub struct InputSummary {
 pub struct ClassSummary {
     #[serde(flatten)]
     pub class: ClassReport,
+    /// Every table the class's statements touched (up to 32), as
+    /// `db.table` when the database is known, in order of first use.
     pub tables: Vec<String>,
     pub kind: String,
     pub parsed: bool,
@@ -269,7 +273,7 @@ impl Timeline {
 pub struct Analyzer<'c> {
     catalog: &'c Catalog,
     digest: Digest,
-    shapes: HashMap<String, Shape>,
+    shapes: shape::ShapeCache,
     timeline: Timeline,
     kinds: HashMap<String, (u64, f64)>,
     tables: HashMap<String, (u64, f64)>,
@@ -323,7 +327,7 @@ impl<'c> Analyzer<'c> {
         Analyzer {
             catalog,
             digest: Digest::new(),
-            shapes: HashMap::new(),
+            shapes: shape::ShapeCache::default(),
             timeline: Timeline::default(),
             kinds: HashMap::new(),
             tables: HashMap::new(),
@@ -432,24 +436,20 @@ impl<'c> Analyzer<'c> {
             return;
         }
         let Some(qt) = event.query_time else { return };
-        if !self.shapes.contains_key(&fp) {
-            self.shapes
-                .insert(fp.clone(), Shape::of(&event.sql, self.catalog));
-        }
-        let Some(shape) = self.shapes.get(&fp) else {
-            return;
-        };
-        if !shape.parsed {
+        let seen = self
+            .shapes
+            .see(&fp, &event.sql, event.db.as_deref(), self.catalog);
+        if !seen.parsed {
             self.quality.unparsed(&fp, &event.sql);
         }
-        bump(&mut self.kinds, &shape.kind, qt);
-        for t in &shape.tables {
+        bump(&mut self.kinds, seen.kind, qt);
+        for t in &seen.labels.tables {
             bump(&mut self.tables, t, qt);
         }
-        for c in &shape.columns {
+        for c in &seen.labels.columns {
             bump(&mut self.columns, c, qt);
         }
-        for o in &shape.operations {
+        for o in &seen.labels.operations {
             bump(&mut self.operations, o, qt);
         }
         if let Some(user) = &event.user {
@@ -472,10 +472,10 @@ impl<'c> Analyzer<'c> {
         let classes = ranked
             .into_iter()
             .map(|class| {
-                let shape = self.shapes.get(&class.fingerprint);
+                let shape = self.shapes.class(&class.fingerprint);
                 ClassSummary {
                     tables: shape.map(|s| s.tables.clone()).unwrap_or_default(),
-                    kind: shape.map(|s| s.kind.clone()).unwrap_or_default(),
+                    kind: shape.map(|s| s.kind.to_string()).unwrap_or_default(),
                     parsed: shape.is_some_and(|s| s.parsed),
                     class,
                 }

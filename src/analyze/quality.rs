@@ -32,6 +32,11 @@ pub struct LogQuality {
     pub per_user: Vec<(String, u64)>,
     /// General log only: events per command type (Query, Connect, Quit ...).
     pub commands: Vec<(String, u64)>,
+    /// General log only: server-side prepared statements (`Prepare`
+    /// entries) and their executions (`Execute` entries, which count as
+    /// statements like `Query` entries do).
+    pub prepared: u64,
+    pub prepared_executions: u64,
 }
 
 /// A statement found in one log and not the other.
@@ -111,11 +116,17 @@ impl LogState {
         if let Some(c) = &e.command {
             bump(&mut self.commands, c);
         }
-        let is_statement = e.kind == LogKind::Slow
-            || e.command
+        if e.is_prepare() {
+            self.q.prepared += 1;
+        }
+        if e.kind == LogKind::General
+            && e.command
                 .as_deref()
-                .is_some_and(|c| c.eq_ignore_ascii_case("query"));
-        if is_statement {
+                .is_some_and(|c| c.eq_ignore_ascii_case("Execute"))
+        {
+            self.q.prepared_executions += 1;
+        }
+        if e.is_execution() {
             match self.fingerprints.get_mut(fp) {
                 Some(entry) => entry.0 += 1,
                 None => {

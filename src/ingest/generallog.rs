@@ -17,10 +17,9 @@
 //!
 //! Only `Connect` lines name the user, and only `Connect`, `Init DB` and
 //! `use` statements name the database, so the reader remembers them per
-//! thread and fills them into that thread's later events: without that, a
-//! general log's queries could not be resolved against a schema.
+//! thread ([`super::session`]) and fills them into that thread's later
+//! events.
 
-use std::collections::HashMap;
 use std::io::BufRead;
 use std::path::PathBuf;
 
@@ -29,13 +28,9 @@ use chrono::NaiveDateTime;
 use super::error::{IngestError, Location};
 use super::lines::{LineError, LineReader};
 use super::parse::{parse_log_time, parse_u64};
+use super::session::Sessions;
 use super::slowlog::is_server_header_line;
 use super::{Event, LogKind, MAX_EVENT_BYTES};
-
-/// Threads remembered at once; beyond this (a log without `Quit` lines over
-/// millions of connections) new threads are not tracked rather than letting
-/// memory grow with the file.
-const MAX_TRACKED_THREADS: usize = 1 << 16;
 
 /// Command names of the client protocol as the servers print them. Used to
 /// tell an entry whose time was omitted (it starts with a tab) from a
@@ -91,7 +86,7 @@ pub struct GeneralLogReader<R> {
     /// The first argument line of the entry just found, held while the
     /// previous entry is finished.
     next_arg: Vec<u8>,
-    sessions: HashMap<u64, Session>,
+    sessions: Sessions,
     done: bool,
 }
 
@@ -101,13 +96,6 @@ struct Entry {
     thread_id: u64,
     command: String,
     too_large: bool,
-}
-
-#[derive(Default, Clone)]
-struct Session {
-    user: Option<String>,
-    host: Option<String>,
-    db: Option<String>,
 }
 
 /// One parsed entry line: time (None when the line starts with a tab and
@@ -144,38 +132,6 @@ pub(crate) fn parse_entry_line(line: &[u8]) -> Option<EntryLine<'_>> {
     plausible.then_some((time, thread_id, command, arg))
 }
 
-/// `root@localhost on shop using Socket` → (user, host, db).
-fn parse_connect(arg: &str) -> Session {
-    let mut words = arg.split(' ');
-    let Some((user, host)) = words.next().and_then(|w| w.rsplit_once('@')) else {
-        return Session::default();
-    };
-    let db = words
-        .skip_while(|w| *w != "on")
-        .nth(1)
-        .filter(|w| !w.is_empty() && *w != "using");
-    let some = |v: &str| (!v.is_empty()).then(|| v.to_owned());
-    Session {
-        user: some(user),
-        host: some(host),
-        db: db.and_then(some),
-    }
-}
-
-/// The database a `use db` statement switches to.
-fn use_target(sql: &str) -> Option<String> {
-    let head = sql.get(..4)?;
-    if !head.eq_ignore_ascii_case("use ") {
-        return None;
-    }
-    let db = sql[4..]
-        .trim()
-        .trim_end_matches(';')
-        .trim()
-        .trim_matches('`');
-    (!db.is_empty()).then(|| db.to_owned())
-}
-
 impl<R: BufRead> GeneralLogReader<R> {
     /// `path` is only used in error messages.
     pub fn new(reader: R, path: impl Into<PathBuf>) -> Self {
@@ -192,7 +148,7 @@ impl<R: BufRead> GeneralLogReader<R> {
             cur: None,
             arg: Vec::new(),
             next_arg: Vec::new(),
-            sessions: HashMap::new(),
+            sessions: Sessions::default(),
             done: false,
         }
     }
@@ -209,41 +165,7 @@ impl<R: BufRead> GeneralLogReader<R> {
         }
         let sql = String::from_utf8_lossy(self.arg.trim_ascii_end()).into_owned();
         self.arg.clear();
-        let tracked = self.sessions.len() < MAX_TRACKED_THREADS;
-        let session = match entry.command.as_str() {
-            "Connect" => {
-                let s = parse_connect(&sql);
-                if tracked || self.sessions.contains_key(&entry.thread_id) {
-                    self.sessions.insert(entry.thread_id, s.clone());
-                }
-                s
-            }
-            "Quit" => self.sessions.remove(&entry.thread_id).unwrap_or_default(),
-            command => {
-                let db = match command {
-                    "Init DB" => Some(sql.trim().to_owned()).filter(|d| !d.is_empty()),
-                    "Query" => use_target(&sql),
-                    _ => None,
-                };
-                match (db, self.sessions.get_mut(&entry.thread_id)) {
-                    (Some(db), Some(s)) => {
-                        s.db = Some(db);
-                        s.clone()
-                    }
-                    (Some(db), None) => {
-                        let s = Session {
-                            db: Some(db),
-                            ..Session::default()
-                        };
-                        if tracked {
-                            self.sessions.insert(entry.thread_id, s.clone());
-                        }
-                        s
-                    }
-                    (None, s) => s.cloned().unwrap_or_default(),
-                }
-            }
-        };
+        let session = self.sessions.apply(entry.thread_id, &entry.command, &sql);
         Some(Ok(Event {
             kind: LogKind::General,
             time: entry.time,
@@ -416,6 +338,60 @@ mod tests {
             ev[2].time.map(|t| t.to_string()).as_deref(),
             Some("2024-11-25 09:00:01")
         );
+    }
+
+    /// What MariaDB 10.11 wrote for a driver's prepared statements (sqlx,
+    /// binary protocol), SQL-level PREPARE/EXECUTE and `USE`: an excerpt of
+    /// `tests/fixtures/prepared/general.log`.
+    #[test]
+    fn mariadb_prepared_statements() {
+        let log = "/usr/sbin/mariadbd, Version: 10.11.19-MariaDB-0+deb12u1 (Debian 12). started with:\n\
+                   Tcp port: 3306  Unix socket: /run/mysqld/mysqld.sock\n\
+                   Time\t\t    Id Command\tArgument\n\
+                   261207 20:06:35\t    18 Connect\troot@127.0.0.1 on qlat_prep_a using TCP/IP\n\
+                   \t\t    18 Prepare\tSELECT id, qty FROM shelf1 WHERE id = ?\n\
+                   \t\t    18 Execute\tSELECT id, qty FROM shelf1 WHERE id = 1\n\
+                   \t\t    18 Execute\tSELECT id, qty FROM shelf1 WHERE id = 2\n\
+                   \t\t    18 Query\tPREPARE s FROM 'SELECT qty FROM shelf4 WHERE id = ?'\n\
+                   \t\t    18 Prepare\tSELECT qty FROM shelf4 WHERE id = ?\n\
+                   \t\t    18 Query\tSET @x = 2\n\
+                   \t\t    18 Query\tEXECUTE s USING @x\n\
+                   \t\t    18 Execute\tSELECT qty FROM shelf4 WHERE id = 2\n\
+                   \t\t    18 Query\tUSE qlat_prep_b\n\
+                   \t\t    18 Prepare\tSELECT qty FROM shelf1 WHERE id = ?\n\
+                   \t\t    18 Execute\tSELECT qty FROM shelf1 WHERE id = 3\n\
+                   \t\t    18 Quit\t\n";
+        let ev = read(log);
+        assert_eq!(ev.len(), 13);
+        let commands: Vec<&str> = ev.iter().filter_map(|e| e.command.as_deref()).collect();
+        assert_eq!(
+            commands,
+            [
+                "Connect", "Prepare", "Execute", "Execute", "Query", "Prepare", "Query", "Query",
+                "Execute", "Query", "Prepare", "Execute", "Quit"
+            ]
+        );
+        assert_eq!(ev[2].sql, "SELECT id, qty FROM shelf1 WHERE id = 1");
+        assert_eq!(ev[2].db.as_deref(), Some("qlat_prep_a"));
+        assert_eq!(ev[11].db.as_deref(), Some("qlat_prep_b"));
+        let executions: Vec<&str> = ev
+            .iter()
+            .filter(|e| e.is_execution())
+            .map(|e| e.sql.as_str())
+            .collect();
+        assert_eq!(
+            executions,
+            [
+                "SELECT id, qty FROM shelf1 WHERE id = 1",
+                "SELECT id, qty FROM shelf1 WHERE id = 2",
+                "PREPARE s FROM 'SELECT qty FROM shelf4 WHERE id = ?'",
+                "SET @x = 2",
+                "SELECT qty FROM shelf4 WHERE id = 2",
+                "USE qlat_prep_b",
+                "SELECT qty FROM shelf1 WHERE id = 3",
+            ]
+        );
+        assert_eq!(ev.iter().filter(|e| e.is_prepare()).count(), 3);
     }
 
     #[test]

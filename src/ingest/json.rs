@@ -22,6 +22,7 @@ use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::error::{IngestError, Location};
 use super::parse::{parse_log_time, parse_mysql_duration, parse_user_host};
+use super::session::Sessions;
 use super::{Event, LogKind, MAX_EVENT_BYTES};
 
 /// Streams [`Event`]s out of a JSON export of one of the log tables.
@@ -36,6 +37,9 @@ pub struct JsonLogReader<R> {
     record: u64,
     /// Newlines consumed so far, for messages about the JSON syntax.
     newlines: u64,
+    /// General log only: each thread's database, from its `Connect`,
+    /// `Init DB` and `use` rows (the table has no `db` column).
+    sessions: Sessions,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -77,6 +81,7 @@ impl<R: BufRead> JsonLogReader<R> {
             state: State::Start,
             record: 0,
             newlines: 0,
+            sessions: Sessions::default(),
         }
     }
 
@@ -289,7 +294,14 @@ impl<R: BufRead> Iterator for JsonLogReader<R> {
                 at: Location::Record(self.record),
                 limit: self.max_event,
             })),
-            Ok(Some(Scan::Value)) => Some(self.convert()),
+            Ok(Some(Scan::Value)) => Some(self.convert().map(|mut e| {
+                if let (LogKind::General, Some(thread), Some(command)) =
+                    (e.kind, e.thread_id, e.command.as_deref())
+                {
+                    e.db = self.sessions.apply(thread, command, &e.sql).db;
+                }
+                e
+            })),
         }
     }
 }
@@ -653,6 +665,30 @@ mod tests {
         assert_eq!(ev[0].sql, "select 1");
         assert_eq!(ev[0].user.as_deref(), Some("root"));
         assert_eq!(ev[0].kind, LogKind::General);
+    }
+
+    /// Rows of `mysql.general_log` as MariaDB 10.11 wrote them for a
+    /// driver's prepared statements (an excerpt of
+    /// `tests/fixtures/prepared/general_log.json`): the database comes from
+    /// the thread's `Connect` row, `Execute` rows carry the values.
+    #[test]
+    fn general_log_prepared_statements() {
+        let input = r#"[
+{"event_time":"2026-12-07 20:06:35.415215","user_host":"[root] @  [127.0.0.1]","thread_id":18,"server_id":1,"command_type":"Connect","argument":"root@127.0.0.1 on qlat_prep_a using TCP/IP"},
+{"event_time":"2026-12-07 20:06:35.417192","user_host":"root[root] @  [127.0.0.1]","thread_id":18,"server_id":1,"command_type":"Prepare","argument":"SELECT id, qty FROM shelf1 WHERE id = ?"},
+{"event_time":"2026-12-07 20:06:35.417221","user_host":"root[root] @  [127.0.0.1]","thread_id":18,"server_id":1,"command_type":"Execute","argument":"SELECT id, qty FROM shelf1 WHERE id = 1"},
+{"event_time":"2026-12-07 20:06:35.417442","user_host":"root[root] @  [127.0.0.1]","thread_id":18,"server_id":1,"command_type":"Execute","argument":"SELECT id, qty FROM shelf1 WHERE id = 2"}
+]"#;
+        let ev: Vec<Event> = JsonLogReader::new(input.as_bytes(), "g.json", LogKind::General)
+            .collect::<Result<_, _>>()
+            .expect("valid");
+        assert_eq!(ev.len(), 4);
+        assert_eq!(ev[1].command.as_deref(), Some("Prepare"));
+        assert!(ev[1].is_prepare() && !ev[1].is_execution());
+        assert_eq!(ev[2].command.as_deref(), Some("Execute"));
+        assert_eq!(ev[2].sql, "SELECT id, qty FROM shelf1 WHERE id = 1");
+        assert!(ev[2].is_execution() && ev[3].is_execution());
+        assert!(ev.iter().all(|e| e.db.as_deref() == Some("qlat_prep_a")));
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod generallog;
 pub mod json;
 mod lines;
 mod parse;
+mod session;
 pub mod slowlog;
 
 pub use detect::{Format, detect, detect_bytes};
@@ -69,6 +70,47 @@ pub struct Event {
     /// `administrator command: Quit`, as pt-query-digest shows them; for
     /// general-log commands this is the argument (empty for `Quit`).
     pub sql: String,
+}
+
+impl Event {
+    /// Whether the event is one execution of a statement: every slow-log
+    /// event, and the general log's `Query` and `Execute` entries.
+    ///
+    /// Server-side prepared statements (the binary protocol drivers use for
+    /// bound parameters) reach MariaDB's general log as one `Prepare` entry
+    /// (the text with `?` placeholders) and one `Execute` entry per
+    /// execution with the values substituted, which is also the text the
+    /// slow log records; `Prepare` entries run nothing. SQL-level
+    /// `EXECUTE stmt USING @x` is logged twice, as a `Query` entry and as the
+    /// `Execute` entry of the substituted statement (the slow log has only
+    /// the latter), so the `Query` entry is not counted again. See
+    /// `tests/fixtures/prepared/` for what MariaDB 10.11 wrote.
+    pub fn is_execution(&self) -> bool {
+        match (self.kind, self.command.as_deref()) {
+            (LogKind::Slow, _) => true,
+            (LogKind::General, Some(c)) if c.eq_ignore_ascii_case("Execute") => true,
+            (LogKind::General, Some(c)) if c.eq_ignore_ascii_case("Query") => {
+                !is_sql_execute(&self.sql)
+            }
+            (LogKind::General, _) => false,
+        }
+    }
+
+    /// Whether the event is a general-log `Prepare` entry (see
+    /// [`Event::is_execution`]).
+    pub fn is_prepare(&self) -> bool {
+        self.kind == LogKind::General
+            && self
+                .command
+                .as_deref()
+                .is_some_and(|c| c.eq_ignore_ascii_case("Prepare"))
+    }
+}
+
+/// `EXECUTE stmt ...`, the SQL-level execution of a prepared statement.
+fn is_sql_execute(sql: &str) -> bool {
+    let s = sql.trim_start().as_bytes();
+    s.len() > 8 && s[..7].eq_ignore_ascii_case(b"EXECUTE") && s[7].is_ascii_whitespace()
 }
 
 /// A stream of events from one or more logs. Per-event errors (a bad field,

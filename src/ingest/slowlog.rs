@@ -54,6 +54,16 @@ pub struct SlowLogReader<R> {
     sql: Vec<u8>,
     done: bool,
     warned_bad_time: bool,
+    /// The database of the last `use db;` line. MySQL writes that line only
+    /// when the database differs from the previous event's (in the whole
+    /// file, not per thread) and has no `Schema:` header, so an event with
+    /// neither is in this database, as pt-query-digest's
+    /// `--inherit-attributes db` assumes. MariaDB and Percona Server name
+    /// every event's database in `Schema:` (empty for none).
+    last_use: Option<String>,
+    /// A server header (restart, `FLUSH LOGS`) came inside the current
+    /// event: the next event starts without a remembered database.
+    forget_use: bool,
 }
 
 /// The event being assembled from header lines and statement lines.
@@ -68,6 +78,7 @@ struct Pending {
     host: Option<String>,
     thread_id: Option<u64>,
     schema: Option<String>,
+    saw_schema: bool,
     use_db: Option<String>,
     query_time: Option<f64>,
     saw_query_time: bool,
@@ -98,11 +109,23 @@ impl<R: BufRead> SlowLogReader<R> {
             sql: Vec::new(),
             done: false,
             warned_bad_time: false,
+            last_use: None,
+            forget_use: false,
         }
     }
 
     fn finish(&mut self) -> Option<Result<Event, IngestError>> {
-        let cur = std::mem::take(&mut self.cur);
+        let mut cur = std::mem::take(&mut self.cur);
+        if cur.active {
+            match &cur.use_db {
+                Some(db) => self.last_use = Some(db.clone()),
+                None if !cur.saw_schema => cur.use_db = self.last_use.clone(),
+                None => {}
+            }
+        }
+        if std::mem::take(&mut self.forget_use) {
+            self.last_use = None;
+        }
         let sql = std::mem::take(&mut self.sql);
         let out = finish_event(cur, &sql, &self.path, self.max_event);
         self.sql = sql;
@@ -265,6 +288,11 @@ impl<R: BufRead> Iterator for SlowLogReader<R> {
             }
 
             if is_server_header_line(line) {
+                if self.cur.active {
+                    self.forget_use = true;
+                } else {
+                    self.last_use = None;
+                }
                 continue;
             }
             let cur = &mut self.cur;
@@ -416,6 +444,7 @@ fn parse_header_line(
                 .map(|v| cur.thread_id = Some(v))
                 .ok_or_else(|| bad("Thread_id", "a non-negative integer")),
             b"Schema" => {
+                cur.saw_schema = true;
                 cur.schema =
                     (!value.is_empty()).then(|| String::from_utf8_lossy(value).into_owned());
                 Ok(())
@@ -476,6 +505,7 @@ mod tests {
                    SET NAMES utf8;\n";
         let ev = read(log);
         assert_eq!(ev.len(), 2);
+        assert_eq!(ev[1].db, None, "a restart forgets the database");
         let e = &ev[0];
         assert_eq!(e.kind, LogKind::Slow);
         assert_eq!(time(e), "2013-06-01 09:05:17");
@@ -520,6 +550,23 @@ mod tests {
         assert_eq!(ev[1].sql, "administrator command: Quit");
         assert_eq!(ev[1].command.as_deref(), Some("Quit"));
         assert_eq!(ev[1].command, Some("Quit".to_owned()));
+    }
+
+    #[test]
+    fn mysql_use_lines_hold_until_the_next_one() {
+        let log = "# Time: 2021-01-14T15:11:51.815988Z\n\
+                   # User@Host: app[app] @ localhost []  Id:     8\n\
+                   # Query_time: 0.1  Lock_time: 0.0 Rows_sent: 1  Rows_examined: 1\n\
+                   use shop;\n\
+                   SET timestamp=1610637111;\n\
+                   SELECT 1;\n\
+                   # Time: 2021-01-14T15:11:52.000000Z\n\
+                   # User@Host: app[app] @ localhost []  Id:     9\n\
+                   # Query_time: 0.1  Lock_time: 0.0 Rows_sent: 1  Rows_examined: 1\n\
+                   SET timestamp=1610637112;\n\
+                   SELECT 2;\n";
+        let ev = read(log);
+        assert_eq!(ev[1].db.as_deref(), Some("shop"));
     }
 
     #[test]

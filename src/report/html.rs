@@ -274,6 +274,13 @@ fn per_log(s: &LogQuality, g: &LogQuality) -> Markup {
                 (log_row("Query time exactly 0", s.zero_query_time.to_string(), "n/a"))
                 (log_row("Rows examined 0", s.zero_rows_examined.to_string(), "n/a"))
                 (log_row("Exact duplicates", dup(s), dup(g)))
+                @if g.prepared + g.prepared_executions > 0 {
+                    (log_row(
+                        "Prepared (binary protocol)",
+                        "n/a",
+                        format!("{} statements prepared, {} executions", g.prepared, g.prepared_executions),
+                    ))
+                }
             }
         }
     }

@@ -157,5 +157,13 @@ fn header(a: &Analysis, out: &mut String) {
             q.unparsed_events
         );
     }
+    let g = &q.general;
+    if g.prepared + g.prepared_executions > 0 {
+        let _ = writeln!(
+            out,
+            "# General log, prepared: {} statements prepared, {} executions (counted as statements)",
+            g.prepared, g.prepared_executions
+        );
+    }
     let _ = writeln!(out, "#");
 }

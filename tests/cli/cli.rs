@@ -90,7 +90,7 @@ fn analyze_json_contract_on_the_shipped_dataset() {
     assert!(
         top["tables"]
             .as_array()
-            .is_some_and(|t| t.iter().any(|x| x == "lineitem")),
+            .is_some_and(|t| t.iter().any(|x| x == "tpch.lineitem")),
         "the most expensive class reads lineitem: {top}"
     );
 }

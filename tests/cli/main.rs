@@ -7,5 +7,7 @@ mod support;
 mod capture_live;
 mod cli;
 mod model_cli;
+mod prepared;
+mod prepared_fixture;
 mod report;
 mod schema;

@@ -257,6 +257,8 @@ fn realistic() -> Analysis {
             ("report_user".into(), 300),
         ],
         commands: vec![],
+        prepared: 0,
+        prepared_executions: 0,
     };
     let general = LogQuality {
         events: query_count + 500,

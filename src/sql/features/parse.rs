@@ -182,6 +182,7 @@ pub(super) fn fallback_scan(body: &str, catalog: &Catalog, f: &mut StatementFeat
         if after_table_keyword && let Some(t) = catalog.table(&tok) {
             tables.push(TableRef {
                 name: t.name.clone(),
+                schema: None,
                 alias: None,
                 known: true,
                 access: TableAccess::Unknown,

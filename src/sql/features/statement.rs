@@ -86,6 +86,10 @@ pub enum TableAccess {
 pub struct TableRef {
     /// Lower-case table name without schema.
     pub name: String,
+    /// The database the statement names the table in (`db` of `db.t`), as
+    /// written; `None` when the statement leaves it to the session's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
     /// Lower-case alias, when one was given.
     pub alias: Option<String>,
     /// Whether the catalog knows the table.

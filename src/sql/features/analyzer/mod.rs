@@ -431,8 +431,14 @@ impl<'c> Analyzer<'c> {
     /// Adds a base table reference to the statement's table list; returns
     /// its index. Callers resolve CTE names before calling this.
     fn add_table_ref(&mut self, name: &ObjectName, alias: Option<String>) -> usize {
-        if let [schema, _, ..] = name.0.as_slice() {
-            let schema = schema.to_string();
+        let schema = match name.0.as_slice() {
+            [.., schema, _] => Some(match schema {
+                ObjectNamePart::Identifier(ident) => ident.value.clone(),
+                part => part.to_string(),
+            }),
+            _ => None,
+        };
+        if let Some(schema) = &schema {
             self.f.server_metadata |= ["information_schema", "performance_schema"]
                 .iter()
                 .any(|s| schema.trim_matches('`').eq_ignore_ascii_case(s));
@@ -441,6 +447,7 @@ impl<'c> Analyzer<'c> {
         let table = self.catalog.table(&table_name);
         self.f.tables.push(TableRef {
             name: table_name,
+            schema,
             alias,
             known: table.is_some(),
             access: TableAccess::Unknown,
