@@ -444,9 +444,19 @@ pub async fn run(config: &CaptureConfig) -> Result<CaptureSummary, CaptureError>
     restore_settings(&mut admin, &settings_before).await;
     let (settings_during, started, started_utc, finished, sessions, stats) = outcome?;
 
-    let slow = export_table(&mut admin, "slow_log", "start_time", &started, &finished).await?;
-    let general =
-        export_table(&mut admin, "general_log", "event_time", &started, &finished).await?;
+    // The shop's export keeps only its own database's traffic: on a shared
+    // server, other clients' statements land in the same global logs.
+    let only_db = match config.workload {
+        Workload::App(_) => Some(db.as_str()),
+        Workload::Tpch(_) => None,
+    };
+    let window = Window {
+        from: &started,
+        to: &finished,
+        only_db,
+    };
+    let slow = export_table(&mut admin, "slow_log", "start_time", &window).await?;
+    let general = export_table(&mut admin, "general_log", "event_time", &window).await?;
     write_json_array(&config.out_dir.join("slow_log.json"), &slow)?;
     write_json_array(&config.out_dir.join("general_log.json"), &general)?;
     // The native file holds the same events as slow_log.json, so it goes
@@ -770,6 +780,15 @@ async fn run_session(
     let _ = conn.close().await;
 }
 
+/// Which log rows an export keeps.
+struct Window<'a> {
+    from: &'a str,
+    to: &'a str,
+    /// Only statements in this database: slow-log rows whose `db` is it,
+    /// general-log rows of the connections opened on it.
+    only_db: Option<&'a str>,
+}
+
 /// Exports a `mysql.*_log` table's rows in `[from, to]` with exactly the
 /// table's columns: integers as JSON numbers, everything else in MySQL's
 /// own text form (`2021-01-14 15:11:51.815988`, `00:00:00.000093`).
@@ -777,9 +796,9 @@ async fn export_table(
     conn: &mut MySqlConnection,
     table: &str,
     time_column: &str,
-    from: &str,
-    to: &str,
+    window: &Window<'_>,
 ) -> Result<Vec<Map<String, Value>>, CaptureError> {
+    let (from, to) = (quote(window.from), quote(window.to));
     let cols_sql = format!(
         "SELECT CAST(column_name AS CHAR), CAST(data_type AS CHAR) FROM information_schema.columns WHERE table_schema = 'mysql' AND table_name = '{table}' ORDER BY ordinal_position"
     );
@@ -800,11 +819,17 @@ async fn export_table(
             }
         })
         .collect();
+    let only = match (window.only_db, table) {
+        (None, _) => String::new(),
+        (Some(db), "slow_log") => format!(" AND db = {}", quote(db)),
+        (Some(db), _) => format!(
+            " AND thread_id IN (SELECT thread_id FROM mysql.general_log WHERE command_type = 'Connect' AND argument LIKE {} AND event_time BETWEEN {from} AND {to})",
+            quote(&format!("% on {db} using %"))
+        ),
+    };
     let sql = format!(
-        "SELECT {} FROM mysql.{table} WHERE {time_column} BETWEEN {} AND {} ORDER BY {time_column}",
+        "SELECT {} FROM mysql.{table} WHERE {time_column} BETWEEN {from} AND {to}{only} ORDER BY {time_column}",
         select.join(", "),
-        quote(from),
-        quote(to)
     );
     let rows = conn
         .fetch_all(AssertSqlSafe(sql.as_str()))
