@@ -222,11 +222,32 @@ pub async fn exec(conn: &mut MySqlConnection, sql: &str) -> Result<(), CaptureEr
     Ok(())
 }
 
-/// Loads one table; returns the number of rows inserted.
+/// Loads one TPC-H table; returns the number of rows inserted.
 async fn load_table(
     url: String,
     table: &'static str,
     sf: f64,
+    bar: ProgressBar,
+) -> Result<u64, CaptureError> {
+    let head = format!(
+        "INSERT INTO `{table}` ({}) VALUES ",
+        tbl_columns(table).join(", ")
+    );
+    let tuples = Box::new(rows(table, sf).map(|line| {
+        let mut tuple = String::new();
+        push_tuple(&mut tuple, &line);
+        tuple
+    }));
+    insert_tuples(url, head, tuples, bar).await
+}
+
+/// Sends `tuples` (each a parenthesised SQL row) as multi-row INSERTs that
+/// start with `head` (`INSERT INTO t (a, b) VALUES `), generating the next
+/// batch while the server stores the last one; returns the rows sent.
+pub async fn insert_tuples(
+    url: String,
+    head: String,
+    tuples: Box<dyn Iterator<Item = String> + Send>,
     bar: ProgressBar,
 ) -> Result<u64, CaptureError> {
     let mut conn = MySqlConnection::connect(&url)
@@ -238,16 +259,15 @@ async fn load_table(
     )
     .await?;
     let (tx, mut rx) = tokio::sync::mpsc::channel::<(String, u64)>(4);
-    let columns = tbl_columns(table).join(", ");
+    let label = head.split(" VALUES").next().unwrap_or_default().to_string();
     let generator = tokio::task::spawn_blocking(move || {
-        let head = format!("INSERT INTO `{table}` ({columns}) VALUES ");
         let mut sql = head.clone();
         let mut n = 0u64;
-        for line in rows(table, sf) {
+        for tuple in tuples {
             if n > 0 {
                 sql.push(',');
             }
-            push_tuple(&mut sql, &line);
+            sql.push_str(&tuple);
             n += 1;
             if n as usize == BATCH_ROWS {
                 let batch = std::mem::replace(&mut sql, head.clone());
@@ -265,13 +285,13 @@ async fn load_table(
     while let Some((sql, n)) = rx.recv().await {
         conn.execute(AssertSqlSafe(sql))
             .await
-            .map_err(|e| CaptureError::sql(&format!("INSERT INTO {table}"), e))?;
+            .map_err(|e| CaptureError::sql(&label, e))?;
         total += n;
         bar.inc(n);
     }
     generator
         .await
-        .map_err(|e| CaptureError::Ddl(format!("generator for {table} failed: {e}")))?;
+        .map_err(|e| CaptureError::Ddl(format!("generator for {label} failed: {e}")))?;
     bar.finish();
     let _ = conn.close().await;
     Ok(total)

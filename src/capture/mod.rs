@@ -5,7 +5,10 @@
 //! general and slow logs (`long_query_time=0`, tables and files), runs a
 //! seeded workload through several accounts and connections, exports what the
 //! server logged, and puts the server's log settings back however it ends.
+//! Two datasets share this machinery: TPC-H ([`load`], [`workload`]) and a
+//! web shop with a support desk ([`app`]).
 
+pub mod app;
 pub mod explore;
 pub mod load;
 pub mod stats;
@@ -23,7 +26,58 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-use workload::{Action, Profile, Session, WorkloadSpec};
+use workload::{Action, Param, Profile, Session, WorkloadSpec};
+
+/// Which database and workload a capture generates. Serialised as the
+/// inner specification, so a TPC-H `capture.json` reads as it always did.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum Workload {
+    Tpch(WorkloadSpec),
+    App(app::AppSpec),
+}
+
+impl Workload {
+    pub fn seed(&self) -> u64 {
+        match self {
+            Workload::Tpch(s) => s.seed,
+            Workload::App(s) => s.seed,
+        }
+    }
+
+    /// TPC-H's scale factor, or the shop's row scale.
+    pub fn scale(&self) -> f64 {
+        match self {
+            Workload::Tpch(s) => s.scale_factor,
+            Workload::App(s) => s.rows_scale,
+        }
+    }
+
+    fn tables(&self) -> &'static [&'static str] {
+        match self {
+            Workload::Tpch(_) => &load::TABLE_ORDER,
+            Workload::App(_) => &app::TABLES,
+        }
+    }
+
+    fn profiles(&self) -> &'static [Profile] {
+        match self {
+            Workload::Tpch(_) => &Profile::ALL,
+            Workload::App(_) => &Profile::SHOP,
+        }
+    }
+
+    fn sessions(&self) -> Vec<Session> {
+        match self {
+            Workload::Tpch(s) => workload::generate(s),
+            Workload::App(s) => app::workload::generate(s),
+        }
+    }
+}
+
+/// The TPC-H schema shipped as `data/tpch.sql`, used unless `--ddl` names
+/// another file.
+pub const TPCH_DDL: &str = include_str!("../../data/tpch.sql");
 
 /// Everything `qlat capture` needs; built from CLI flags by the binary.
 #[derive(Debug, Clone, Serialize)]
@@ -33,14 +87,17 @@ pub struct CaptureConfig {
     pub url: String,
     pub database: String,
     pub out_dir: PathBuf,
-    pub ddl_path: PathBuf,
-    pub workload: WorkloadSpec,
+    /// TPC-H DDL file; `None` uses the built-in copy of `data/tpch.sql`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ddl_path: Option<PathBuf>,
+    pub workload: Workload,
     /// Per-statement timeout, so one runaway query cannot stall the capture.
     pub statement_timeout: Duration,
     /// Concurrent clients in each stretch of the run (the sessions are split
     /// evenly over the stretches).
     pub concurrency_stretches: Vec<usize>,
-    /// Reload the data even if the database already holds this scale factor.
+    /// Reload the data even if the database already holds this scale factor
+    /// (TPC-H; the shop's data is always reloaded, as its workload writes).
     pub reload: bool,
     /// Grow InnoDB's buffer pool to at least this many MiB for the capture
     /// (restored afterwards), so the data stays in memory and a statement's
@@ -117,6 +174,9 @@ pub struct CaptureSummary {
     pub sessions: usize,
     pub statements_sent: u64,
     pub statements_failed: u64,
+    /// Statements sent as server-side prepared statements.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub statements_prepared: u64,
     pub pings: u64,
     pub statements_by_label: BTreeMap<String, u64>,
     pub slow_log_rows: usize,
@@ -125,6 +185,10 @@ pub struct CaptureSummary {
     pub settings_before: BTreeMap<String, String>,
     pub settings_during: BTreeMap<String, String>,
     pub config: CaptureConfig,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Global variables the capture changes, restored afterwards.
@@ -251,9 +315,13 @@ async fn grow_buffer_pool(conn: &mut MySqlConnection, mib: u64) -> Result<(), Ca
 /// Reads every table through its clustered index and each secondary index
 /// before logging starts, so the first statements of the capture do not pay
 /// for loading pages the later ones find in memory.
-async fn warm_up(conn: &mut MySqlConnection, db: &str) -> Result<(), CaptureError> {
+async fn warm_up(
+    conn: &mut MySqlConnection,
+    db: &str,
+    tables: &[&str],
+) -> Result<(), CaptureError> {
     let started = std::time::Instant::now();
-    for table in load::TABLE_ORDER {
+    for &table in tables {
         let sql = format!(
             "SELECT DISTINCT index_name FROM information_schema.statistics WHERE table_schema = {} AND table_name = {}",
             quote(db),
@@ -282,6 +350,8 @@ async fn warm_up(conn: &mut MySqlConnection, db: &str) -> Result<(), CaptureErro
 
 /// Runs the whole capture and writes the output files.
 pub async fn run(config: &CaptureConfig) -> Result<CaptureSummary, CaptureError> {
+    // Before anything slow: a capture that cannot write its files is lost.
+    ensure_writable_dir(&config.out_dir)?;
     let admin_opts = options(&config.url)?;
     let mut admin = MySqlConnection::connect_with(&admin_opts)
         .await
@@ -300,52 +370,9 @@ pub async fn run(config: &CaptureConfig) -> Result<CaptureSummary, CaptureError>
     let data_url_opts = admin_opts.clone().database(db);
     load::exec(&mut admin, &format!("CREATE DATABASE IF NOT EXISTS `{db}`")).await?;
     load::exec(&mut admin, &format!("USE `{db}`")).await?;
-    let loaded_sf = scalar(
-        &mut admin,
-        "SELECT CAST(scale_factor AS CHAR) FROM qlat_capture_meta LIMIT 1",
-    )
-    .await
-    .ok()
-    .flatten()
-    .and_then(|s| s.parse::<f64>().ok());
-    let reload = config.reload || loaded_sf != Some(config.workload.scale_factor);
-    if reload {
-        let ddl = std::fs::read_to_string(&config.ddl_path)
-            .map_err(|e| CaptureError::io(&config.ddl_path, e))?;
-        tracing::info!(
-            scale_factor = config.workload.scale_factor,
-            "loading TPC-H data"
-        );
-        load::exec(&mut admin, "DROP TABLE IF EXISTS qlat_capture_meta").await?;
-        load::create_schema(&mut admin, &ddl).await?;
-        let url = connect_url(&config.url, db);
-        load::load_data(&url, config.workload.scale_factor).await?;
-        for table in load::TABLE_ORDER {
-            let sql = format!("ANALYZE TABLE `{table}`");
-            admin
-                .fetch_all(AssertSqlSafe(sql.as_str()))
-                .await
-                .map_err(|e| CaptureError::sql(&sql, e))?;
-        }
-        load::exec(
-            &mut admin,
-            "CREATE TABLE qlat_capture_meta (scale_factor DOUBLE NOT NULL, loaded_at DATETIME NOT NULL)",
-        )
-        .await?;
-        load::exec(
-            &mut admin,
-            &format!(
-                "INSERT INTO qlat_capture_meta VALUES ({}, NOW())",
-                config.workload.scale_factor
-            ),
-        )
-        .await?;
-    } else {
-        tracing::info!("reusing TPC-H data already loaded at this scale factor");
-        load::exec(&mut admin, "TRUNCATE TABLE qlat_scratch").await?;
-    }
+    let reload = load_dataset(config, &mut admin).await?;
     let mut table_rows = BTreeMap::new();
-    for table in load::TABLE_ORDER {
+    for &table in config.workload.tables() {
         let n = scalar(
             &mut admin,
             &format!("SELECT CAST(COUNT(*) AS CHAR) FROM `{table}`"),
@@ -356,14 +383,19 @@ pub async fn run(config: &CaptureConfig) -> Result<CaptureSummary, CaptureError>
         table_rows.insert(table.to_string(), n);
     }
     let (_, column_stats) = stats::read_column_stats(&mut admin, db).await?;
-    create_accounts(&mut admin, db, &config.workload_password).await?;
+    create_accounts(
+        &mut admin,
+        db,
+        &config.workload_password,
+        config.workload.profiles(),
+    )
+    .await?;
 
     let settings_before = read_settings(&mut admin).await?;
     if let Some(mib) = config.buffer_pool_mib {
         grow_buffer_pool(&mut admin, mib).await?;
     }
-    warm_up(&mut admin, db).await?;
-    std::fs::create_dir_all(&config.out_dir).map_err(|e| CaptureError::io(&config.out_dir, e))?;
+    warm_up(&mut admin, db, config.workload.tables()).await?;
     let datadir = scalar(&mut admin, "SELECT @@datadir")
         .await?
         .unwrap_or_default();
@@ -391,7 +423,7 @@ pub async fn run(config: &CaptureConfig) -> Result<CaptureSummary, CaptureError>
             .await?
             .unwrap_or_default();
         let started_utc = Utc::now();
-        let sessions = workload::generate(&config.workload);
+        let sessions = config.workload.sessions();
         let stats = tokio::select! {
             stats = run_workload(config, &data_url_opts, flavor, sessions.clone()) => stats,
             _ = tokio::signal::ctrl_c() => return Err(CaptureError::Interrupted),
@@ -412,9 +444,19 @@ pub async fn run(config: &CaptureConfig) -> Result<CaptureSummary, CaptureError>
     restore_settings(&mut admin, &settings_before).await;
     let (settings_during, started, started_utc, finished, sessions, stats) = outcome?;
 
-    let slow = export_table(&mut admin, "slow_log", "start_time", &started, &finished).await?;
-    let general =
-        export_table(&mut admin, "general_log", "event_time", &started, &finished).await?;
+    // The shop's export keeps only its own database's traffic: on a shared
+    // server, other clients' statements land in the same global logs.
+    let only_db = match config.workload {
+        Workload::App(_) => Some(db.as_str()),
+        Workload::Tpch(_) => None,
+    };
+    let window = Window {
+        from: &started,
+        to: &finished,
+        only_db,
+    };
+    let slow = export_table(&mut admin, "slow_log", "start_time", &window).await?;
+    let general = export_table(&mut admin, "general_log", "event_time", &window).await?;
     write_json_array(&config.out_dir.join("slow_log.json"), &slow)?;
     write_json_array(&config.out_dir.join("general_log.json"), &general)?;
     // The native file holds the same events as slow_log.json, so it goes
@@ -440,8 +482,8 @@ pub async fn run(config: &CaptureConfig) -> Result<CaptureSummary, CaptureError>
     let summary = CaptureSummary {
         server_version: version,
         server_flavor: flavor.to_string(),
-        scale_factor: config.workload.scale_factor,
-        seed: config.workload.seed,
+        scale_factor: config.workload.scale(),
+        seed: config.workload.seed(),
         started_at: started,
         finished_at: finished,
         duration_seconds: (Utc::now() - started_utc).num_milliseconds() as f64 / 1000.0,
@@ -451,6 +493,7 @@ pub async fn run(config: &CaptureConfig) -> Result<CaptureSummary, CaptureError>
         sessions,
         statements_sent: stats.sent.load(Ordering::Relaxed),
         statements_failed: stats.failed.load(Ordering::Relaxed),
+        statements_prepared: stats.prepared.load(Ordering::Relaxed),
         pings: stats.pings.load(Ordering::Relaxed),
         statements_by_label: stats.by_label(),
         slow_log_rows: slow.len(),
@@ -464,6 +507,81 @@ pub async fn run(config: &CaptureConfig) -> Result<CaptureSummary, CaptureError>
     let text = serde_json::to_string_pretty(&summary).unwrap_or_default();
     std::fs::write(&path, text + "\n").map_err(|e| CaptureError::io(&path, e))?;
     Ok(summary)
+}
+
+/// Creates `dir` and checks that a file can be written into it.
+fn ensure_writable_dir(dir: &Path) -> Result<(), CaptureError> {
+    std::fs::create_dir_all(dir).map_err(|e| CaptureError::io(dir, e))?;
+    let probe = dir.join(format!(".qlat-write-probe-{}", std::process::id()));
+    std::fs::write(&probe, b"").map_err(|e| CaptureError::io(dir, e))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
+/// Creates and loads the dataset's tables unless TPC-H data of the same
+/// scale factor is already there; returns whether it loaded.
+async fn load_dataset(
+    config: &CaptureConfig,
+    admin: &mut MySqlConnection,
+) -> Result<bool, CaptureError> {
+    let url = connect_url(&config.url, &config.database);
+    let spec = match &config.workload {
+        Workload::App(spec) => {
+            tracing::info!(rows_scale = spec.rows_scale, "loading the shop's data");
+            app::data::create_schema(admin).await?;
+            let ctx = app::data::Ctx::new(spec.seed, app::Sizes::at(spec.rows_scale));
+            app::data::load_data(&url, Arc::new(ctx)).await?;
+            analyze(admin, &app::TABLES).await?;
+            return Ok(true);
+        }
+        Workload::Tpch(spec) => spec,
+    };
+    let loaded_sf = scalar(
+        admin,
+        "SELECT CAST(scale_factor AS CHAR) FROM qlat_capture_meta LIMIT 1",
+    )
+    .await
+    .ok()
+    .flatten()
+    .and_then(|s| s.parse::<f64>().ok());
+    if !config.reload && loaded_sf == Some(spec.scale_factor) {
+        tracing::info!("reusing TPC-H data already loaded at this scale factor");
+        load::exec(admin, "TRUNCATE TABLE qlat_scratch").await?;
+        return Ok(false);
+    }
+    let ddl = match &config.ddl_path {
+        Some(path) => std::fs::read_to_string(path).map_err(|e| CaptureError::io(path, e))?,
+        None => TPCH_DDL.to_string(),
+    };
+    tracing::info!(scale_factor = spec.scale_factor, "loading TPC-H data");
+    load::exec(admin, "DROP TABLE IF EXISTS qlat_capture_meta").await?;
+    load::create_schema(admin, &ddl).await?;
+    load::load_data(&url, spec.scale_factor).await?;
+    analyze(admin, &load::TABLE_ORDER).await?;
+    load::exec(
+        admin,
+        "CREATE TABLE qlat_capture_meta (scale_factor DOUBLE NOT NULL, loaded_at DATETIME NOT NULL)",
+    )
+    .await?;
+    load::exec(
+        admin,
+        &format!(
+            "INSERT INTO qlat_capture_meta VALUES ({}, NOW())",
+            spec.scale_factor
+        ),
+    )
+    .await?;
+    Ok(true)
+}
+
+async fn analyze(conn: &mut MySqlConnection, tables: &[&str]) -> Result<(), CaptureError> {
+    for table in tables {
+        let sql = format!("ANALYZE TABLE `{table}`");
+        conn.fetch_all(AssertSqlSafe(sql.as_str()))
+            .await
+            .map_err(|e| CaptureError::sql(&sql, e))?;
+    }
+    Ok(())
 }
 
 /// The URL of a loader connection to `db`: the server URL with its path
@@ -490,8 +608,9 @@ async fn create_accounts(
     conn: &mut MySqlConnection,
     db: &str,
     password: &str,
+    profiles: &[Profile],
 ) -> Result<(), CaptureError> {
-    for profile in Profile::ALL {
+    for profile in profiles {
         let Some(user) = profile.user() else { continue };
         for host in ["localhost", "127.0.0.1", "%"] {
             load::exec(
@@ -516,6 +635,7 @@ async fn create_accounts(
 struct Stats {
     sent: AtomicU64,
     failed: AtomicU64,
+    prepared: AtomicU64,
     pings: AtomicU64,
     labels: std::sync::Mutex<BTreeMap<String, u64>>,
 }
@@ -630,9 +750,43 @@ async fn run_session(
                     stats.failed.fetch_add(1, Ordering::Relaxed);
                 }
             }
+            Action::Prepared {
+                label,
+                text,
+                params,
+            } => {
+                stats.sent.fetch_add(1, Ordering::Relaxed);
+                stats.prepared.fetch_add(1, Ordering::Relaxed);
+                if let Ok(mut m) = stats.labels.lock() {
+                    *m.entry(label.clone()).or_default() += 1;
+                }
+                // sqlx prepares each text once per connection and executes
+                // it with the bound values (binary protocol).
+                let mut query = sqlx::query(AssertSqlSafe(text.as_str()));
+                for p in params {
+                    query = match p {
+                        Param::Int(v) => query.bind(*v),
+                        Param::Num(v) => query.bind(*v),
+                        Param::Text(v) => query.bind(v.as_str()),
+                    };
+                }
+                if let Err(e) = query.fetch_all(&mut conn).await {
+                    tracing::debug!(%label, error = %e, "prepared statement failed");
+                    stats.failed.fetch_add(1, Ordering::Relaxed);
+                }
+            }
         }
     }
     let _ = conn.close().await;
+}
+
+/// Which log rows an export keeps.
+struct Window<'a> {
+    from: &'a str,
+    to: &'a str,
+    /// Only statements in this database: slow-log rows whose `db` is it,
+    /// general-log rows of the connections opened on it.
+    only_db: Option<&'a str>,
 }
 
 /// Exports a `mysql.*_log` table's rows in `[from, to]` with exactly the
@@ -642,9 +796,9 @@ async fn export_table(
     conn: &mut MySqlConnection,
     table: &str,
     time_column: &str,
-    from: &str,
-    to: &str,
+    window: &Window<'_>,
 ) -> Result<Vec<Map<String, Value>>, CaptureError> {
+    let (from, to) = (quote(window.from), quote(window.to));
     let cols_sql = format!(
         "SELECT CAST(column_name AS CHAR), CAST(data_type AS CHAR) FROM information_schema.columns WHERE table_schema = 'mysql' AND table_name = '{table}' ORDER BY ordinal_position"
     );
@@ -665,11 +819,17 @@ async fn export_table(
             }
         })
         .collect();
+    let only = match (window.only_db, table) {
+        (None, _) => String::new(),
+        (Some(db), "slow_log") => format!(" AND db = {}", quote(db)),
+        (Some(db), _) => format!(
+            " AND thread_id IN (SELECT thread_id FROM mysql.general_log WHERE command_type = 'Connect' AND argument LIKE {} AND event_time BETWEEN {from} AND {to})",
+            quote(&format!("% on {db} using %"))
+        ),
+    };
     let sql = format!(
-        "SELECT {} FROM mysql.{table} WHERE {time_column} BETWEEN {} AND {} ORDER BY {time_column}",
+        "SELECT {} FROM mysql.{table} WHERE {time_column} BETWEEN {from} AND {to}{only} ORDER BY {time_column}",
         select.join(", "),
-        quote(from),
-        quote(to)
     );
     let rows = conn
         .fetch_all(AssertSqlSafe(sql.as_str()))

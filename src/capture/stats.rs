@@ -124,17 +124,13 @@ pub async fn refresh(
     database: &str,
     path: &Path,
 ) -> Result<ColumnStatsMap, CaptureError> {
+    let mut meta = check_into(path)?;
     let opts = options(url)?;
     let mut conn = MySqlConnection::connect_with(&opts)
         .await
         .map_err(CaptureError::Connect)?;
     let (table_rows, stats) = read_column_stats(&mut conn, database).await?;
     let _ = conn.close().await;
-    let mut meta = match std::fs::read_to_string(path) {
-        Ok(text) => serde_json::from_str::<Value>(&text).map_err(|e| invalid(path, e))?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Value::Object(Default::default()),
-        Err(e) => return Err(CaptureError::io(path, e)),
-    };
     let obj = meta
         .as_object_mut()
         .ok_or_else(|| invalid(path, "the file holds JSON but not an object"))?;
@@ -143,6 +139,35 @@ pub async fn refresh(
     let text = serde_json::to_string_pretty(&meta).map_err(|e| invalid(path, e))?;
     std::fs::write(path, text + "\n").map_err(|e| CaptureError::io(path, e))?;
     Ok(stats)
+}
+
+/// Checks, before any work, that `path` can take the statistics: an
+/// existing file must hold a JSON object and be writable, a new one must be
+/// creatable (nothing is left behind). Returns the object to extend.
+pub fn check_into(path: &Path) -> Result<Value, CaptureError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            let meta = serde_json::from_str::<Value>(&text).map_err(|e| invalid(path, e))?;
+            if !meta.is_object() {
+                return Err(invalid(path, "the file holds JSON but not an object"));
+            }
+            std::fs::OpenOptions::new()
+                .append(true)
+                .open(path)
+                .map_err(|e| CaptureError::io(path, e))?;
+            Ok(meta)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(path)
+                .map_err(|e| CaptureError::io(path, e))?;
+            let _ = std::fs::remove_file(path);
+            Ok(Value::Object(Default::default()))
+        }
+        Err(e) => Err(CaptureError::io(path, e)),
+    }
 }
 
 fn invalid(path: &Path, e: impl std::fmt::Display) -> CaptureError {

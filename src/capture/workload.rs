@@ -21,6 +21,13 @@ pub enum Profile {
     Report,
     /// The DBA: administrative statements, as root.
     Dba,
+    /// The `app` dataset's web shop backend: prepared point lookups,
+    /// carts and checkouts.
+    Web,
+    /// The `app` dataset's support desk: ticket queues and text searches.
+    Support,
+    /// The `app` dataset's reporting and housekeeping jobs.
+    Batch,
 }
 
 impl Profile {
@@ -31,6 +38,9 @@ impl Profile {
         Profile::Dba,
     ];
 
+    /// The accounts of the `app` dataset's workload.
+    pub const SHOP: [Profile; 4] = [Profile::Web, Profile::Support, Profile::Batch, Profile::Dba];
+
     /// Account name; `None` means the capture's own (root) credentials.
     pub fn user(self) -> Option<&'static str> {
         match self {
@@ -38,6 +48,9 @@ impl Profile {
             Profile::Analyst => Some("qlat_analyst"),
             Profile::Report => Some("qlat_report"),
             Profile::Dba => None,
+            Profile::Web => Some("shop_web"),
+            Profile::Support => Some("shop_support"),
+            Profile::Batch => Some("shop_batch"),
         }
     }
 }
@@ -50,8 +63,25 @@ pub enum Action {
     /// (`tpch:q07`, `adhoc:point_orders`, `chatter:set_names`) for the
     /// capture's own bookkeeping only — the server never sees it.
     Sql { label: String, text: String },
+    /// A server-side prepared statement (COM_STMT_PREPARE once per
+    /// connection and text, then COM_STMT_EXECUTE with `params`): the
+    /// general log shows `Prepare` and `Execute` rows.
+    Prepared {
+        label: String,
+        text: String,
+        params: Vec<Param>,
+    },
     /// COM_PING.
     Ping,
+}
+
+/// A value bound to a prepared statement's placeholder.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Param {
+    Int(i64),
+    Num(f64),
+    Text(String),
 }
 
 /// Statements one connection sends between connect and quit.
@@ -446,7 +476,7 @@ fn connect_chatter<R: Rng + ?Sized>(profile: Profile, rng: &mut R, out: &mut Vec
             push("set_names", "SET NAMES utf8mb4");
             push("select_version", "SELECT @@version");
         }
-        Profile::Dba => {
+        Profile::Dba | Profile::Web | Profile::Support | Profile::Batch => {
             push("select_version_comment", "SELECT @@version_comment LIMIT 1");
         }
     }
@@ -475,7 +505,7 @@ fn interleaved_chatter<R: Rng + ?Sized>(profile: Profile, rng: &mut R) -> Action
             ),
         ],
         Profile::Report => &[("show_warnings", "SHOW WARNINGS")],
-        Profile::Dba => &[
+        Profile::Dba | Profile::Web | Profile::Support | Profile::Batch => &[
             ("show_processlist", "SHOW FULL PROCESSLIST"),
             ("show_status", "SHOW GLOBAL STATUS LIKE 'Threads_%'"),
             (
@@ -517,7 +547,7 @@ fn profile_shapes(profile: Profile) -> &'static [usize] {
             4, 5, 9, 10, 11, 12, 13, 14, 15, 16, 19, 20, 21, 22, 23, 24, 25, 27, 28, 29, 30, 31,
             32, 33, 34,
         ],
-        Profile::Report | Profile::Dba => &[12, 14, 15, 22, 23],
+        _ => &[12, 14, 15, 22, 23],
     }
 }
 
@@ -675,7 +705,7 @@ mod tests {
             .flat_map(|s| s.actions.iter())
             .filter_map(|a| match a {
                 Action::Sql { label, .. } => Some(label.clone()),
-                Action::Ping => None,
+                Action::Prepared { .. } | Action::Ping => None,
             })
             .collect()
     }

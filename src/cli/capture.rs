@@ -1,7 +1,7 @@
 //! `qlat capture` and `qlat stats`: the live server a dataset and its
 //! statistics come from.
 
-use crate::capture::{self, CaptureConfig, workload::WorkloadSpec};
+use crate::capture::{self, CaptureConfig, Workload, app::AppSpec, workload::WorkloadSpec};
 use anyhow::Context;
 use clap::Args;
 use std::path::PathBuf;
@@ -19,24 +19,40 @@ pub struct ServerArgs {
     )]
     pub url: String,
     /// Database: the one `capture` creates and loads, or whose tables
-    /// `stats` describes.
-    #[arg(long, default_value = "tpch")]
-    pub database: String,
+    /// `stats` describes [default: tpch; `qlat_app` for
+    /// `capture --dataset app`].
+    #[arg(long)]
+    pub database: Option<String>,
 }
 
 #[derive(Args, Debug)]
 pub struct StatsArgs {
     #[command(flatten)]
     pub server: ServerArgs,
-    /// JSON file to write them into (other fields are kept).
-    #[arg(long, default_value = "data/capture.json")]
+    /// JSON file to write them into (other fields are kept), e.g.
+    /// `data/capture.json`. Checked before the pass over the server.
+    #[arg(long)]
     pub into: PathBuf,
+}
+
+/// The database and workload `qlat capture` generates.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dataset {
+    /// TPC-H tables from `tpchgen`, the 22 TPC-H queries, ad-hoc and
+    /// exploration statements.
+    Tpch,
+    /// A web shop with a support desk: 8 tables, skewed data, and an
+    /// application's workload with server-side prepared statements.
+    App,
 }
 
 #[derive(Args, Debug)]
 pub struct CaptureArgs {
     #[command(flatten)]
     pub server: ServerArgs,
+    /// Which database and workload to generate.
+    #[arg(long, value_enum, default_value = "tpch")]
+    pub dataset: Dataset,
     /// TPC-H scale factor (1.0 = 1 GB of raw data).
     #[arg(long, default_value_t = 0.1)]
     pub scale_factor: f64,
@@ -56,6 +72,14 @@ pub struct CaptureArgs {
     /// Executions of exploration shapes in total.
     #[arg(long, default_value_t = 4000)]
     pub explore: usize,
+    /// `--dataset app`: multiplies every table's row count (1.0: 100,000
+    /// customers, 400,000 orders, about 1.2 million order lines).
+    #[arg(long, default_value_t = 1.0)]
+    pub rows_scale: f64,
+    /// `--dataset app`: units of work to send (a unit is one statement or
+    /// the few statements of a checkout; chatter comes on top).
+    #[arg(long, default_value_t = 10_000)]
+    pub statements: usize,
     /// Per-statement timeout in seconds.
     #[arg(long, default_value_t = 60.0)]
     pub statement_timeout: f64,
@@ -64,13 +88,15 @@ pub struct CaptureArgs {
     /// its neighbours'.
     #[arg(long, value_delimiter = ',', default_value = "1")]
     pub concurrency: Vec<usize>,
-    /// Where to write the exports and capture.json.
-    #[arg(long, default_value = "data")]
+    /// Folder to write the exports and capture.json into (created; checked
+    /// before loading), e.g. `data` or `data/app`.
+    #[arg(long)]
     pub out: PathBuf,
-    /// The schema DDL.
-    #[arg(long, default_value = "data/tpch.sql")]
-    pub ddl: PathBuf,
-    /// Reload data even if the database already holds this scale factor.
+    /// TPC-H schema DDL [default: the built-in copy of `data/tpch.sql`].
+    #[arg(long)]
+    pub ddl: Option<PathBuf>,
+    /// Reload TPC-H data even if the database already holds this scale
+    /// factor (the shop's data is always reloaded).
     #[arg(long)]
     pub reload: bool,
     /// Grow InnoDB's buffer pool to at least this many MiB during the
@@ -94,20 +120,40 @@ pub async fn capture(a: CaptureArgs) -> anyhow::Result<()> {
         a.statement_timeout > 0.0,
         "--statement-timeout must be positive"
     );
+    anyhow::ensure!(
+        a.rows_scale > 0.0 && a.rows_scale <= 10.0,
+        "--rows-scale must be in (0, 10], got {}",
+        a.rows_scale
+    );
+    let (workload, default_db) = match a.dataset {
+        Dataset::Tpch => (
+            Workload::Tpch(WorkloadSpec {
+                seed: a.seed,
+                scale_factor: a.scale_factor,
+                tpch_runs_per_template: a.tpch_runs,
+                adhoc_statements: a.adhoc,
+                qgen_seed_comment_share: 0.3,
+                explore_recipes: a.explore_recipes,
+                explore_statements: a.explore,
+            }),
+            "tpch",
+        ),
+        Dataset::App => (
+            Workload::App(AppSpec {
+                dataset: "app",
+                seed: a.seed,
+                rows_scale: a.rows_scale,
+                statements: a.statements,
+            }),
+            "qlat_app",
+        ),
+    };
     let config = CaptureConfig {
         url: a.server.url,
-        database: a.server.database,
+        database: a.server.database.unwrap_or_else(|| default_db.into()),
         out_dir: a.out,
         ddl_path: a.ddl,
-        workload: WorkloadSpec {
-            seed: a.seed,
-            scale_factor: a.scale_factor,
-            tpch_runs_per_template: a.tpch_runs,
-            adhoc_statements: a.adhoc,
-            qgen_seed_comment_share: 0.3,
-            explore_recipes: a.explore_recipes,
-            explore_statements: a.explore,
-        },
+        workload,
         statement_timeout: Duration::from_secs_f64(a.statement_timeout),
         concurrency_stretches: a.concurrency,
         reload: a.reload,
@@ -129,7 +175,12 @@ pub async fn capture(a: CaptureArgs) -> anyhow::Result<()> {
 
 /// `qlat stats`.
 pub async fn stats(a: StatsArgs) -> anyhow::Result<()> {
-    let stats = capture::stats::refresh(&a.server.url, &a.server.database, &a.into)
+    // The pass over the server can take minutes: fail first if its result
+    // could not be saved.
+    capture::stats::check_into(&a.into)
+        .with_context(|| format!("cannot write --into {}", a.into.display()))?;
+    let database = a.server.database.as_deref().unwrap_or("tpch");
+    let stats = capture::stats::refresh(&a.server.url, database, &a.into)
         .await
         .context("reading statistics failed")?;
     let columns: usize = stats.values().map(|c| c.len()).sum();

@@ -6,11 +6,15 @@
 use serde_json::Value;
 use std::process::Command;
 
-fn url() -> String {
+/// Held by every test that switches the server's logs: two captures at
+/// once would each restore the other's settings.
+pub static SERVER_LOGS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+pub fn url() -> String {
     std::env::var("QLAT_TEST_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into())
 }
 
-fn global(name: &str) -> String {
+pub fn global(name: &str) -> String {
     let out = Command::new("mariadb")
         .args(["-uroot", "-h127.0.0.1", "-N", "-B", "-e"])
         .arg(format!("SELECT @@GLOBAL.{name}"))
@@ -36,6 +40,7 @@ const SLOW_COLUMNS: [&str; 12] = [
 
 #[test]
 fn capture_writes_every_file_and_restores_the_server() {
+    let _server = SERVER_LOGS.lock().unwrap_or_else(|e| e.into_inner());
     let settings = [
         "general_log",
         "slow_query_log",
@@ -64,8 +69,6 @@ fn capture_writes_every_file_and_restores_the_server() {
         .arg(url())
         .arg("--out")
         .arg(dir.path())
-        .arg("--ddl")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/data/tpch.sql"))
         .output()
         .expect("qlat runs");
     assert!(

@@ -4,6 +4,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod capture_app;
 mod capture_live;
 mod cli;
 mod model_cli;
