@@ -294,6 +294,7 @@ async fn pipeline_against_live_mariadb() {
     match r2.decision {
         Decision::Promoted => assert_eq!(Some(&production), r2.candidate_version.as_ref()),
         Decision::Refused => assert_eq!(Some(&production), r1.candidate_version.as_ref()),
+        Decision::Rejected => panic!("a normal run failed the floor: {}", r2.reason),
         Decision::Skipped => panic!("new data was not skipped"),
     }
 
@@ -303,7 +304,7 @@ async fn pipeline_against_live_mariadb() {
 
     // A deliberately worse model is not promoted, even with no margin.
     let r4 = run_worse_cycle(&db, &store, config(small_train())).await;
-    assert_eq!(r4.decision, Decision::Refused, "{}", r4.reason);
+    assert_eq!(r4.decision, Decision::Rejected, "{}", r4.reason);
     assert_eq!(
         registry.production().await.expect("p").expect("p").version,
         production
