@@ -171,6 +171,14 @@ pub fn rejection(sel: &Selection, ev: &Evidence) -> Option<String> {
 
 /// The floor passed, in words (for the reason of a promoted or refused run).
 pub fn passed(sel: &Selection, ev: &Evidence) -> String {
+    if sel.algorithm == "baseline" {
+        return format!(
+            "{}; the fingerprint baseline is the floor itself (MSE(ln) {:.3} on the {} test rows)",
+            sel.describe(),
+            ev.candidate_mse_ln,
+            thousands(ev.test_rows)
+        );
+    }
     format!(
         "{}; it beats the fingerprint baseline on the {} test rows (MSE(ln) {:.3} vs {:.3})",
         sel.describe(),
@@ -269,6 +277,11 @@ mod tests {
             ..evidence(1, 1.95, 2.77)
         };
         assert_eq!(rejection(&s, &one), None);
+        assert!(passed(&s, &evidence(7, 1.95, 2.77)).ends_with("(MSE(ln) 1.950 vs 2.770)"));
+        // A pinned baseline is the floor; it is not asked to beat itself.
+        let base = select(val(&[("mlp", 3.1), ("baseline", 2.0)]), 300, "baseline");
+        assert_eq!(rejection(&base, &evidence(7, 2.77, 2.77)), None);
+        assert!(passed(&base, &evidence(7, 2.77, 2.77)).contains("is the floor itself"));
     }
 
     #[test]

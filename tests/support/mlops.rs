@@ -194,6 +194,7 @@ pub async fn run_worse_cycle(
     mut config: qlat::pipeline::PipelineConfig,
 ) -> qlat::pipeline::CycleReport {
     config.train = crippled_train();
+    config.algorithm = "auto".into();
     config.promote_margin = 0.0;
     config.retrain_without_new_data = true;
     qlat::pipeline::Pipeline::new(db.clone(), std::sync::Arc::clone(store), config)
