@@ -161,7 +161,7 @@ pub fn rejection(sel: &Selection, ev: &Evidence) -> Option<String> {
     }
     if !cand.is_finite() {
         why.push(format!("candidate {alg} test MSE(ln) is {cand}"));
-    } else if alg != "baseline" && !(cand < base) {
+    } else if alg != "baseline" && cand.partial_cmp(&base) != Some(std::cmp::Ordering::Less) {
         why.push(format!(
             "candidate {alg} MSE(ln) {cand:.3} does not beat the fingerprint baseline {base:.3} on the {n} test rows"
         ));
@@ -193,7 +193,7 @@ pub fn thousands(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
