@@ -48,8 +48,9 @@ pub struct PipelineArgs {
     /// lower than production's on the same rows (relative: 0.02 = 2 %).
     #[arg(long, default_value_t = 0.02)]
     pub promote_margin: f64,
-    /// The algorithm compared and served: mlp, ridge, baseline, tiered.
-    #[arg(long, env = "QLAT_ALGORITHM", default_value = "mlp")]
+    /// The candidate compared and served: auto (the trained model best on
+    /// the validation rows), mlp, ridge, baseline, tiered.
+    #[arg(long, env = "QLAT_ALGORITHM", default_value = "auto")]
     pub algorithm: String,
     /// Seed for model initialisation and batching.
     #[arg(long, default_value_t = 42)]
@@ -264,6 +265,13 @@ pub async fn runs(a: RunsArgs) -> anyhow::Result<()> {
                 .or_else(|| r.model_version.clone())
                 .unwrap_or_default()
         )?;
+        if let Some(reason) = &r.reason {
+            writeln!(
+                out,
+                "    {}: {reason}",
+                r.decision.map_or("reason", |d| d.as_str())
+            )?;
+        }
     }
     Ok(())
 }

@@ -15,18 +15,27 @@
 //!    how a model trained on the past does on what came after; a random
 //!    split would let near-duplicates of test statements from the same
 //!    minute into training;
-//! 5. **train** — `train::fit_all` (MLP, ridge, fingerprint baseline,
-//!    tiered) on the 70 %;
-//! 6. **evaluate** — every model on the 30 % (MAE, RMSE, R², q-error
+//! 5. **train** — the newest `validation_fraction` (15 %) of the training
+//!    rows, by time, is the validation slice; `train::fit_all` (MLP, ridge,
+//!    fingerprint baseline, tiered) fits on the rest;
+//! 6. **select / evaluate** — every model is scored on the validation rows
+//!    and the candidate is the trained algorithm with the lowest validation
+//!    MSE(ln) (`algorithm = auto`; a named algorithm pins it, see
+//!    [`floor`]); then every model on the 30 % (MAE, RMSE, R², q-error
 //!    percentiles, class accuracy/precision/recall/F1, on all statements and
 //!    on those ≥ 10 ms), and the feature report;
-//! 7. **compare** — the production model scored on the *same* test rows;
-//!    the candidate is promoted only if its test **MSE of ln(seconds)** (of
-//!    the served algorithm, `mlp` by default) is at least `promote_margin`
-//!    (relative) below production's: `cand ≤ prod × (1 − margin)`. MSE(ln)
-//!    is the loss the models minimise and weighs every statement's relative
-//!    error alike; q-error p90 is reported beside it. With no production
-//!    model yet, the candidate is promoted;
+//! 7. **compare** — first the quality floor ([`floor`]): the run is
+//!    **rejected** when the MLP stopped at its first epoch or the candidate
+//!    does not beat the fingerprint baseline's test MSE(ln) on the same
+//!    rows, first run on a new server included. Then production (its own
+//!    algorithm) is scored on the *same* test rows; the candidate is
+//!    promoted only if its test **MSE of ln(seconds)** is at least
+//!    `promote_margin` (relative) below production's:
+//!    `cand ≤ prod × (1 − margin)`. MSE(ln) is the loss the models minimise
+//!    and weighs every statement's relative error alike; q-error p90 is
+//!    reported beside it. With no production model yet, a candidate that
+//!    passed the floor is promoted. The verdict's reason is stored with the
+//!    run (`qlat runs`, `/api/runs`, the runs page);
 //! 8. **upload** — the model directory, dataset, reports and test
 //!    predictions go through the artifact store; the uploaded model is
 //!    downloaded again and loaded (checksums and all) before it is
@@ -38,8 +47,8 @@
 //! 10. **notify** — `POST {server}/admin/reload` to every configured
 //!     server (failures are logged, not fatal).
 //!
-//! The registered model is the one trained on the 70 % — the one that was
-//! evaluated — not a refit on all data: what ships is what was measured, and
+//! The registered model is the one trained on the 70 % less its validation
+//! slice — the one that was evaluated — not a refit on all data: what ships is what was measured, and
 //! the next cycle's test rows (the newest 30 %) are never in production's
 //! training data, so the comparison stays fair.
 //!
@@ -47,6 +56,7 @@
 //! error and the log kept) and leaves production untouched.
 
 pub mod checks;
+pub mod floor;
 pub mod lock;
 pub mod notify;
 pub mod observations;
@@ -84,9 +94,13 @@ pub struct PipelineConfig {
     /// Schema the featurizer resolves statements against.
     pub catalog: Catalog,
     pub train: TrainConfig,
-    /// The algorithm compared with production (and served): mlp, ridge,
-    /// baseline or tiered.
+    /// The candidate compared with production (and served): `auto` (the
+    /// trained algorithm best on the validation rows, see [`floor`]) or
+    /// one of mlp, ridge, baseline, tiered.
     pub algorithm: String,
+    /// Share of the training rows, the newest by time, held out to choose
+    /// the candidate (the models do not learn from them).
+    pub validation_fraction: f64,
     /// Relative improvement of test MSE(ln) required to promote, in [0, 1].
     pub promote_margin: f64,
     /// Share of the newest rows held out for testing.
@@ -114,7 +128,8 @@ impl PipelineConfig {
             source,
             catalog,
             train: TrainConfig::default(),
-            algorithm: "mlp".into(),
+            algorithm: floor::AUTO.into(),
+            validation_fraction: 0.15,
             promote_margin: 0.02,
             test_fraction: 0.3,
             min_rows: 50,
@@ -142,10 +157,16 @@ impl PipelineConfig {
                 self.test_fraction
             ));
         }
-        if !["mlp", "ridge", "baseline", "tiered"].contains(&self.algorithm.as_str()) {
+        if ![floor::AUTO, "mlp", "ridge", "baseline", "tiered"].contains(&self.algorithm.as_str()) {
             return bad(format!(
-                "unknown algorithm {:?} (mlp, ridge, baseline, tiered)",
+                "unknown algorithm {:?} (auto, mlp, ridge, baseline, tiered)",
                 self.algorithm
+            ));
+        }
+        if !(0.05..=0.5).contains(&self.validation_fraction) {
+            return bad(format!(
+                "validation fraction {} is not in [0.05, 0.5]",
+                self.validation_fraction
             ));
         }
         if self.lease < Duration::from_millis(500) {
@@ -166,6 +187,8 @@ impl PipelineConfig {
             "promote_metric": "mse_ln",
             "split": "time-ordered",
             "test_fraction": self.test_fraction,
+            "validation_fraction": self.validation_fraction,
+            "quality_floor": "beat the fingerprint baseline; no MLP stopped at epoch 1",
             "min_rows": self.min_rows,
             "max_rows": self.max_rows,
             "seed": self.train.seed,
@@ -213,9 +236,14 @@ pub struct CycleReport {
     pub candidate_version: Option<String>,
     pub production_before: Option<String>,
     pub production_after: Option<String>,
-    /// Test MSE(ln) of the candidate and of production on the same rows.
+    /// The candidate's algorithm (chosen on the validation rows or pinned).
+    pub candidate_algorithm: Option<String>,
+    /// Test MSE(ln) of the candidate, of production and of the fingerprint
+    /// baseline (the quality floor) on the same rows.
     pub candidate_mse_ln: Option<f64>,
     pub production_mse_ln: Option<f64>,
+    pub baseline_mse_ln: Option<f64>,
+    /// Why the run decided so (stored with the run as its `reason`).
     pub reason: String,
     pub notified: Vec<NotifyOutcome>,
     /// Runs found left `running` by a dead process and marked crashed.
@@ -300,8 +328,10 @@ struct Outcome {
     test_rows: usize,
     production_before: Option<String>,
     production_after: Option<String>,
+    candidate_algorithm: Option<String>,
     candidate_mse_ln: Option<f64>,
     production_mse_ln: Option<f64>,
+    baseline_mse_ln: Option<f64>,
     notified: Vec<NotifyOutcome>,
 }
 
@@ -419,6 +449,7 @@ impl Pipeline {
         let end = RunEnd {
             status: RunStatus::Failed,
             decision: None,
+            reason: None,
             dataset_fingerprint: saved.as_ref().and_then(|r| r.dataset_fingerprint.clone()),
             metrics: saved
                 .as_ref()
@@ -549,6 +580,7 @@ impl Pipeline {
                 let end = RunEnd {
                     status: RunStatus::Succeeded,
                     decision: Some(o.decision),
+                    reason: Some(o.reason.clone()),
                     dataset_fingerprint: ctx.dataset_fingerprint.clone(),
                     metrics: Value::Object(ctx.metrics.clone()),
                     artifacts: Value::Object(ctx.artifacts.clone()),
@@ -566,8 +598,10 @@ impl Pipeline {
                     candidate_version: ctx.model_version,
                     production_before: o.production_before,
                     production_after: o.production_after,
+                    candidate_algorithm: o.candidate_algorithm,
                     candidate_mse_ln: o.candidate_mse_ln,
                     production_mse_ln: o.production_mse_ln,
+                    baseline_mse_ln: o.baseline_mse_ln,
                     reason: o.reason,
                     notified: o.notified,
                     crashed_runs: crashed,
@@ -580,6 +614,7 @@ impl Pipeline {
                 let end = RunEnd {
                     status: RunStatus::Failed,
                     decision: None,
+                    reason: None,
                     dataset_fingerprint: ctx.dataset_fingerprint.clone(),
                     metrics: Value::Object(ctx.metrics.clone()),
                     artifacts: Value::Object(ctx.artifacts.clone()),
@@ -633,8 +668,10 @@ impl Pipeline {
                 test_rows: 0,
                 production_after: production_before.clone(),
                 production_before,
+                candidate_algorithm: None,
                 candidate_mse_ln: None,
                 production_mse_ln: None,
+                baseline_mse_ln: None,
                 notified: Vec::new(),
             });
         }
@@ -677,19 +714,17 @@ impl Pipeline {
             )
             .await?;
         Ok(Outcome {
-            decision: if decided.promote {
-                Decision::Promoted
-            } else {
-                Decision::Refused
-            },
+            decision: decided.decision,
             reason: decided.reason,
             new_records: stored.inserted,
             training_rows: split.train.len(),
             test_rows: split.test.len(),
             production_before,
             production_after,
+            candidate_algorithm: Some(trained.selection.algorithm.clone()),
             candidate_mse_ln: Some(decided.candidate_mse_ln),
             production_mse_ln: decided.production_mse_ln,
+            baseline_mse_ln: Some(decided.baseline_mse_ln),
             notified,
         })
     }
@@ -706,9 +741,11 @@ impl Pipeline {
             .get_dir(&prod.artifact_key, &dir)
             .await
             .map_err(|e| e.to_string())?;
+        // Production answers with its own algorithm, whatever this run
+        // chose for its candidate.
         let (test, algorithm, thresholds) = (
             Arc::clone(test),
-            self.config.algorithm.clone(),
+            prod.algorithm.clone(),
             self.config.train.thresholds,
         );
         tokio::task::spawn_blocking(move || {
@@ -732,6 +769,7 @@ impl Pipeline {
         &self,
         key: &str,
         version: &str,
+        algorithm: &str,
         models: &TrainedModels,
         test: &Arc<Vec<Sample>>,
         work: &std::path::Path,
@@ -750,7 +788,7 @@ impl Pipeline {
             ));
         }
         let probe: Vec<String> = test.iter().take(32).map(|s| s.sql.clone()).collect();
-        let algorithm = self.config.algorithm.clone();
+        let algorithm = algorithm.to_string();
         let expected: Vec<f64> = {
             let m = models
                 .by_name(&algorithm)

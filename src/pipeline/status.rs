@@ -103,6 +103,8 @@ pub struct RunSummary {
     pub id: String,
     pub status: RunStatus,
     pub decision: Option<Decision>,
+    /// Why it decided so (see [`Run::reason`]).
+    pub reason: Option<String>,
     pub started_at: DateTime<Utc>,
     pub ended_at: Option<DateTime<Utc>>,
     pub duration_seconds: Option<f64>,
@@ -116,6 +118,7 @@ impl From<&Run> for RunSummary {
             id: r.id.clone(),
             status: r.status,
             decision: r.decision,
+            reason: r.reason.clone(),
             started_at: r.started_at,
             ended_at: r.ended_at,
             duration_seconds: r.duration_seconds,
@@ -144,7 +147,7 @@ pub struct PipelineStatus {
     pub last_run: Option<RunSummary>,
     /// Runs by status (running, succeeded, failed, crashed; all present).
     pub runs_by_status: BTreeMap<String, i64>,
-    /// Succeeded runs by decision (promoted, refused, skipped).
+    /// Succeeded runs by decision (promoted, refused, rejected, skipped).
     pub decisions: BTreeMap<String, i64>,
     /// Flat numeric metrics of the newest succeeded run that trained a
     /// candidate: `test_mse_ln`, `test_r2_ln`, `test_mae_s`, `test_rmse_s`,
@@ -172,13 +175,12 @@ pub async fn pipeline_status(db: &Db) -> Result<PipelineStatus, RegistryError> {
     const DECISIONS: &str =
         "SELECT decision, COUNT(*) FROM runs WHERE decision IS NOT NULL GROUP BY decision";
     let rows: Vec<(String, i64)> = on_pool!(db, p => sqlx::query_as(DECISIONS).fetch_all(p).await?);
-    let mut decisions: BTreeMap<String, i64> =
-        [Decision::Promoted, Decision::Refused, Decision::Skipped]
-            .iter()
-            .map(|d| (d.as_str().to_string(), 0))
-            .collect();
+    let mut decisions: BTreeMap<String, i64> = Decision::ALL
+        .iter()
+        .map(|d| (d.as_str().to_string(), 0))
+        .collect();
     decisions.extend(rows);
-    const TRAINED: &str = "SELECT id FROM runs WHERE status = 'succeeded' AND decision IN ('promoted', 'refused') \
+    const TRAINED: &str = "SELECT id FROM runs WHERE status = 'succeeded' AND decision IN ('promoted', 'refused', 'rejected') \
          ORDER BY started_at_us DESC, id DESC LIMIT 1";
     let trained: Option<(String,)> =
         on_pool!(db, p => sqlx::query_as(TRAINED).fetch_optional(p).await?);

@@ -7,7 +7,12 @@ use super::*;
 
 /// The time-ordered split and the dataset's fingerprint.
 pub(super) struct Split {
+    /// All training rows: `fit` then `validation`.
     pub(super) train: Arc<Vec<Sample>>,
+    /// The older training rows the models learn from.
+    pub(super) fit: Arc<Vec<Sample>>,
+    /// The newest training rows, held out to choose the candidate.
+    pub(super) validation: Arc<Vec<Sample>>,
     pub(super) test: Arc<Vec<Sample>>,
     pub(super) dataset_fp: String,
 }
@@ -18,8 +23,13 @@ pub(super) struct Trained {
     /// The served algorithm's predictions of the test rows.
     pub(super) served_preds: Vec<crate::model::Prediction>,
     pub(super) features: checks::FeatureReport,
-    /// The served algorithm's report.
+    /// Which algorithm is the candidate, and the validation scores that
+    /// chose it.
+    pub(super) selection: floor::Selection,
+    /// The candidate's test report.
     pub(super) candidate: EvalReport,
+    /// The MLP's best epoch and its budget (see [`floor::Evidence`]).
+    pub(super) mlp_best_epoch: usize,
 }
 
 /// Production scored on the same test rows (when there is one and it loads).
@@ -31,10 +41,11 @@ pub(super) struct ProductionScore {
 
 /// Whether the candidate replaces production, and why.
 pub(super) struct Decided {
-    pub(super) promote: bool,
+    pub(super) decision: Decision,
     pub(super) reason: String,
     pub(super) candidate_mse_ln: f64,
     pub(super) production_mse_ln: Option<f64>,
+    pub(super) baseline_mse_ln: f64,
 }
 
 /// Where the candidate went.
@@ -172,7 +183,24 @@ impl Pipeline {
                 ),
             });
         }
-        let mut all_in_order = train.clone();
+        // The newest training rows choose the candidate; the models learn
+        // from the older ones (time_split keeps each side in time order).
+        let held = time_split(&train, self.config.validation_fraction);
+        let fit: Vec<Sample> = held.train.iter().map(|&i| train[i].clone()).collect();
+        let validation: Vec<Sample> = held.test.iter().map(|&i| train[i].clone()).collect();
+        if fit.is_empty() || validation.is_empty() {
+            return Err(StepError {
+                step: "split",
+                message: format!(
+                    "{} training rows leave {} to fit and {} to validate on; both must be non-empty",
+                    train.len(),
+                    fit.len(),
+                    validation.len()
+                ),
+            });
+        }
+        let mut all_in_order = fit.clone();
+        all_in_order.extend(validation.iter().cloned());
         all_in_order.extend(test.iter().cloned());
         let dataset_fp = training_data_sha256(&all_in_order);
         ctx.dataset_fingerprint = Some(dataset_fp.clone());
@@ -180,10 +208,12 @@ impl Pipeline {
         ctx.log.info(
             "split",
             format!(
-                "time-ordered {:.0}/{:.0}: {} training rows, {} test rows from {}; dataset {}",
+                "time-ordered {:.0}/{:.0}: {} training rows ({} to fit, the newest {} to validate), {} test rows from {}; dataset {}",
                 (1.0 - self.config.test_fraction) * 100.0,
                 self.config.test_fraction * 100.0,
                 train.len(),
+                fit.len(),
+                validation.len(),
                 test.len(),
                 boundary.as_deref().unwrap_or("(no times)"),
                 &dataset_fp[..12]
@@ -195,19 +225,26 @@ impl Pipeline {
                 "kind": "time-ordered",
                 "test_fraction": self.config.test_fraction,
                 "train_rows": train.len(),
+                "fit_rows": fit.len(),
+                "validation_rows": validation.len(),
+                "validation_fraction": self.config.validation_fraction,
                 "test_rows": test.len(),
                 "test_from": boundary,
             }),
         );
+        let train = fit.iter().chain(&validation).cloned().collect();
         Ok(Split {
             train: Arc::new(train),
+            fit: Arc::new(fit),
+            validation: Arc::new(validation),
             test: Arc::new(test),
             dataset_fp,
         })
     }
 
-    /// Step 5–6: Fit every model on the training rows and score it on the test
-    /// rows (CPU-bound, off the async threads).
+    /// Step 5–6: Fit every model on the fit rows, choose the candidate on
+    /// the validation rows, and score every model on the test rows
+    /// (CPU-bound, off the async threads).
     pub(super) async fn train(
         &self,
         ctx: &mut RunCtx,
@@ -215,28 +252,39 @@ impl Pipeline {
     ) -> Result<(TrainedModels, Trained), StepError> {
         let t = Instant::now();
         let config = Arc::clone(&self.config);
-        let (tr, te) = (Arc::clone(&split.train), Arc::clone(&split.test));
-        let trained = tokio::task::spawn_blocking(move || {
+        let (fit, val, te) = (
+            Arc::clone(&split.fit),
+            Arc::clone(&split.validation),
+            Arc::clone(&split.test),
+        );
+        let fitted = tokio::task::spawn_blocking(move || {
             let fit_started = Instant::now();
-            let models = crate::train::fit_all(&tr, &config.catalog, &config.train)
+            let models = crate::train::fit_all(&fit, &config.catalog, &config.train)
                 .map_err(|e| e.to_string())?;
             let fit_seconds = fit_started.elapsed().as_secs_f64();
-            let sqls: Vec<&str> = te.iter().map(|s| s.sql.as_str()).collect();
-            let truth: Vec<f64> = te.iter().map(|s| s.seconds).collect();
-            let mut reports: BTreeMap<String, EvalReport> = BTreeMap::new();
+            let thresholds = &config.train.thresholds;
+            let validation: BTreeMap<String, f64> = score_all(&models, &val, thresholds)
+                .into_iter()
+                .map(|(name, (report, _))| (name, report.metrics.mse_ln))
+                .collect();
+            let selection = floor::select(validation, val.len(), &config.algorithm);
+            let mut reports = BTreeMap::new();
             let mut served_preds = Vec::new();
-            for m in models.all() {
-                let preds = m.predict_batch(&sqls);
-                reports.insert(
-                    m.name().to_string(),
-                    metrics_with_analytic(&preds, &truth, &config.train.thresholds),
-                );
-                if m.name() == config.algorithm {
+            for (name, (report, preds)) in score_all(&models, &te, thresholds) {
+                if name == selection.algorithm {
                     served_preds = preds;
                 }
+                reports.insert(name, report);
             }
-            let features = checks::feature_report(&models, &tr);
-            Ok::<_, String>((models, reports, served_preds, features, fit_seconds))
+            let features = checks::feature_report(&models, &fit);
+            Ok::<_, String>((
+                models,
+                selection,
+                reports,
+                served_preds,
+                features,
+                fit_seconds,
+            ))
         })
         .await
         .map_err(at("train"))?
@@ -244,26 +292,50 @@ impl Pipeline {
             step: "train",
             message,
         })?;
-        let (models, reports, served_preds, features, fit_seconds) = trained;
-        let train = &split.train;
+        let (models, selection, reports, served_preds, features, fit_seconds) = fitted;
+        let mlp_best_epoch = models.manifest.mlp_best_epoch;
         ctx.log.info(
             "train",
             format!(
-                "fitted {} on {} rows in {fit_seconds:.1} s (MLP best epoch {})",
+                "fitted {} on {} rows in {fit_seconds:.1} s (MLP best epoch {mlp_best_epoch} of {})",
                 models
                     .all()
                     .iter()
                     .map(|m| m.name().to_string())
                     .collect::<Vec<_>>()
                     .join(", "),
-                train.len(),
-                models.manifest.mlp_best_epoch
+                split.fit.len(),
+                self.config.train.epochs_max
             ),
         );
-        let Some(candidate) = reports.get(&self.config.algorithm).cloned() else {
+        ctx.log.info(
+            "select",
+            format!(
+                "validation MSE(ln): {}; candidate: {}",
+                selection
+                    .validation_mse_ln
+                    .iter()
+                    .map(|(n, v)| format!("{n} {v:.3}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                selection.describe()
+            ),
+        );
+        ctx.metrics.insert(
+            "validation".into(),
+            json!({
+                "rows": selection.validation_rows,
+                "mse_ln": selection.validation_mse_ln,
+                "candidate": selection.algorithm,
+                "pinned": selection.pinned,
+                "mlp_best_epoch": mlp_best_epoch,
+                "mlp_epochs_max": self.config.train.epochs_max,
+            }),
+        );
+        let Some(candidate) = reports.get(&selection.algorithm).cloned() else {
             return Err(StepError {
                 step: "evaluate",
-                message: format!("no model named {}", self.config.algorithm),
+                message: format!("no model named {}", selection.algorithm),
             });
         };
         for (name, r) in &reports {
@@ -297,7 +369,9 @@ impl Pipeline {
                 reports,
                 served_preds,
                 features,
+                selection,
                 candidate,
+                mlp_best_epoch,
             },
         ))
     }
@@ -345,7 +419,8 @@ impl Pipeline {
         }
     }
 
-    /// Step 7b: Promote or refuse, by the margin on MSE(ln).
+    /// Step 7b: The quality floor, then promote or refuse by the margin on
+    /// MSE(ln).
     pub(super) async fn decide(
         &self,
         ctx: &mut RunCtx,
@@ -355,55 +430,78 @@ impl Pipeline {
         split: &Split,
     ) -> Decided {
         let cand = trained.candidate.metrics.mse_ln;
+        let baseline = trained
+            .reports
+            .get("baseline")
+            .map_or(f64::NAN, |r| r.metrics.mse_ln);
+        let evidence = floor::Evidence {
+            mlp_best_epoch: trained.mlp_best_epoch,
+            epochs_max: self.config.train.epochs_max,
+            candidate_mse_ln: cand,
+            baseline_mse_ln: baseline,
+            test_rows: split.test.len(),
+        };
         let prod_mse = production.report.as_ref().map(|r| r.metrics.mse_ln);
         let required = prod_mse.map(|p| p * (1.0 - self.config.promote_margin));
-        let (promote, reason) = match (production_before, prod_mse, required) {
-            _ if !cand.is_finite() => (false, format!("candidate MSE(ln) is {cand}")),
-            (None, _, _) => (true, "no production model yet".to_string()),
-            (Some(_), Some(p), Some(req)) => {
-                if cand <= req {
-                    (
-                        true,
-                        format!(
-                            "candidate MSE(ln) {cand:.4} ≤ {req:.4} (production {p:.4} − {:.1} %)",
-                            self.config.promote_margin * 100.0
-                        ),
-                    )
-                } else {
-                    (
-                        false,
-                        format!(
-                            "candidate MSE(ln) {cand:.4} > {req:.4} (production {p:.4} − {:.1} %)",
-                            self.config.promote_margin * 100.0
-                        ),
-                    )
-                }
-            }
-            (Some(_), _, _) => (
-                true,
+        let rejected = floor::rejection(&trained.selection, &evidence);
+        let alg = &trained.selection.algorithm;
+        let margin = self.config.promote_margin * 100.0;
+        let (decision, reason) = match (&rejected, production_before, prod_mse, required) {
+            (Some(why), ..) => (Decision::Rejected, why.clone()),
+            (None, None, _, _) => (
+                Decision::Promoted,
                 format!(
-                    "production model cannot be scored ({}); a loadable candidate replaces it",
+                    "no production model yet; {}",
+                    floor::passed(&trained.selection, &evidence)
+                ),
+            ),
+            (None, Some(_), Some(p), Some(req)) if cand <= req => (
+                Decision::Promoted,
+                format!(
+                    "candidate {alg} MSE(ln) {cand:.4} ≤ {req:.4} (production {p:.4} − {margin:.1} %); baseline {baseline:.4}"
+                ),
+            ),
+            (None, Some(_), Some(p), Some(req)) => (
+                Decision::Refused,
+                format!(
+                    "candidate {alg} MSE(ln) {cand:.4} > {req:.4} (production {p:.4} − {margin:.1} %)"
+                ),
+            ),
+            (None, Some(_), _, _) => (
+                Decision::Promoted,
+                format!(
+                    "production model cannot be scored ({}); a loadable candidate that beats the baseline replaces it",
                     production.problem.as_deref().unwrap_or("unknown")
                 ),
             ),
         };
-        ctx.log.info(
-            "compare",
-            format!("{}: {reason}", if promote { "promote" } else { "refuse" }),
-        );
+        let promote = decision == Decision::Promoted;
+        let verdict = match decision {
+            Decision::Promoted => "promote",
+            Decision::Rejected => "reject",
+            _ => "refuse",
+        };
+        if rejected.is_some() {
+            ctx.log.warn("compare", format!("{verdict}: {reason}"));
+        } else {
+            ctx.log.info("compare", format!("{verdict}: {reason}"));
+        }
         ctx.metrics.insert(
             "comparison".into(),
             json!({
-                "algorithm": self.config.algorithm,
+                "algorithm": alg,
                 "metric": "mse_ln",
                 "margin": self.config.promote_margin,
                 "candidate": cand,
+                "baseline": baseline,
+                "floor_passed": rejected.is_none(),
                 "production": prod_mse,
                 "required": required,
                 "production_version": production_before,
                 "production_report": production.report,
                 "production_problem": production.problem,
                 "promote": promote,
+                "decision": decision.as_str(),
                 "reason": reason,
             }),
         );
@@ -421,6 +519,8 @@ impl Pipeline {
                 "test_class_precision_macro": m.class_precision_macro,
                 "test_class_recall_macro": m.class_recall_macro,
                 "test_class_f1_macro": m.class_f1_macro,
+                "baseline_mse_ln": baseline,
+                "validation_rows": split.validation.len(),
                 "production_mse_ln": prod_mse,
                 "production_q_error_p90": production.report.as_ref().map(|r| r.metrics.q_error_p90),
                 "training_rows": split.train.len(),
@@ -429,10 +529,11 @@ impl Pipeline {
         );
         self.checkpoint(ctx).await;
         Decided {
-            promote,
+            decision,
             reason,
             candidate_mse_ln: cand,
             production_mse_ln: prod_mse,
+            baseline_mse_ln: baseline,
         }
     }
 
@@ -462,8 +563,9 @@ impl Pipeline {
             models.manifest.model_version = version.clone();
         }
         let evaluation = json!({
-            "algorithm": self.config.algorithm,
+            "algorithm": trained.selection.algorithm,
             "split": ctx.metrics.get("split"),
+            "validation": ctx.metrics.get("validation"),
             "candidate": trained.reports,
             "comparison": ctx.metrics.get("comparison"),
         });
@@ -485,12 +587,19 @@ impl Pipeline {
             .insert("model".into(), json!(self.store.uri(&model_key)));
         // What production will load is the stored copy: fetch it back and
         // check it loads and answers like the model in memory.
-        self.verify_uploaded(&model_key, &version, &models, &split.test, work)
-            .await
-            .map_err(|message| StepError {
-                step: "upload",
-                message,
-            })?;
+        self.verify_uploaded(
+            &model_key,
+            &version,
+            &trained.selection.algorithm,
+            &models,
+            &split.test,
+            work,
+        )
+        .await
+        .map_err(|message| StepError {
+            step: "upload",
+            message,
+        })?;
         let report_key = format!("runs/{}/data_report.json", ctx.id);
         self.store
             .put_json(
@@ -588,7 +697,7 @@ impl Pipeline {
                 version: uploaded.version.clone(),
                 run_id: ctx.id.clone(),
                 created_at: Utc::now(),
-                algorithm: self.config.algorithm.clone(),
+                algorithm: trained.selection.algorithm.clone(),
                 metrics: json!({"test": trained.candidate, "models": trained.reports}),
                 artifact_key: uploaded.model_key.clone(),
                 artifact_uri: self.store.uri(&uploaded.model_key),
@@ -618,7 +727,7 @@ impl Pipeline {
     ) -> Result<(Option<String>, Vec<NotifyOutcome>), StepError> {
         let mut production_after = production_before.clone();
         let mut notified = Vec::new();
-        if decided.promote {
+        if decided.decision == Decision::Promoted {
             if lease.is_lost() {
                 return Err(StepError {
                     step: "promote",
@@ -670,4 +779,23 @@ impl Pipeline {
         }
         Ok((production_after, notified))
     }
+}
+
+/// Every model's report and predictions on `rows`.
+fn score_all(
+    models: &TrainedModels,
+    rows: &[Sample],
+    thresholds: &crate::model::ClassThresholds,
+) -> BTreeMap<String, (EvalReport, Vec<crate::model::Prediction>)> {
+    let sqls: Vec<&str> = rows.iter().map(|s| s.sql.as_str()).collect();
+    let truth: Vec<f64> = rows.iter().map(|s| s.seconds).collect();
+    models
+        .all()
+        .iter()
+        .map(|m| {
+            let preds = m.predict_batch(&sqls);
+            let report = metrics_with_analytic(&preds, &truth, thresholds);
+            (m.name().to_string(), (report, preds))
+        })
+        .collect()
 }

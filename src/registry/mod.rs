@@ -93,15 +93,27 @@ pub enum Decision {
     /// The candidate was registered but did not beat production by the
     /// margin.
     Refused,
+    /// The candidate failed the quality floor (it does not beat the
+    /// fingerprint baseline on the test rows, or the MLP's training stopped
+    /// at its first epoch): registered for inspection, never promoted.
+    Rejected,
     /// Nothing new to learn from; no candidate was trained.
     Skipped,
 }
 
 impl Decision {
+    pub const ALL: [Decision; 4] = [
+        Decision::Promoted,
+        Decision::Refused,
+        Decision::Rejected,
+        Decision::Skipped,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Decision::Promoted => "promoted",
             Decision::Refused => "refused",
+            Decision::Rejected => "rejected",
             Decision::Skipped => "skipped",
         }
     }
@@ -110,7 +122,7 @@ impl Decision {
 impl std::str::FromStr for Decision {
     type Err = String;
     fn from_str(s: &str) -> Result<Decision, String> {
-        [Decision::Promoted, Decision::Refused, Decision::Skipped]
+        Decision::ALL
             .into_iter()
             .find(|v| v.as_str() == s)
             .ok_or_else(|| format!("unknown decision {s:?}"))
@@ -126,6 +138,10 @@ pub struct Run {
     pub duration_seconds: Option<f64>,
     pub status: RunStatus,
     pub decision: Option<Decision>,
+    /// Why the run decided what it did (the promotion rule's verdict, e.g.
+    /// why a candidate was rejected); `None` for runs that did not decide
+    /// and for runs recorded before reasons were stored.
+    pub reason: Option<String>,
     /// Configuration of the run (margin, seed, training parameters, source).
     pub params: serde_json::Value,
     /// SHA-256 of the training data (statements, times, seconds).
@@ -194,6 +210,7 @@ pub struct NewRun {
 pub struct RunEnd {
     pub status: RunStatus,
     pub decision: Option<Decision>,
+    pub reason: Option<String>,
     pub dataset_fingerprint: Option<String>,
     pub metrics: serde_json::Value,
     pub artifacts: serde_json::Value,
@@ -209,6 +226,7 @@ struct RunRow {
     ended_at_us: Option<i64>,
     status: String,
     decision: Option<String>,
+    reason: Option<String>,
     params: String,
     dataset_fingerprint: Option<String>,
     code_version: String,
@@ -281,6 +299,7 @@ impl RunRow {
             ended_at,
             status,
             decision,
+            reason: self.reason,
             dataset_fingerprint: self.dataset_fingerprint,
             code_version: self.code_version,
             model_version: self.model_version,
@@ -319,7 +338,7 @@ macro_rules! on_pool {
 }
 pub(crate) use on_pool;
 
-const RUN_COLUMNS: &str = "id, started_at_us, ended_at_us, status, decision, params, \
+const RUN_COLUMNS: &str = "id, started_at_us, ended_at_us, status, decision, reason, params, \
     dataset_fingerprint, code_version, metrics, artifacts, model_version, error, log";
 const MODEL_COLUMNS: &str = "version, run_id, created_at_us, algorithm, metrics, artifact_key, \
     artifact_uri, dataset_fingerprint";
@@ -562,7 +581,7 @@ impl Registry {
     /// already declared crashed stays crashed.
     pub async fn finish_run(&self, id: &str, end: &RunEnd) -> Result<bool> {
         const SQL: &str = "UPDATE runs SET ended_at_us = $2, status = $3, decision = $4, dataset_fingerprint = $5, \
-             metrics = $6, artifacts = $7, model_version = $8, error = $9, log = $10 \
+             metrics = $6, artifacts = $7, model_version = $8, error = $9, log = $10, reason = $11 \
              WHERE id = $1 AND status = 'running'";
         let (m, a) = (end.metrics.to_string(), end.artifacts.to_string());
         let done = on_pool!(&self.db, p => sqlx::query(SQL)
@@ -576,6 +595,7 @@ impl Registry {
             .bind(&end.model_version)
             .bind(&end.error)
             .bind(&end.log)
+            .bind(&end.reason)
             .execute(p)
             .await?
             .rows_affected());

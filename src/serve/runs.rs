@@ -117,7 +117,14 @@ pub async fn production_model(
 /// One test metric of the run's candidate (the algorithm the run compared),
 /// from `metrics.candidate.<algorithm>.metrics.<name>`.
 fn run_metric(run: &Run, name: &str) -> Option<f64> {
-    let algorithm = run.params.get("algorithm")?.as_str()?;
+    // The candidate's algorithm: chosen on validation since issue #16
+    // (`params.algorithm` is then `auto`), pinned in runs before it.
+    let algorithm = run
+        .metrics
+        .get("comparison")
+        .and_then(|c| c.get("algorithm"))
+        .or_else(|| run.params.get("algorithm"))?
+        .as_str()?;
     run.metrics
         .get("candidate")?
         .get(algorithm)?
@@ -178,7 +185,7 @@ pub async fn runs_page(
                 table id="runs" {
                     thead { tr {
                         th { "#" } th { "started (UTC)" } th.num { "duration" } th { "status" } th { "decision" }
-                        th { "model version" } th.num { "q-error p50" } th.num { "q-error p90" } th.num { "MSE(ln)" } th { "error" }
+                        th { "model version" } th.num { "q-error p50" } th.num { "q-error p90" } th.num { "MSE(ln)" } th { "reason / error" }
                     } }
                     tbody {
                         @for (i, r) in runs.iter().enumerate() {
@@ -192,7 +199,9 @@ pub async fn runs_page(
                                 td.num { (fmt3(run_metric(r, Q_P50))) }
                                 td.num { (fmt3(run_metric(r, Q_P90))) }
                                 td.num { (fmt3(run_metric(r, MSE))) }
-                                td { (r.error.as_deref().unwrap_or("")) }
+                                // The decision's reason (why a candidate was
+                                // rejected or refused), or why the run failed.
+                                td.reason { (r.error.as_deref().or(r.reason.as_deref()).unwrap_or("")) }
                             }
                         }
                     }

@@ -149,9 +149,16 @@ async fn a_promotion_reaches_the_running_server() {
         !page.contains("no finished run with metrics yet"),
         "the chart has the run"
     );
-    let mse = run["metrics"]["candidate"]["mlp"]["metrics"]["mse_ln"]
+    let algorithm = run["metrics"]["comparison"]["algorithm"]
+        .as_str()
+        .expect("the candidate's algorithm");
+    let mse = run["metrics"]["candidate"][algorithm]["metrics"]["mse_ln"]
         .as_f64()
         .expect("candidate MSE");
+    assert!(
+        page.contains(run["reason"].as_str().expect("a reason")),
+        "the run's reason in the table"
+    );
     assert!(
         page.contains(&format!("{mse:.3}")),
         "the run's MSE(ln) in the table"

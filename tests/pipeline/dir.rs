@@ -14,18 +14,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 /// Rows of the first cycle and of each later append.
-const FIRST: usize = 1500;
+pub(crate) const FIRST: usize = 1500;
 const MORE: usize = 400;
 
-struct Fixture {
-    _dir: tempfile::TempDir,
-    logs: PathBuf,
-    store_dir: PathBuf,
-    work: PathBuf,
+pub(crate) struct Fixture {
+    pub(crate) _dir: tempfile::TempDir,
+    pub(crate) logs: PathBuf,
+    pub(crate) store_dir: PathBuf,
+    pub(crate) work: PathBuf,
 }
 
 impl Fixture {
-    fn new() -> Fixture {
+    pub(crate) fn new() -> Fixture {
         let dir = tempfile::tempdir().expect("tempdir");
         let logs = dir.path().join("logs");
         std::fs::create_dir_all(&logs).expect("mkdir");
@@ -40,11 +40,11 @@ impl Fixture {
     }
 
     /// The export holds the first `n` records of the shipped data.
-    fn export(&self, n: usize) {
+    pub(crate) fn export(&self, n: usize) {
         write_json_array(&self.logs.join("slow_log.json"), &slow_records()[..n]);
     }
 
-    fn config(&self) -> PipelineConfig {
+    pub(crate) fn config(&self) -> PipelineConfig {
         let mut c = PipelineConfig::new(Source::Paths(vec![self.logs.clone()]), Catalog::tpch());
         c.train = small_train();
         c.work_dir = self.work.clone();
@@ -52,12 +52,12 @@ impl Fixture {
         c
     }
 
-    fn store(&self) -> Arc<dyn ArtifactStore> {
+    pub(crate) fn store(&self) -> Arc<dyn ArtifactStore> {
         Arc::new(LocalStore::new(&self.store_dir).expect("store"))
     }
 }
 
-async fn sqlite(dir: &Path) -> Db {
+pub(crate) async fn sqlite(dir: &Path) -> Db {
     Db::connect(&format!("sqlite://{}", dir.join("qlat.db").display()))
         .await
         .expect("sqlite")
@@ -189,9 +189,21 @@ async fn growing_export_flow(db: Db, store: Arc<dyn ArtifactStore>, fx: &Fixture
         .expect("refused candidates are registered for lineage");
     assert!(!refused.is_production());
 
-    // 5. A deliberately worse model with no margin at all: refused.
+    // 5. A deliberately worse model with no margin at all: rejected by the
+    // quality floor before production is even considered.
     let r5 = run_worse_cycle(&db, &store, fx.config()).await;
-    assert_eq!(r5.decision, Decision::Refused, "{}", r5.reason);
+    assert_eq!(r5.decision, Decision::Rejected, "{}", r5.reason);
+    assert!(
+        r5.reason.contains("does not beat the fingerprint baseline"),
+        "{}",
+        r5.reason
+    );
+    let run5 = registry
+        .get_run(&r5.run_id)
+        .await
+        .expect("get")
+        .expect("run");
+    assert_decision_follows_the_margin(&run5);
     let (c, p) = (
         r5.candidate_mse_ln.expect("c"),
         r5.production_mse_ln.expect("p"),
@@ -396,7 +408,7 @@ async fn one_run_at_a_time() {
     assert_eq!(runs.len(), 2, "refused attempts leave no run rows");
 }
 
-fn qlat_cmd(fx: &Fixture, db_url: &str) -> std::process::Command {
+pub(crate) fn qlat_cmd(fx: &Fixture, db_url: &str) -> std::process::Command {
     let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_qlat"));
     c.current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("QLAT_DATABASE_URL", db_url)

@@ -228,6 +228,13 @@ async fn pipeline_against_live_mariadb() {
         let mut c = PipelineConfig::new(Source::parse(&db_url), catalog.clone());
         c.train = train;
         c.min_rows = 100;
+        // A few hundred noisy live timings: whether a trained model beats
+        // the fingerprint baseline on them is decided by noise (measured:
+        // ridge 0.199–0.324 vs baseline 0.212–0.343 in cycle 1, rejected in
+        // cycle 2 half the time). The floor itself is tested on the shipped
+        // data (floor.rs); here the served model is pinned to the baseline
+        // so the ingest, promotion and notify path is deterministic.
+        c.algorithm = "baseline".into();
         c.work_dir = tmp.path().join("work");
         c.notify = vec![stub.clone(), format!("http://127.0.0.1:{}", free_port())];
         c.admin_token = Some("s3cret".into());
@@ -245,6 +252,7 @@ async fn pipeline_against_live_mariadb() {
     workload(&db_url, 11, 100, false).await;
     let logged1 = logged_rows(&name);
     let r1 = pipeline.run_once().await.expect("cycle 1");
+    eprintln!("cycle 1: {}", r1.reason);
     assert_eq!(r1.new_records, logged1, "cycle 1 ingests every logged row");
     assert_eq!(r1.decision, Decision::Promoted);
     let run1 = registry
@@ -265,6 +273,7 @@ async fn pipeline_against_live_mariadb() {
     let logged2 = logged_rows(&name);
     assert!(logged2 > logged1);
     let r2 = pipeline.run_once().await.expect("cycle 2");
+    eprintln!("cycle 2: {} ({})", r2.decision.as_str(), r2.reason);
     assert_eq!(r2.new_records, logged2 - logged1, "only the new records");
     assert_eq!(
         qlat::pipeline::observations::count(&db)
@@ -293,7 +302,11 @@ async fn pipeline_against_live_mariadb() {
     let production = registry.production().await.expect("p").expect("p").version;
     match r2.decision {
         Decision::Promoted => assert_eq!(Some(&production), r2.candidate_version.as_ref()),
-        Decision::Refused => assert_eq!(Some(&production), r1.candidate_version.as_ref()),
+        // On this small live workload the fingerprint baseline is strong:
+        // a candidate that does not beat it is rejected (the floor).
+        Decision::Refused | Decision::Rejected => {
+            assert_eq!(Some(&production), r1.candidate_version.as_ref())
+        }
         Decision::Skipped => panic!("new data was not skipped"),
     }
 
@@ -303,7 +316,7 @@ async fn pipeline_against_live_mariadb() {
 
     // A deliberately worse model is not promoted, even with no margin.
     let r4 = run_worse_cycle(&db, &store, config(small_train())).await;
-    assert_eq!(r4.decision, Decision::Refused, "{}", r4.reason);
+    assert_eq!(r4.decision, Decision::Rejected, "{}", r4.reason);
     assert_eq!(
         registry.production().await.expect("p").expect("p").version,
         production

@@ -6,4 +6,5 @@ mod support;
 
 mod artifact_store;
 mod dir;
+mod floor;
 mod live;

@@ -186,13 +186,15 @@ pub fn crippled_train() -> qlat::train::TrainConfig {
 }
 
 /// One cycle of a deliberately worse model (crippled training) with no
-/// margin and no new data required: the pipeline must refuse it.
+/// margin and no new data required: the pipeline must reject it (it does
+/// not beat the fingerprint baseline).
 pub async fn run_worse_cycle(
     db: &qlat::store::Db,
     store: &std::sync::Arc<dyn qlat::artifact_store::ArtifactStore>,
     mut config: qlat::pipeline::PipelineConfig,
 ) -> qlat::pipeline::CycleReport {
     config.train = crippled_train();
+    config.algorithm = "auto".into();
     config.promote_margin = 0.0;
     config.retrain_without_new_data = true;
     qlat::pipeline::Pipeline::new(db.clone(), std::sync::Arc::clone(store), config)
@@ -280,20 +282,52 @@ pub fn assert_complete_run(run: &qlat::registry::Run) {
     assert!(run.ended_at.is_some() && run.duration_seconds.is_some_and(|d| d > 0.0));
 }
 
-/// Whether the decision follows the rule from the numbers it recorded.
+/// Whether the decision follows the rule from the numbers it recorded: the
+/// candidate is the best trained model on validation (unless pinned), the
+/// quality floor (beat the fingerprint baseline on the test rows, no MLP
+/// stopped at epoch 1) rejects, then the margin against production decides;
+/// the run's stored reason is the comparison's.
 pub fn assert_decision_follows_the_margin(run: &qlat::registry::Run) {
     let c = &run.metrics["comparison"];
+    let v = &run.metrics["validation"];
     let cand = c["candidate"].as_f64().expect("candidate mse");
+    let baseline = c["baseline"].as_f64().expect("baseline mse");
     let promote = c["promote"].as_bool().expect("promote flag");
-    match c["production"].as_f64() {
-        Some(prod) => {
-            let margin = c["margin"].as_f64().expect("margin");
-            assert_eq!(promote, cand <= prod * (1.0 - margin), "{c}");
+    let algorithm = c["algorithm"].as_str().expect("algorithm");
+    assert_eq!(v["candidate"].as_str(), Some(algorithm), "{v}");
+    if v["pinned"] == false {
+        let val = |n: &str| v["mse_ln"][n].as_f64().expect("validation mse");
+        for other in ["mlp", "ridge", "tiered"] {
+            assert!(
+                val(algorithm) <= val(other),
+                "{algorithm} is not the best on validation: {v}"
+            );
         }
-        None => assert!(promote, "no production: promote"),
     }
-    let expected = if promote { "promoted" } else { "refused" };
+    let epoch = v["mlp_best_epoch"].as_u64().expect("best epoch");
+    let budget = v["mlp_epochs_max"].as_u64().expect("epochs max");
+    let first_epoch = budget > 1 && epoch <= 1;
+    let floor = !first_epoch && (algorithm == "baseline" || cand < baseline);
+    assert_eq!(c["floor_passed"].as_bool(), Some(floor), "{c}");
+    let expected = if !floor {
+        assert!(!promote, "{c}");
+        "rejected"
+    } else {
+        match c["production"].as_f64() {
+            Some(prod) => {
+                let margin = c["margin"].as_f64().expect("margin");
+                assert_eq!(promote, cand <= prod * (1.0 - margin), "{c}");
+            }
+            None => assert!(promote, "no production: promote"),
+        }
+        if promote { "promoted" } else { "refused" }
+    };
     assert_eq!(run.decision.map(|d| d.as_str()), Some(expected));
+    assert_eq!(
+        run.reason.as_deref(),
+        c["reason"].as_str(),
+        "the reason is stored"
+    );
 }
 
 use async_trait::async_trait;
