@@ -7,7 +7,8 @@ pub mod predictions;
 pub mod spool;
 pub mod writer;
 
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::ConnectOptions;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -121,7 +122,10 @@ impl Db {
                 .create_if_missing(create)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
-                .busy_timeout(Duration::from_secs(10));
+                .busy_timeout(Duration::from_secs(10))
+                // The pipeline reads tens of thousands of rows at once: not
+                // a slow statement worth a warning on every run.
+                .disable_statement_logging();
             let pool = SqlitePoolOptions::new()
                 .max_connections(4)
                 .connect_with(opts)
@@ -133,10 +137,13 @@ impl Db {
                 .map_err(migrate_err)?;
             Ok(Db::Sqlite(pool))
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let opts = PgConnectOptions::from_str(url)
+                .map_err(connect_err)?
+                .disable_statement_logging();
             let pool = PgPoolOptions::new()
                 .max_connections(8)
                 .acquire_timeout(Duration::from_secs(2))
-                .connect(url)
+                .connect_with(opts)
                 .await
                 .map_err(connect_err)?;
             sqlx::migrate!("src/store/migrations/postgres")
