@@ -40,16 +40,7 @@ fn app_capture_logs_prepared_statements_from_several_accounts() {
     )
     .expect("capture.json is JSON");
     assert_eq!(summary["config"]["workload"]["dataset"], "app");
-    let tables = [
-        "categories",
-        "customers",
-        "products",
-        "orders",
-        "order_items",
-        "cart_items",
-        "tickets",
-        "reviews",
-    ];
+    let tables = qlat::capture::app::TABLES;
     for t in tables {
         assert!(
             summary["table_rows"][t].as_u64().unwrap_or(0) > 0,

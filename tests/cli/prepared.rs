@@ -119,16 +119,7 @@ fn per_table_counts_on_the_shop_dataset_equal_the_statements_touching_each_table
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/data/app/slow_log.json");
     let records: Vec<Value> =
         serde_json::from_str(&std::fs::read_to_string(path).expect("data/app")).expect("json");
-    let tables = [
-        "categories",
-        "customers",
-        "products",
-        "orders",
-        "order_items",
-        "cart_items",
-        "tickets",
-        "reviews",
-    ];
+    let tables = qlat::capture::app::TABLES;
     let mut expected = std::collections::BTreeMap::new();
     for r in &records {
         let text = unquoted(&r["sql_text"].as_str().unwrap_or("").to_ascii_lowercase());
