@@ -116,16 +116,24 @@ pub fn read_file(path: &Path) -> Result<Catalog, SchemaError> {
     })
 }
 
-/// A schema file among log inputs: the first `*.sql` file directly inside
-/// an input directory that reads as DDL with at least one table (a data
-/// folder holding `slow.log` and `schema.sql`).
+/// Largest `*.sql` file [`find_in`] reads: a `--no-data` dump is small, a
+/// data dump beside the logs is not a schema and is not read.
+const MAX_FOUND_SCHEMA_BYTES: u64 = 16 << 20;
+
+/// A schema file among log inputs: the first `*.sql` file (at most 16 MiB)
+/// directly inside an input directory that reads as DDL with at least one
+/// table (a data folder holding `slow.log` and `schema.sql`).
 pub fn find_in(inputs: &[PathBuf]) -> Option<PathBuf> {
     inputs.iter().filter(|p| p.is_dir()).find_map(|dir| {
         let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
             .ok()?
             .flatten()
             .map(|e| e.path())
-            .filter(|p| p.is_file() && p.extension().is_some_and(|e| e.eq_ignore_ascii_case("sql")))
+            .filter(|p| {
+                p.extension().is_some_and(|e| e.eq_ignore_ascii_case("sql"))
+                    && std::fs::metadata(p)
+                        .is_ok_and(|m| m.is_file() && m.len() <= MAX_FOUND_SCHEMA_BYTES)
+            })
             .collect();
         files.sort();
         files.into_iter().find(|p| read_file(p).is_ok())
