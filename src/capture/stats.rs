@@ -21,19 +21,42 @@ use crate::sql::catalog::{Catalog, ColumnStats};
 pub type ColumnStatsMap = BTreeMap<String, BTreeMap<String, ColumnStats>>;
 
 /// `name` as a quoted MySQL identifier.
-fn ident(name: &str) -> String {
+pub(crate) fn ident(name: &str) -> String {
     format!("`{}`", name.replace('`', "``"))
+}
+
+/// The unit a column's value range is kept in, by its SQL type (`int`,
+/// `decimal(12,2)`, `date`, ...); `None` for types without a useful range.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum RangeUnit {
+    /// The number itself.
+    Number,
+    /// Days since 1970-01-01.
+    Days,
+}
+
+pub(crate) fn range_unit(data_type: &str) -> Option<RangeUnit> {
+    let lower = data_type.to_ascii_lowercase();
+    match lower.split(['(', ' ']).next().unwrap_or("") {
+        "tinyint" | "smallint" | "mediumint" | "int" | "integer" | "bigint" | "decimal"
+        | "numeric" | "float" | "double" | "real" | "year" => Some(RangeUnit::Number),
+        "date" | "datetime" | "timestamp" => Some(RangeUnit::Days),
+        _ => None,
+    }
+}
+
+/// SQL for a day count since 1970-01-01 of `expr` (TO_DAYS counts from
+/// year 0).
+pub(crate) fn days_since_epoch(expr: &str) -> String {
+    format!("TO_DAYS({expr}) - 719528")
 }
 
 /// How a column's min and max are expressed, by its SQL type.
 fn range_expr(data_type: &str, column: &str) -> Option<String> {
     let c = ident(column);
-    match data_type.to_ascii_lowercase().as_str() {
-        "tinyint" | "smallint" | "mediumint" | "int" | "integer" | "bigint" | "decimal"
-        | "numeric" | "float" | "double" | "real" | "year" => Some(c),
-        // Days since 1970-01-01: TO_DAYS counts from year 0.
-        "date" | "datetime" | "timestamp" => Some(format!("TO_DAYS({c}) - 719528")),
-        _ => None,
+    match range_unit(data_type)? {
+        RangeUnit::Number => Some(c),
+        RangeUnit::Days => Some(days_since_epoch(&c)),
     }
 }
 
@@ -58,14 +81,7 @@ pub async fn read_column_stats(
         .map_err(|e| CaptureError::sql(&sql, e))?;
     let mut columns: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
     for r in rows {
-        let get = |i: usize| -> String {
-            r.try_get::<String, _>(i)
-                .or_else(|_| {
-                    r.try_get::<Vec<u8>, _>(i)
-                        .map(|b| String::from_utf8_lossy(&b).into())
-                })
-                .unwrap_or_default()
-        };
+        let get = |i: usize| crate::schema::live::text(&r, i);
         columns.entry(get(0)).or_default().push((get(1), get(2)));
     }
     let mut table_rows = BTreeMap::new();

@@ -19,6 +19,7 @@ use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlRow};
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Executor, Row};
 
 use super::SchemaError;
+use crate::capture::stats::{RangeUnit, days_since_epoch, ident, range_unit};
 use crate::sql::catalog::{Catalog, Column, ColumnStats, ForeignKey, Index, Table};
 
 /// Most columns whose minimum and maximum are read.
@@ -120,9 +121,9 @@ async fn read_database(conn: &mut MySqlConnection, database: &str) -> Result<Cat
     Ok(catalog)
 }
 
-/// Column `i` of a row as text, whatever type the server sent it as
+/// Column `i` of a row as text (empty for NULL), whatever type the server sent it as
 /// (information_schema columns are text on one server, binary on another).
-fn text(row: &MySqlRow, i: usize) -> String {
+pub(crate) fn text(row: &MySqlRow, i: usize) -> String {
     row.try_get::<Option<String>, _>(i)
         .ok()
         .flatten()
@@ -278,29 +279,19 @@ async fn read_foreign_keys(
 /// the ends of an index: dates as days since 1970-01-01 (the catalog's
 /// unit), taken after MIN/MAX so the index is still used.
 fn range_select(data_type: &str, column: &str, table: &str, database: &str) -> Option<String> {
-    let base = data_type.split(['(', ' ']).next().unwrap_or(data_type);
     let c = ident(column);
-    let (lo, hi) = match base {
-        "tinyint" | "smallint" | "mediumint" | "int" | "integer" | "bigint" | "decimal"
-        | "numeric" | "float" | "double" | "real" | "year" => {
-            (format!("MIN({c})"), format!("MAX({c})"))
-        }
-        "date" | "datetime" | "timestamp" => (
-            format!("TO_DAYS(MIN({c})) - 719528"),
-            format!("TO_DAYS(MAX({c})) - 719528"),
+    let (lo, hi) = match range_unit(data_type)? {
+        RangeUnit::Number => (format!("MIN({c})"), format!("MAX({c})")),
+        RangeUnit::Days => (
+            days_since_epoch(&format!("MIN({c})")),
+            days_since_epoch(&format!("MAX({c})")),
         ),
-        _ => return None,
     };
     Some(format!(
         "SELECT CAST({lo} AS CHAR), CAST({hi} AS CHAR) FROM {}.{}",
         ident(database),
         ident(table)
     ))
-}
-
-/// `name` as a quoted MySQL identifier.
-fn ident(name: &str) -> String {
-    format!("`{}`", name.replace('`', "``"))
 }
 
 async fn read_ranges(
