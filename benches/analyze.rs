@@ -29,14 +29,14 @@ fn statements_per_second() {
     let catalog = Catalog::tpch();
     // Warm up once, then time three passes and keep the best.
     for sql in events.iter().take(500) {
-        std::hint::black_box(features::analyze(sql, &catalog));
+        std::hint::black_box(features::extract(sql, &catalog));
     }
     let mut best = f64::MAX;
     for _ in 0..3 {
         let t = Instant::now();
         for sql in &events {
             std::hint::black_box(fingerprint(sql));
-            std::hint::black_box(features::analyze(sql, &catalog));
+            std::hint::black_box(features::extract(sql, &catalog));
         }
         best = best.min(t.elapsed().as_secs_f64());
     }

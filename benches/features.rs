@@ -1,4 +1,4 @@
-//! Throughput of `analyze` (parse + features) and `tokens` on one core, over
+//! Throughput of `extract` (parse + features) and `tokens` on one core, over
 //! a mix resembling a captured log: ~60% short chatter and point queries,
 //! ~40% TPC-H-sized queries. Prints statements per second.
 //!
@@ -77,13 +77,13 @@ fn main() {
         100.0 * long.len() as f64 / all.len() as f64
     );
     measure("analyze (mix)", &all, |s| {
-        black_box(analyze(black_box(s), &catalog));
+        black_box(extract(black_box(s), &catalog));
     });
     measure("analyze (short only)", &short, |s| {
-        black_box(analyze(black_box(s), &catalog));
+        black_box(extract(black_box(s), &catalog));
     });
     measure("analyze (TPC-H only)", &long, |s| {
-        black_box(analyze(black_box(s), &catalog));
+        black_box(extract(black_box(s), &catalog));
     });
     let dialect = sqlparser::dialect::MySqlDialect {};
     measure("sqlparser only (TPC-H only)", &long, |s| {
@@ -97,7 +97,7 @@ fn main() {
     for (name, sql) in tpch::TPCH {
         let one = [sql.to_owned()];
         measure(&format!("per-query analyze {name}"), &one, |s| {
-            black_box(analyze(black_box(s), &catalog));
+            black_box(extract(black_box(s), &catalog));
         });
     }
     measure("tokens (mix)", &all, |s| {

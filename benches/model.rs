@@ -21,7 +21,7 @@ const Q3: &str = "select l_orderkey, sum(l_extendedprice * (1 - l_discount)) as 
 /// counts and column statistics.
 fn catalog() -> Catalog {
     let mut c = Catalog::tpch();
-    qlat::capture::stats::apply_meta(&mut c, std::path::Path::new("data/capture.json"))
+    qlat::schema::stats::apply_meta(&mut c, std::path::Path::new("data/capture.json"))
         .expect("data/capture.json");
     c
 }

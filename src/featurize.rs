@@ -41,7 +41,7 @@ use tokenizers::{
 
 use crate::sample::Sample;
 use crate::sql::catalog::Catalog;
-use crate::sql::features::{StatementFeatures, analyze_with_tokens};
+use crate::sql::features::{StatementFeatures, extract_with_tokens};
 use crate::sql::fingerprint::fingerprint;
 
 /// The explanation name of the three history columns together.
@@ -201,7 +201,7 @@ impl FeatureSpec {
         let (analyzed, docs): (Vec<StatementFeatures>, Vec<String>) = train
             .iter()
             .map(|s| {
-                let (f, toks) = analyze_with_tokens(&s.sql, catalog);
+                let (f, toks) = extract_with_tokens(&s.sql, catalog);
                 (f, toks.join(" "))
             })
             .unzip();
@@ -387,7 +387,7 @@ impl FeatureSpec {
         } else {
             None
         };
-        let (f, toks) = analyze_with_tokens(sql, &self.runtime.catalog);
+        let (f, toks) = extract_with_tokens(sql, &self.runtime.catalog);
         let fp = fingerprint(sql);
         let history = self.serving_history(&fp);
         let featurized = self.finish_tokens(&f, fp, &toks, history);
@@ -409,7 +409,7 @@ impl FeatureSpec {
         samples
             .iter()
             .map(|s| {
-                let (f, toks) = analyze_with_tokens(&s.sql, &self.runtime.catalog);
+                let (f, toks) = extract_with_tokens(&s.sql, &self.runtime.catalog);
                 let history = loo.history(s);
                 self.finish(&f, fingerprint_of(s), &toks.join(" "), history)
             })
@@ -418,7 +418,7 @@ impl FeatureSpec {
 
     /// Featurizes a statement as serving does, without the cache.
     pub fn featurize_uncached(&self, sql: &str) -> Featurized {
-        let (f, toks) = analyze_with_tokens(sql, &self.runtime.catalog);
+        let (f, toks) = extract_with_tokens(sql, &self.runtime.catalog);
         let fp = fingerprint(sql);
         let history = self.serving_history(&fp);
         self.finish_tokens(&f, fp, &toks, history)

@@ -1,12 +1,13 @@
 //! qlat learns how long SQL statements take from a server's own query logs.
 //!
 //! The library holds all logic so that the CLI, tests and benchmarks share it:
-//! [`ingest`] reads logs, [`sql`] understands statements, [`capture`] records
-//! a real workload from a live MySQL/MariaDB server, [`cli`] holds every
-//! command's flags and body. `docs/ARCHITECTURE.md` shows the layers.
+//! [`ingest`] reads logs, [`sql`] understands statements, `capture` (cargo
+//! feature `capture`, on by default) records a real workload from a live
+//! MySQL/MariaDB server, [`cli`] holds every command's flags and body. `docs/ARCHITECTURE.md` shows the layers.
 
 pub mod analyze;
 pub mod artifact_store;
+#[cfg(feature = "capture")]
 pub mod capture;
 pub mod cli;
 pub mod eval;

@@ -2,7 +2,7 @@
 //! `qlat predict --format json` prints it and the service's `/predict`
 //! returns it, so both are built here.
 
-use crate::model::{LatencyClass, Prediction};
+use crate::model::{LatencyClass, LatencyModel, Prediction};
 use crate::sql::fingerprint::{fingerprint, query_id};
 use serde::{Deserialize, Serialize};
 
@@ -61,8 +61,23 @@ pub struct PredictResponse {
 }
 
 impl PredictResponse {
+    /// `model`'s answer to `sql`. The statement is featurized once, without
+    /// the featurizer's cache (the service keeps one cache, of answers), and
+    /// its fingerprint comes with the features instead of being computed
+    /// again.
+    pub fn answer(model: &dyn LatencyModel, sql: &str, model_version: &str) -> PredictResponse {
+        let f = model.spec().featurize_uncached(sql);
+        let p = model.predict_featurized(&f, true);
+        PredictResponse::with_fingerprint(f.fingerprint, p, model_version)
+    }
+
+    /// The answer for `sql` from a prediction made elsewhere.
     pub fn new(sql: &str, p: Prediction, model_version: &str) -> PredictResponse {
-        let fp = fingerprint(sql);
+        PredictResponse::with_fingerprint(fingerprint(sql), p, model_version)
+    }
+
+    /// The answer from a prediction and the statement's fingerprint.
+    pub fn with_fingerprint(fp: String, p: Prediction, model_version: &str) -> PredictResponse {
         let [fast, medium, slow] = p.class_probabilities;
         PredictResponse {
             id: None,

@@ -91,7 +91,7 @@ pub fn fit_all_with_progress(
             s.fingerprint = fingerprint(&s.sql);
         }
     }
-    let spec = Arc::new(FeatureSpec::fit(&ordered, catalog, cfg.feature_config())?);
+    let spec = Arc::new(FeatureSpec::fit(&ordered, catalog, cfg.features)?);
     let rows = spec.featurize_training(&ordered);
     let y: Vec<f64> = ordered.iter().map(|s| ln_seconds(s.seconds)).collect();
     let n_val = ((ordered.len() as f64) * cfg.validation_fraction.clamp(0.0, 0.9)).round() as usize;
@@ -102,7 +102,7 @@ pub fn fit_all_with_progress(
         &rows,
         &y,
         n_val,
-        &cfg.mlp_config(),
+        &cfg.mlp,
         cfg.thresholds,
         progress,
     )?);

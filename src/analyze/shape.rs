@@ -80,7 +80,7 @@ fn push_unique(v: &mut Vec<String>, s: &str) {
 
 impl Shape {
     pub fn of(sql: &str, catalog: &Catalog) -> Shape {
-        let f = features::analyze(sql, catalog);
+        let f = features::extract(sql, catalog);
         let mut tables: Vec<(Option<String>, String)> = Vec::new();
         let mut full_scans = Vec::new();
         for t in &f.tables {

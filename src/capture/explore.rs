@@ -717,7 +717,7 @@ mod tests {
             for _ in 0..3 {
                 let sql = r.render(&mut rng, 0.1);
                 let catalog = crate::sql::catalog::Catalog::default();
-                let f = crate::sql::features::analyze(&sql, &catalog);
+                let f = crate::sql::features::extract(&sql, &catalog);
                 assert!(f.parsed, "{sql}: {:?}", f.unparsed_reason);
                 fingerprints.insert(crate::sql::fingerprint::fingerprint(&sql));
             }

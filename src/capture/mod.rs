@@ -12,7 +12,7 @@ pub mod app;
 pub mod explore;
 mod export;
 pub mod load;
-pub mod stats;
+
 pub mod tpch_queries;
 pub mod workload;
 
@@ -27,6 +27,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+use crate::schema::stats::{self, StatsError};
 use workload::{Action, Param, Profile, Session, WorkloadSpec};
 
 /// Which database and workload a capture generates. Serialised as the
@@ -136,6 +137,8 @@ pub enum CaptureError {
         #[source]
         source: sqlx::Error,
     },
+    #[error(transparent)]
+    Stats(#[from] StatsError),
 }
 
 impl CaptureError {
@@ -205,14 +208,7 @@ const LOG_SETTINGS: [&str; 8] = [
 ];
 
 fn options(url: &str) -> Result<MySqlConnectOptions, CaptureError> {
-    MySqlConnectOptions::from_str(url)
-        // Statement logging is off: the server's logs are the record, and
-        // slow TPC-H queries are the point, not something to warn about.
-        .map(|o| o.timezone(None::<String>).disable_statement_logging())
-        .map_err(|source| CaptureError::Url {
-            url: url.to_string(),
-            source,
-        })
+    Ok(stats::options(url)?)
 }
 
 async fn scalar(conn: &mut MySqlConnection, sql: &str) -> Result<Option<String>, CaptureError> {

@@ -1,10 +1,12 @@
 //! `qlat capture` and `qlat stats`: the live server a dataset and its
 //! statistics come from.
 
+#[cfg(feature = "capture")]
 use crate::capture::{self, CaptureConfig, Workload, app::AppSpec, workload::WorkloadSpec};
 use anyhow::Context;
 use clap::Args;
 use std::path::PathBuf;
+#[cfg(feature = "capture")]
 use std::time::Duration;
 
 /// The MySQL/MariaDB server and database a command works on.
@@ -36,6 +38,7 @@ pub struct StatsArgs {
 }
 
 /// The database and workload `qlat capture` generates.
+#[cfg(feature = "capture")]
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Dataset {
     /// TPC-H tables from `tpchgen`, the 22 TPC-H queries, ad-hoc and
@@ -46,6 +49,7 @@ pub enum Dataset {
     App,
 }
 
+#[cfg(feature = "capture")]
 #[derive(Args, Debug)]
 pub struct CaptureArgs {
     #[command(flatten)]
@@ -110,6 +114,7 @@ pub struct CaptureArgs {
 }
 
 /// `qlat capture`.
+#[cfg(feature = "capture")]
 pub async fn capture(a: CaptureArgs) -> anyhow::Result<()> {
     anyhow::ensure!(
         a.scale_factor > 0.0 && a.scale_factor <= 100.0,
@@ -177,10 +182,10 @@ pub async fn capture(a: CaptureArgs) -> anyhow::Result<()> {
 pub async fn stats(a: StatsArgs) -> anyhow::Result<()> {
     // The pass over the server can take minutes: fail first if its result
     // could not be saved.
-    capture::stats::check_into(&a.into)
+    crate::schema::stats::check_into(&a.into)
         .with_context(|| format!("cannot write --into {}", a.into.display()))?;
     let database = a.server.database.as_deref().unwrap_or("tpch");
-    let stats = capture::stats::refresh(&a.server.url, database, &a.into)
+    let stats = crate::schema::stats::refresh(&a.server.url, database, &a.into)
         .await
         .context("reading statistics failed")?;
     let columns: usize = stats.values().map(|c| c.len()).sum();

@@ -146,9 +146,9 @@ pub async fn pipeline(a: PipelineArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("artifact store {}", crate::store::redact(&a.artifact_store)))?;
     let mut config = PipelineConfig::new(source, catalog);
-    config.train.seed = a.seed;
+    config.train.mlp.seed = a.seed;
     if let Some(e) = a.epochs {
-        config.train.epochs_max = e;
+        config.train.mlp.epochs_max = e;
     }
     config.algorithm = a.algorithm;
     config.promote_margin = a.promote_margin;

@@ -37,6 +37,7 @@ pub enum LogFormat {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    #[cfg(feature = "capture")]
     /// Load TPC-H into a live server, run a seeded workload with the general
     /// and slow logs on, and export what the server logged.
     Capture(capture::CaptureArgs),
@@ -209,6 +210,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Runs(a) => mlops::runs(a).await,
         Command::Models(a) => mlops::models(a).await,
         Command::Promote(a) => mlops::promote(a).await,
+        #[cfg(feature = "capture")]
         Command::Capture(a) => capture::capture(a).await,
         Command::Stats(a) => capture::stats(a).await,
     }

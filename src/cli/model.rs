@@ -32,29 +32,29 @@ pub struct TrainArgs {
     pub no_eval: bool,
     /// Feed each fingerprint's training history (median time, count) to the
     /// learned models as inputs; `--history false` trains on text alone.
-    #[arg(long, default_value_t = crate::train::TrainConfig::default().use_history, action = clap::ArgAction::Set)]
+    #[arg(long, default_value_t = crate::train::TrainConfig::default().features.use_history, action = clap::ArgAction::Set)]
     pub history: bool,
     /// Share of fingerprints trained with their history hidden, so the
     /// models also learn to predict shapes they have never seen.
-    #[arg(long, default_value_t = crate::train::TrainConfig::default().history_dropout)]
+    #[arg(long, default_value_t = crate::train::TrainConfig::default().features.history_dropout)]
     pub history_dropout: f64,
     /// MLP hidden layer sizes.
-    #[arg(long, value_delimiter = ',', default_values_t = crate::train::TrainConfig::default().hidden)]
+    #[arg(long, value_delimiter = ',', default_values_t = crate::train::TrainConfig::default().mlp.hidden)]
     pub hidden: Vec<usize>,
     /// MLP networks trained from different initialisations and averaged:
     /// more members, steadier predictions on unseen shapes, slower fits.
-    #[arg(long, default_value_t = crate::train::TrainConfig::default().mlp_members)]
+    #[arg(long, default_value_t = crate::train::TrainConfig::default().mlp.members)]
     pub members: usize,
     /// Weight of the TF-IDF block next to the structural features: lower
     /// leans on structure (generalises to new shapes), higher on tokens.
-    #[arg(long, default_value_t = crate::train::TrainConfig::default().tfidf_scale)]
+    #[arg(long, default_value_t = crate::train::TrainConfig::default().features.tfidf_scale)]
     pub tfidf_scale: f64,
     /// Decoupled (AdamW) weight decay of the MLP.
-    #[arg(long, default_value_t = crate::train::TrainConfig::default().weight_decay)]
+    #[arg(long, default_value_t = crate::train::TrainConfig::default().mlp.weight_decay)]
     pub weight_decay: f64,
     /// Per-step decay of the MLP's moving average of weights, the weights
     /// kept; 0 keeps the optimiser's own weights instead.
-    #[arg(long, default_value_t = crate::train::TrainConfig::default().ema_decay)]
+    #[arg(long, default_value_t = crate::train::TrainConfig::default().mlp.ema_decay)]
     pub ema_decay: f64,
 }
 
@@ -172,19 +172,17 @@ pub fn train(a: TrainArgs, catalog: crate::sql::catalog::Catalog) -> anyhow::Res
         "--ema-decay must be in [0, 1), got {}",
         a.ema_decay
     );
-    let mut cfg = crate::train::TrainConfig {
-        seed: a.seed,
-        use_history: a.history,
-        history_dropout: a.history_dropout,
-        hidden: a.hidden.clone(),
-        mlp_members: a.members,
-        tfidf_scale: a.tfidf_scale,
-        weight_decay: a.weight_decay,
-        ema_decay: a.ema_decay,
-        ..Default::default()
-    };
+    let mut cfg = crate::train::TrainConfig::default();
+    cfg.mlp.seed = a.seed;
+    cfg.mlp.hidden = a.hidden.clone();
+    cfg.mlp.members = a.members;
+    cfg.mlp.weight_decay = a.weight_decay;
+    cfg.mlp.ema_decay = a.ema_decay;
+    cfg.features.use_history = a.history;
+    cfg.features.history_dropout = a.history_dropout;
+    cfg.features.tfidf_scale = a.tfidf_scale;
     if let Some(e) = a.epochs {
-        cfg.epochs_max = e;
+        cfg.mlp.epochs_max = e;
     }
     println!("training on {} statements", samples.len());
     let started = std::time::Instant::now();
@@ -316,20 +314,7 @@ pub fn eval(a: EvalArgs, catalog: Option<crate::sql::catalog::Catalog>) -> anyho
                 a.model.algorithm, report.n
             )?;
             for (label, m) in [("all", &report.metrics), (">= 10 ms", &report.analytic)] {
-                writeln!(
-                    stdout,
-                    "{label:>9}: n {} | MSE(ln) {:.3} | R2(ln) {:.3} | MAE {:.4} s | q-error p50 {:.2} p90 {:.2} p99 {:.2} | p10-p90 coverage {:.1} % | class acc {:.3} F1 {:.3}",
-                    m.n,
-                    m.mse_ln,
-                    m.r2_ln,
-                    m.mae_s,
-                    m.q_error_p50,
-                    m.q_error_p90,
-                    m.q_error_p99,
-                    m.interval_coverage * 100.0,
-                    m.class_accuracy,
-                    m.class_f1_macro
-                )?;
+                writeln!(stdout, "{label:>9}: {m}")?;
             }
         }
     }
@@ -342,8 +327,7 @@ pub fn predict(
 ) -> anyhow::Result<()> {
     anyhow::ensure!(!a.query.trim().is_empty(), "the statement is empty");
     let Loaded { model, version, .. } = load_model(&a.model, catalog)?;
-    let response =
-        crate::predict::PredictResponse::new(&a.query, model.predict(&a.query), &version);
+    let response = crate::predict::PredictResponse::answer(model.as_ref(), &a.query, &version);
     let mut stdout = std::io::stdout().lock();
     match a.model.format {
         OutputFormat::Json => {

@@ -61,6 +61,30 @@ pub struct Metrics {
     pub confusion: [[u64; 3]; 3],
 }
 
+/// The one-line form every command prints (`qlat eval`, the pipeline's
+/// evaluate step): every headline number, in one order, with its unit.
+impl std::fmt::Display for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "n {} | MSE(ln) {:.3} | R²(ln) {:.3} | MAE {:.4} s | RMSE {:.4} s | q-error p50 {:.2} p90 {:.2} p99 {:.2} | p10–p90 coverage {:.1} % | class acc {:.3} P {:.3} R {:.3} F1 {:.3}",
+            self.n,
+            self.mse_ln,
+            self.r2_ln,
+            self.mae_s,
+            self.rmse_s,
+            self.q_error_p50,
+            self.q_error_p90,
+            self.q_error_p99,
+            self.interval_coverage * 100.0,
+            self.class_accuracy,
+            self.class_precision_macro,
+            self.class_recall_macro,
+            self.class_f1_macro
+        )
+    }
+}
+
 impl Metrics {
     /// The metrics of nothing: `n = 0`, all zeros.
     pub fn empty() -> Metrics {

@@ -19,59 +19,27 @@ use crate::featurize::{FeatureConfig, FeatureSpec};
 use std::collections::BTreeMap;
 
 /// Everything that decides what training produces. Saved in `model.json`.
+///
+/// The MLP's and the featurizer's settings are their own types, flattened
+/// into one JSON object so that `model.json` keeps the keys it always had
+/// (manifests written before the nesting read unchanged).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
-    /// Seeds weight initialisation and mini-batch order.
-    pub seed: u64,
-    pub epochs_max: usize,
-    /// Epochs without validation improvement before early stopping.
-    pub patience: usize,
-    pub learning_rate: f64,
-    /// Decoupled (AdamW) weight decay of the MLP.
-    pub weight_decay: f64,
-    pub batch_size: usize,
-    /// MLP hidden layer sizes.
-    pub hidden: Vec<usize>,
+    /// The network: seed, layers, optimiser, epochs, ensemble, averaging.
+    #[serde(flatten)]
+    pub mlp: MlpConfig,
+    /// The featurizer: TF-IDF vocabulary, history columns, count scaling.
+    #[serde(flatten)]
+    pub features: FeatureConfig,
     /// Ridge penalty; `None` picks the best of [`RIDGE_LAMBDA_GRID`] on the
     /// validation slice.
     pub ridge_lambda: Option<f64>,
-    /// TF-IDF vocabulary cap.
-    pub vocab_size: usize,
-    /// Minimum document frequency of a TF-IDF term.
-    pub min_df: usize,
-    /// Scale of the centred TF-IDF block relative to the standardised ones.
-    pub tfidf_scale: f64,
-    /// Add fingerprint-history input features (see [`crate::featurize`]).
-    pub use_history: bool,
-    /// Share of fingerprints trained without their history (see
-    /// [`FeatureConfig::history_dropout`]); absent from older manifests.
-    #[serde(default)]
-    pub history_dropout: f64,
-    /// Heavy-tailed counts as ln(1 + x) (see [`FeatureConfig::log_counts`]).
-    #[serde(default)]
-    pub log_counts: bool,
     pub thresholds: ClassThresholds,
     /// Share of the training data, the latest by time, held out for early
     /// stopping, the ridge penalty and interval calibration.
     pub validation_fraction: f64,
-    /// Weight of the MLP's class cross-entropy.
-    pub class_weight: f64,
-    /// Target p10–p90 coverage.
-    pub coverage: f64,
-    /// MLP ensemble members (see [`MlpConfig::members`]).
-    #[serde(default = "one")]
-    pub mlp_members: usize,
-    /// Decay of the MLP's weight average (see [`MlpConfig::ema_decay`]);
-    /// manifests written before it trained without one.
-    #[serde(default)]
-    pub ema_decay: f64,
     /// When the tiered model answers from history.
     pub tier: TierConfig,
-}
-
-/// Manifests written before ensembles trained a single network.
-fn one() -> usize {
-    1
 }
 
 /// Ridge penalties tried when [`TrainConfig::ridge_lambda`] is `None`.
@@ -79,59 +47,13 @@ pub const RIDGE_LAMBDA_GRID: [f64; 5] = [0.1, 1.0, 10.0, 100.0, 1000.0];
 
 impl Default for TrainConfig {
     fn default() -> Self {
-        let mlp = MlpConfig::default();
-        let features = FeatureConfig::default();
         TrainConfig {
-            seed: mlp.seed,
-            epochs_max: mlp.epochs_max,
-            patience: mlp.patience,
-            learning_rate: mlp.learning_rate,
-            weight_decay: mlp.weight_decay,
-            batch_size: mlp.batch_size,
-            hidden: mlp.hidden,
+            mlp: MlpConfig::default(),
+            features: FeatureConfig::default(),
             ridge_lambda: None,
-            vocab_size: features.vocab_size,
-            min_df: features.min_df,
-            tfidf_scale: features.tfidf_scale,
-            use_history: features.use_history,
-            history_dropout: features.history_dropout,
-            log_counts: features.log_counts,
             thresholds: ClassThresholds::default(),
             validation_fraction: 0.15,
-            class_weight: mlp.class_weight,
-            coverage: mlp.coverage,
-            mlp_members: mlp.members,
-            ema_decay: mlp.ema_decay,
             tier: TierConfig::default(),
-        }
-    }
-}
-
-impl TrainConfig {
-    pub(crate) fn feature_config(&self) -> FeatureConfig {
-        FeatureConfig {
-            vocab_size: self.vocab_size,
-            min_df: self.min_df,
-            tfidf_scale: self.tfidf_scale,
-            use_history: self.use_history,
-            history_dropout: self.history_dropout,
-            log_counts: self.log_counts,
-        }
-    }
-
-    pub(crate) fn mlp_config(&self) -> MlpConfig {
-        MlpConfig {
-            seed: self.seed,
-            hidden: self.hidden.clone(),
-            epochs_max: self.epochs_max,
-            patience: self.patience,
-            learning_rate: self.learning_rate,
-            weight_decay: self.weight_decay,
-            batch_size: self.batch_size,
-            class_weight: self.class_weight,
-            coverage: self.coverage,
-            members: self.mlp_members,
-            ema_decay: self.ema_decay,
         }
     }
 }

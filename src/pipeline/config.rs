@@ -113,7 +113,7 @@ impl PipelineConfig {
             "quality_floor": "beat the fingerprint baseline; no MLP stopped at epoch 1",
             "min_rows": self.min_rows,
             "max_rows": self.max_rows,
-            "seed": self.train.seed,
+            "seed": self.train.mlp.seed,
             "train": self.train,
         })
     }

@@ -305,7 +305,7 @@ impl Pipeline {
                     .collect::<Vec<_>>()
                     .join(", "),
                 split.fit.len(),
-                self.config.train.epochs_max
+                self.config.train.mlp.epochs_max
             ),
         );
         ctx.log.info(
@@ -329,7 +329,7 @@ impl Pipeline {
                 "candidate": selection.algorithm,
                 "pinned": selection.pinned,
                 "mlp_best_epoch": mlp_best_epoch,
-                "mlp_epochs_max": self.config.train.epochs_max,
+                "mlp_epochs_max": self.config.train.mlp.epochs_max,
             }),
         );
         let Some(candidate) = reports.get(&selection.algorithm).cloned() else {
@@ -339,23 +339,7 @@ impl Pipeline {
             });
         };
         for (name, r) in &reports {
-            let m = &r.metrics;
-            ctx.log.info(
-                "evaluate",
-                format!(
-                    "{name}: MSE(ln) {:.3} R²(ln) {:.3} MAE {:.4} s RMSE {:.4} s q-error p50 {:.2} p90 {:.2} class acc {:.3} P {:.3} R {:.3} F1 {:.3}",
-                    m.mse_ln,
-                    m.r2_ln,
-                    m.mae_s,
-                    m.rmse_s,
-                    m.q_error_p50,
-                    m.q_error_p90,
-                    m.class_accuracy,
-                    m.class_precision_macro,
-                    m.class_recall_macro,
-                    m.class_f1_macro
-                ),
-            );
+            ctx.log.info("evaluate", format!("{name}: {}", r.metrics));
         }
         ctx.metrics.insert("candidate".into(), json!(reports));
         ctx.metrics.insert(
@@ -436,7 +420,7 @@ impl Pipeline {
             .map_or(f64::NAN, |r| r.metrics.mse_ln);
         let evidence = floor::Evidence {
             mlp_best_epoch: trained.mlp_best_epoch,
-            epochs_max: self.config.train.epochs_max,
+            epochs_max: self.config.train.mlp.epochs_max,
             candidate_mse_ln: cand,
             baseline_mse_ln: baseline,
             test_rows: split.test.len(),

@@ -19,7 +19,7 @@ use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlRow};
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Executor, Row};
 
 use super::SchemaError;
-use crate::capture::stats::{RangeUnit, days_since_epoch, ident, range_unit};
+use crate::schema::stats::{RangeUnit, days_since_epoch, ident, range_unit};
 use crate::sql::catalog::{Catalog, Column, ColumnStats, ForeignKey, Index, Table};
 
 /// Most columns whose minimum and maximum are read.

@@ -11,6 +11,7 @@
 //! schema file, or when `--capture-meta` names one.
 
 pub mod live;
+pub mod stats;
 
 use std::path::{Path, PathBuf};
 
@@ -96,7 +97,7 @@ pub async fn load(
         None => beside.filter(|p| p.is_file()),
     };
     if let Some(path) = meta {
-        crate::capture::stats::apply_meta(&mut catalog, &path).map_err(|e| SchemaError::Meta {
+        stats::apply_meta(&mut catalog, &path).map_err(|e| SchemaError::Meta {
             message: e.to_string(),
             path,
         })?;

@@ -105,9 +105,9 @@ impl ServedModel {
         {
             return hit;
         }
-        let answer = Arc::new(PredictResponse::new(
+        let answer = Arc::new(PredictResponse::answer(
+            self.model.as_ref(),
             sql,
-            self.model.predict(sql),
             &self.version,
         ));
         if cacheable && let Some(cache) = &self.cache {

@@ -4,11 +4,15 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+#[cfg(feature = "capture")]
 mod capture_app;
+#[cfg(feature = "capture")]
 mod capture_live;
 mod cli;
 mod model_cli;
+#[cfg(feature = "capture")]
 mod prepared;
+#[cfg(feature = "capture")]
 mod prepared_fixture;
 mod report;
 mod schema;

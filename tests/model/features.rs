@@ -4,7 +4,7 @@
 use crate::support::tpch::{CHATTER, TPCH};
 use qlat::sql::catalog::Catalog;
 use qlat::sql::features::{
-    RangeKind, StatementFeatures, StatementKind, TableAccess, analyze, strip_leading_comments,
+    RangeKind, StatementFeatures, StatementKind, TableAccess, extract, strip_leading_comments,
 };
 
 fn catalog() -> Catalog {
@@ -12,7 +12,7 @@ fn catalog() -> Catalog {
 }
 
 fn an(sql: &str) -> StatementFeatures {
-    analyze(sql, &catalog())
+    extract(sql, &catalog())
 }
 
 fn q(n: usize) -> StatementFeatures {
@@ -652,7 +652,7 @@ fn features_round_trip_through_json() {
 /// column statistics.
 fn shipped_catalog() -> Catalog {
     let mut c = Catalog::tpch();
-    qlat::capture::stats::apply_meta(&mut c, std::path::Path::new("data/capture.json"))
+    qlat::schema::stats::apply_meta(&mut c, std::path::Path::new("data/capture.json"))
         .expect("data/capture.json");
     c
 }
@@ -683,7 +683,7 @@ fn rows_matched(f: &StatementFeatures, table: &str) -> f64 {
 /// The "rows read until LIMIT is met" feature on the shipped catalog.
 fn until_limit(sql: &str) -> f64 {
     value(
-        &analyze(sql, &shipped_catalog()),
+        &extract(sql, &shipped_catalog()),
         "estimated rows read until LIMIT is met (log10)",
     )
 }
@@ -706,20 +706,20 @@ fn column_statistics_turn_open_ranges_into_shares_of_the_table() {
     let rows = 600_572.0;
     // The slow log says this read 338,076 rows.
     let sql = "SELECT DISTINCT l_shipmode FROM lineitem WHERE l_orderkey < 338181";
-    let est = rows_read(&analyze(sql, &with), "lineitem");
+    let est = rows_read(&extract(sql, &with), "lineitem");
     assert!(
         (est / (rows * 338_181.0 / 600_000.0) - 1.0).abs() < 0.01,
         "{est}"
     );
-    assert!((rows_read(&analyze(sql, &without), "lineitem") - rows / 3.0).abs() < 1.0);
+    assert!((rows_read(&extract(sql, &without), "lineitem") - rows / 3.0).abs() < 1.0);
     // And 1,996 rows for this one.
     let small = "SELECT DISTINCT l_shipmode FROM lineitem WHERE l_orderkey < 1987";
-    let est = rows_read(&analyze(small, &with), "lineitem");
+    let est = rows_read(&extract(small, &with), "lineitem");
     assert!((1_500.0..2_500.0).contains(&est), "{est}");
     // Dates: a 30-day window of the 2,524 days l_shipdate spans.
     let days = "SELECT * FROM orders o JOIN lineitem l ON l.l_orderkey = o.o_orderkey \
                 WHERE l.l_shipdate >= '1995-09-01' AND l.l_shipdate < '1995-10-01'";
-    let f = analyze(days, &with);
+    let f = extract(days, &with);
     let m = f
         .tables
         .iter()
@@ -728,7 +728,7 @@ fn column_statistics_turn_open_ranges_into_shares_of_the_table() {
         .expect("matched rows");
     assert!((m / (rows * 30.0 / 2_524.0) - 1.0).abs() < 0.02, "{m}");
     // Equality uses the distinct count: 7 ship modes.
-    let eq = analyze(
+    let eq = extract(
         "SELECT count(*) FROM lineitem WHERE l_shipmode = 'AIR'",
         &with,
     );
@@ -761,11 +761,11 @@ fn or_keeps_what_every_branch_has_and_nothing_else() {
     let cat = shipped_catalog();
     let rows = 600_572.0;
     // Same column in each branch: an IN list of all their values.
-    let or = analyze(
+    let or = extract(
         "SELECT count(*) FROM lineitem WHERE l_shipmode = 'AIR' OR l_shipmode = 'RAIL'",
         &cat,
     );
-    let inl = analyze(
+    let inl = extract(
         "SELECT count(*) FROM lineitem WHERE l_shipmode IN ('AIR', 'RAIL')",
         &cat,
     );
@@ -776,32 +776,32 @@ fn or_keeps_what_every_branch_has_and_nothing_else() {
     );
     // Different columns: no branch's filter holds for all rows, so none is
     // used.
-    let mixed = analyze(
+    let mixed = extract(
         "SELECT count(*) FROM lineitem WHERE l_shipmode = 'AIR' OR l_returnflag = 'R'",
         &cat,
     );
     assert_eq!(rows_matched(&mixed, "lineitem"), rows);
     // A key on the primary key in both branches makes it a lookup; in one
     // branch only, a scan.
-    let both = analyze(
+    let both = extract(
         "SELECT * FROM orders WHERE (o_orderkey = 7 AND o_orderstatus = 'F') OR o_orderkey = 9",
         &cat,
     );
     assert_eq!(access(&both, "orders"), vec![TableAccess::IndexLookup]);
-    let one = analyze(
+    let one = extract(
         "SELECT * FROM orders WHERE o_orderkey = 7 OR o_orderstatus = 'F'",
         &cat,
     );
     assert_eq!(access(&one, "orders"), vec![TableAccess::FullScan]);
     // Under NOT nothing is learnt.
-    let not = analyze(
+    let not = extract(
         "SELECT * FROM orders WHERE NOT (o_orderkey = 7 OR o_orderkey = 9)",
         &cat,
     );
     assert_eq!(access(&not, "orders"), vec![TableAccess::FullScan]);
     // Q19: the common join key, and part's filters shared by the branches
     // (3 brands, 12 containers), make part the few rows that probe lineitem.
-    let f = analyze(TPCH[18].1, &cat);
+    let f = extract(TPCH[18].1, &cat);
     let part = rows_matched(&f, "part");
     assert!(part < 20_000.0 * 3.0 / 25.0 * 12.0 / 40.0 + 1.0, "{part}");
     assert!(
@@ -819,7 +819,7 @@ fn the_scanned_table_of_an_all_keyed_join_is_the_cheapest_to_start_from() {
     // is on no index, and the optimiser does not count it. The slow log
     // says 620k rows examined, in 1.4 s against Q6's 0.07 s for a plain
     // scan of the same 600k.
-    let f = analyze(TPCH[13].1, &cat);
+    let f = extract(TPCH[13].1, &cat);
     assert_eq!(access(&f, "part"), vec![TableAccess::FullScan]);
     assert_eq!(access(&f, "lineitem"), vec![TableAccess::IndexJoin]);
     let by_key = value(&f, "estimated rows read through an index (log10)");
@@ -828,11 +828,11 @@ fn the_scanned_table_of_an_all_keyed_join_is_the_cheapest_to_start_from() {
     assert_eq!(q6, 0.0);
     // Orders and all their lines (150k × 5) against lineitem and each
     // line's order (600k × 2).
-    let q12 = analyze(TPCH[11].1, &cat);
+    let q12 = extract(TPCH[11].1, &cat);
     assert_eq!(access(&q12, "orders"), vec![TableAccess::FullScan]);
     assert_eq!(access(&q12, "lineitem"), vec![TableAccess::IndexJoin]);
     // A tiny table drives even a fan-out of 600.
-    let small = analyze(
+    let small = extract(
         "SELECT count(*) FROM nation, customer WHERE n_nationkey = c_nationkey",
         &cat,
     );
@@ -846,7 +846,7 @@ fn index_joins_are_reached_along_their_keys_not_once_per_driver_row() {
     // Q21: one nation (n_name = 'SAUDI ARABIA'), its ~40 suppliers, their
     // ~24,000 lines, those lines' orders. The slow log says 52,977 rows
     // examined; counting each table once per driver row said ~80.
-    let f = analyze(TPCH[20].1, &cat);
+    let f = extract(TPCH[20].1, &cat);
     let l1 = rows_read(&f, "lineitem");
     let orders = rows_read(&f, "orders");
     assert!((10_000.0..60_000.0).contains(&l1), "lineitem l1 {l1}");
@@ -857,7 +857,7 @@ fn index_joins_are_reached_along_their_keys_not_once_per_driver_row() {
         "{total} against log10(52,977) = 4.72"
     );
     // Q9: 227k examined.
-    let q9 = value(&analyze(TPCH[8].1, &cat), "estimated rows read (log10)");
+    let q9 = value(&extract(TPCH[8].1, &cat), "estimated rows read (log10)");
     assert!((5.0..6.2).contains(&q9), "{q9} against 5.36");
 }
 
@@ -869,7 +869,7 @@ fn a_join_without_sorting_stops_when_its_limit_is_filled() {
                 WHERE s.s_suppkey BETWEEN 688 AND 1688 LIMIT 10";
     let early = until_limit(join);
     assert!(early < 2.0, "{early}");
-    let f = analyze(join, &cat);
+    let f = extract(join, &cat);
     let out = f.join_output_estimate.expect("one driver, one keyed join");
     assert!(out > 100_000.0, "313 suppliers × 600 lines: {out}");
     // Sorted, grouped or aggregated, it reads everything first.
@@ -899,7 +899,7 @@ fn a_cte_referenced_twice_is_read_twice() {
     let cat = shipped_catalog();
     // Q15's revenue0 is joined with supplier and scanned again for its
     // maximum: the slow log says 1.2M rows examined, lineitem twice.
-    let f = analyze(TPCH[14].1, &cat);
+    let f = extract(TPCH[14].1, &cat);
     let lineitem = rows_read(&f, "lineitem");
     assert!(
         (f.cte_rereads - lineitem).abs() < 1.0,
@@ -911,7 +911,7 @@ fn a_cte_referenced_twice_is_read_twice() {
         (6.0..6.2).contains(&total),
         "{total} against log10(1.2M) = 6.08"
     );
-    let once = analyze(
+    let once = extract(
         "WITH r AS (SELECT l_suppkey, sum(l_quantity) AS q FROM lineitem GROUP BY l_suppkey) \
          SELECT s_name, q FROM supplier, r WHERE s_suppkey = r.l_suppkey",
         &cat,
@@ -945,7 +945,7 @@ fn rows_read_estimates_track_the_slow_logs_rows_examined() {
         examined.sort_unstable();
         let actual = (examined[examined.len() / 2].max(1) as f64).log10();
         let est = value(
-            &analyze(&sql, &cat),
+            &extract(&sql, &cat),
             "estimated rows read until LIMIT is met (log10)",
         );
         if actual >= 2.0 || est >= 2.0 {
@@ -977,7 +977,7 @@ fn joins_beyond_mariadbs_limit_fall_back_to_per_driver_row_estimates() {
                 )
             })
             .collect();
-        analyze(
+        extract(
             &format!("SELECT count(*) FROM orders o0 {}", joins.join(" ")),
             &cat,
         )
@@ -1024,7 +1024,7 @@ fn correlated_subqueries_are_read_once_per_outer_row() {
     // ordering customer (the slow log counted 150k rows examined), as no
     // order's price is expected to pass the filter before the customer's
     // orders run out.
-    let f = analyze(
+    let f = extract(
         "SELECT c.c_name FROM customer c WHERE EXISTS (SELECT 1 FROM orders o \
          WHERE o.o_custkey = c.c_custkey AND o.o_totalprice > 550000) LIMIT 20",
         &cat,
@@ -1032,7 +1032,7 @@ fn correlated_subqueries_are_read_once_per_outer_row() {
     let orders = rows_read(&f, "orders");
     assert!((100_000.0..=250_000.0).contains(&orders), "{orders}");
     // An EXISTS whose first row matches stops there: one row per customer.
-    let f = analyze(
+    let f = extract(
         "SELECT c.c_name FROM customer c WHERE EXISTS (SELECT 1 FROM orders o \
          WHERE o.o_custkey = c.c_custkey)",
         &cat,
@@ -1041,14 +1041,14 @@ fn correlated_subqueries_are_read_once_per_outer_row() {
     assert!((10_000.0..=20_000.0).contains(&orders), "{orders}");
     // A scalar aggregate reads all its rows per run, and runs once per
     // part that passes the outer filters (Q17: ~20 parts, 30 lines each).
-    let f = analyze(TPCH[16].1, &cat);
+    let f = extract(TPCH[16].1, &cat);
     let inner = f.tables.iter().filter(|t| t.name == "lineitem").nth(1);
     let inner = inner
         .and_then(|t| t.rows_read_estimate)
         .expect("Q17's inner lineitem");
     assert!((100.0..=5_000.0).contains(&inner), "{inner}");
     // Not correlated: read once.
-    let f = analyze(
+    let f = extract(
         "SELECT o_orderkey FROM orders WHERE o_custkey IN (SELECT c_custkey FROM customer WHERE c_nationkey = 3)",
         &cat,
     );
@@ -1063,7 +1063,7 @@ fn correlated_subqueries_are_read_once_per_outer_row() {
 fn like_patterns_keep_a_share_judged_from_their_text() {
     let cat = shipped_catalog();
     let matched = |sql: &str| {
-        estimates(&analyze(sql, &cat), "customer")
+        estimates(&extract(sql, &cat), "customer")
             .1
             .expect("customer's matching rows")
     };
@@ -1087,13 +1087,13 @@ fn like_patterns_keep_a_share_judged_from_their_text() {
     // An index seeks a prefix, never a pattern starting with a wildcard.
     let read = |pattern: &str| {
         let sql = format!("SELECT c_name FROM customer WHERE c_nationkey LIKE '{pattern}'");
-        access(&analyze(&sql, &cat), "customer")
+        access(&extract(&sql, &cat), "customer")
     };
     assert_eq!(read("1%"), vec![TableAccess::IndexLookup]);
     assert_eq!(read("%1"), vec![TableAccess::FullScan]);
     // A selective pattern fills no LIMIT early: the join reads on (the slow
     // log: 600k rows examined for 2,462 rows sent of a LIMIT 5000).
-    let f = analyze(
+    let f = extract(
         "SELECT s.s_name FROM customer c JOIN nation n ON n.n_nationkey = c.c_nationkey \
          JOIN supplier s ON s.s_nationkey = n.n_nationkey WHERE c.c_comment LIKE 'deposits%' LIMIT 5000",
         &cat,
@@ -1106,7 +1106,7 @@ fn in_subquery_asks_for_as_many_values_as_the_subquery_produces() {
     let cat = shipped_catalog();
     // One nation's 600 customers, 15 orders each by the o_custkey index
     // (the slow log: 6,600 rows examined), not a tenth of orders.
-    let f = analyze(
+    let f = extract(
         "SELECT o_orderstatus, COUNT(*) FROM orders WHERE o_custkey IN \
          (SELECT c_custkey FROM customer WHERE c_nationkey = 3) GROUP BY o_orderstatus",
         &cat,
@@ -1116,11 +1116,11 @@ fn in_subquery_asks_for_as_many_values_as_the_subquery_produces() {
     assert!((5_000.0..=12_000.0).contains(&orders), "{orders}");
     // A grouped subquery's output is not its rows read: Q18's HAVING
     // keeps a few orders of 150,000, and the guess stays a tenth.
-    let f = analyze(TPCH[17].1, &cat);
+    let f = extract(TPCH[17].1, &cat);
     let orders = rows_read(&f, "orders");
     assert!(orders <= 150_000.0 / 10.0 + 1.0, "{orders}");
     // Correlated: no single list of values.
-    let f = analyze(
+    let f = extract(
         "SELECT c_name FROM customer c WHERE c_nationkey IN \
          (SELECT s_nationkey FROM supplier s WHERE s.s_acctbal > c.c_acctbal)",
         &cat,
@@ -1134,7 +1134,7 @@ fn in_subquery_asks_for_as_many_values_as_the_subquery_produces() {
 /// parsing, and `DIV` chains (quadratic in sqlparser) are cut early.
 #[test]
 fn deep_expressions_fit_a_two_mib_stack() {
-    use qlat::sql::features::{MAX_EXPRESSION_DEPTH, MAX_SET_OPERATIONS, analyze};
+    use qlat::sql::features::{MAX_EXPRESSION_DEPTH, MAX_SET_OPERATIONS, extract};
     // (statement, label, whether it must parse: None where the chain is
     // not valid SQL — `a -> a`, `a COLLATE a`, sqlparser's `MOD` — and
     // fails to parse on its own account).
@@ -1182,7 +1182,7 @@ fn deep_expressions_fit_a_two_mib_stack() {
             cases
                 .into_iter()
                 .map(|(q, label, expect)| {
-                    let f = analyze(&q, &catalog);
+                    let f = extract(&q, &catalog);
                     (label, expect, f.parsed, f.unparsed_reason)
                 })
                 .collect::<Vec<_>>()

@@ -1,8 +1,8 @@
-//! `analyze` and `tokens` must never panic, whatever a log line holds.
+//! `extract` and `tokens` must never panic, whatever a log line holds.
 
 use proptest::prelude::*;
 use qlat::sql::catalog::Catalog;
-use qlat::sql::features::{analyze, analyze_with_tokens};
+use qlat::sql::features::{extract, extract_with_tokens};
 use qlat::sql::tokens::{fallback_tokens, tokens};
 
 /// SQL-flavoured fragments, so that generated text gets past the tokenizer
@@ -71,16 +71,16 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
     #[test]
-    fn analyze_never_panics_on_arbitrary_text(s in ".{0,400}") {
+    fn extract_never_panics_on_arbitrary_text(s in ".{0,400}") {
         let cat = Catalog::tpch();
-        let f = analyze(&s, &cat);
+        let f = extract(&s, &cat);
         prop_assert!(f.numeric_vector().iter().all(|(_, v)| v.is_finite()));
     }
 
     #[test]
-    fn analyze_never_panics_on_sqlish_text(s in sqlish()) {
+    fn extract_never_panics_on_sqlish_text(s in sqlish()) {
         let cat = Catalog::tpch();
-        let f = analyze(&s, &cat);
+        let f = extract(&s, &cat);
         prop_assert!(f.parsed || f.unparsed_reason.is_some());
     }
 
@@ -101,9 +101,9 @@ proptest! {
     #[test]
     fn shared_pass_gives_the_same_tokens_and_features(s in sqlish()) {
         let catalog = Catalog::default();
-        let (f, t) = analyze_with_tokens(&s, &catalog);
+        let (f, t) = extract_with_tokens(&s, &catalog);
         prop_assert_eq!(t, tokens(&s));
-        prop_assert_eq!(f, analyze(&s, &catalog));
+        prop_assert_eq!(f, extract(&s, &catalog));
     }
 
     #[test]
@@ -111,7 +111,7 @@ proptest! {
         let cat = Catalog::tpch();
         let close = if open_only { String::new() } else { ")".repeat(depth) };
         let sql = format!("SELECT * FROM orders WHERE o_orderkey IN {}1{}", "(".repeat(depth), close);
-        let f = analyze(&sql, &cat);
+        let f = extract(&sql, &cat);
         if depth > 32 {
             prop_assert!(!f.parsed);
         }
@@ -120,7 +120,7 @@ proptest! {
             "o_orderkey IN (SELECT l_orderkey FROM lineitem WHERE ".repeat(depth % 200),
             ")".repeat(depth % 200)
         );
-        let _ = analyze(&sub, &cat);
+        let _ = extract(&sub, &cat);
         let _ = tokens(&sql);
     }
 }
@@ -132,8 +132,8 @@ proptest! {
 fn a_final_comment_marker_tokenizes_alike_in_both_passes() {
     let catalog = Catalog::default();
     for s in ["` ` -- \n", "SELECT 1 -- \n", "SELECT 1 --;"] {
-        let (f, t) = analyze_with_tokens(s, &catalog);
+        let (f, t) = extract_with_tokens(s, &catalog);
         assert_eq!(t, tokens(s), "{s:?}");
-        assert_eq!(f, analyze(s, &catalog), "{s:?}");
+        assert_eq!(f, extract(s, &catalog), "{s:?}");
     }
 }

@@ -17,7 +17,7 @@ const ROWS: usize = 3_000;
 /// counts and column statistics.
 fn catalog() -> Catalog {
     let mut c = Catalog::tpch();
-    qlat::capture::stats::apply_meta(&mut c, std::path::Path::new("data/capture.json"))
+    qlat::schema::stats::apply_meta(&mut c, std::path::Path::new("data/capture.json"))
         .expect("data/capture.json");
     c
 }
@@ -34,12 +34,11 @@ fn samples() -> &'static [Sample] {
 }
 
 fn config() -> TrainConfig {
-    TrainConfig {
-        epochs_max: 8,
-        patience: 4,
-        hidden: vec![32, 16],
-        ..TrainConfig::default()
-    }
+    let mut c = TrainConfig::default();
+    c.mlp.epochs_max = 8;
+    c.mlp.patience = 4;
+    c.mlp.hidden = vec![32, 16];
+    c
 }
 
 fn trained() -> &'static TrainedModels {
@@ -82,7 +81,7 @@ fn save_load_round_trip_predicts_identically() {
     }
     let loaded = TrainedModels::load(dir.path()).expect("load");
     assert_eq!(loaded.manifest.model_version, m.manifest.model_version);
-    assert_eq!(m.mlp.member_count(), config().mlp_members);
+    assert_eq!(m.mlp.member_count(), config().mlp.members);
     assert_eq!(loaded.mlp.member_count(), m.mlp.member_count());
     for (a, b) in m.all().iter().zip(loaded.all()) {
         assert_eq!(a.name(), b.name());
@@ -318,11 +317,9 @@ fn manifest_records_data_hash_and_checksums() {
 
 #[test]
 fn the_weight_average_is_what_is_kept_and_old_manifests_read_as_without_it() {
-    let plain = TrainConfig {
-        ema_decay: 0.0,
-        ..config()
-    };
-    assert!(config().ema_decay > 0.0, "the default averages weights");
+    let mut plain = config();
+    plain.mlp.ema_decay = 0.0;
+    assert!(config().mlp.ema_decay > 0.0, "the default averages weights");
     let without = fit_all(samples(), &catalog(), &plain).expect("training succeeds");
     let with = trained();
     let moved = probe().into_iter().any(|sql| {
@@ -333,7 +330,7 @@ fn the_weight_average_is_what_is_kept_and_old_manifests_read_as_without_it() {
     let mut old = serde_json::to_value(config()).expect("config serialises");
     old.as_object_mut().expect("an object").remove("ema_decay");
     let read: TrainConfig = serde_json::from_value(old).expect("an older manifest still reads");
-    assert_eq!(read.ema_decay, 0.0);
+    assert_eq!(read.mlp.ema_decay, 0.0);
 }
 
 #[test]

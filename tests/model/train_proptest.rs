@@ -13,11 +13,9 @@ fn trained() -> &'static TrainedModels {
             .expect("data/slow_log.json")
             .filter_map(Result::ok)
             .take(1_500);
-        let cfg = TrainConfig {
-            epochs_max: 3,
-            hidden: vec![16, 8],
-            ..TrainConfig::default()
-        };
+        let mut cfg = TrainConfig::default();
+        cfg.mlp.epochs_max = 3;
+        cfg.mlp.hidden = vec![16, 8];
         fit_all(
             &samples_from_events(events),
             &Catalog::tpch().with_tpch_row_counts(0.1),

@@ -118,7 +118,7 @@ async fn the_quality_floor_rejects_what_does_not_learn() {
     // validation chose instead; production is untouched even with no
     // margin.
     let mut frozen = fx.config();
-    frozen.train.learning_rate = 0.0;
+    frozen.train.mlp.learning_rate = 0.0;
     frozen.promote_margin = 0.0;
     frozen.retrain_without_new_data = true;
     let (r3, run3) = cycle(&db, &fx, frozen).await;

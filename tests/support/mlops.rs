@@ -161,28 +161,30 @@ pub fn write_json_array(path: &std::path::Path, records: &[serde_json::Value]) {
 
 /// Training small enough for debug-build tests.
 pub fn small_train() -> qlat::train::TrainConfig {
-    qlat::train::TrainConfig {
-        epochs_max: 8,
-        patience: 3,
-        hidden: vec![24],
-        vocab_size: 300,
+    let mut c = qlat::train::TrainConfig {
         ridge_lambda: Some(10.0),
         ..qlat::train::TrainConfig::default()
-    }
+    };
+    c.mlp.epochs_max = 8;
+    c.mlp.patience = 3;
+    c.mlp.hidden = vec![24];
+    c.features.vocab_size = 300;
+    c
 }
 
 /// Training that cannot learn: a tiny net for one epoch and a ridge that
 /// the penalty pins to the mean.
 pub fn crippled_train() -> qlat::train::TrainConfig {
-    qlat::train::TrainConfig {
-        epochs_max: 1,
-        patience: 1,
-        hidden: vec![1],
-        learning_rate: 1e-6,
-        vocab_size: 10,
+    let mut c = qlat::train::TrainConfig {
         ridge_lambda: Some(1e12),
         ..qlat::train::TrainConfig::default()
-    }
+    };
+    c.mlp.epochs_max = 1;
+    c.mlp.patience = 1;
+    c.mlp.hidden = vec![1];
+    c.mlp.learning_rate = 1e-6;
+    c.features.vocab_size = 10;
+    c
 }
 
 /// One cycle of a deliberately worse model (crippled training) with no

@@ -86,15 +86,23 @@ pub struct MlpConfig {
     /// Target p10–p90 coverage for the conformal calibration.
     pub coverage: f64,
     /// Networks trained side by side from different initialisations and
-    /// averaged (see the module documentation).
+    /// averaged (see the module documentation). Manifests written before
+    /// ensembles trained a single network.
+    #[serde(rename = "mlp_members", default = "one")]
     pub members: usize,
     /// Per-step decay of the exponential moving average of the weights
     /// (0 turns it off). The average, not the last step's weights, is what
     /// early stopping scores and what is kept: it sits in the middle of the
     /// region the optimiser's noise wanders over, which generalises better
     /// to shapes never seen in training than any one point of it (measured
-    /// in `docs/MODEL.md`), and costs nothing when predicting.
+    /// in `docs/MODEL.md`), and costs nothing when predicting. Manifests
+    /// written before it trained without one.
+    #[serde(default)]
     pub ema_decay: f64,
+}
+
+fn one() -> usize {
+    1
 }
 
 impl Default for MlpConfig {

@@ -5,11 +5,11 @@
 //! whether they are reached through an index or scanned, how many joins and
 //! how selective the filters look (date ranges, IN lists, leading-wildcard
 //! LIKEs), how much post-processing it asks for (GROUP BY, ORDER BY,
-//! DISTINCT, LIMIT) and how deeply it nests. [`analyze`] computes that
+//! DISTINCT, LIMIT) and how deeply it nests. [`extract`] computes that
 //! picture; [`StatementFeatures::numeric_vector`] flattens it into named
 //! numbers for the model and for explanations shown to DBAs.
 //!
-//! `analyze` never fails: logs contain truncated statements, client chatter
+//! `extract` never fails: logs contain truncated statements, client chatter
 //! and administrator commands, and every one of them must still get a
 //! prediction. Session/administrative chatter (`SET`, `SHOW`, `USE`,
 //! `COMMIT`, `Quit`, ...) is classified from its first keyword without
@@ -93,5 +93,5 @@ use selectivity::*;
 
 pub use classify::{kind_from_keywords, strip_leading_comments};
 pub use depth::{DepthBound, expression_depth_bound};
-pub use parse::{analyze, analyze_with_tokens};
+pub use parse::{extract, extract_with_tokens};
 pub use statement::*;

@@ -5,20 +5,20 @@ use super::*;
 
 /// Analyzes one statement. Never panics and never fails; see the module
 /// documentation.
-pub fn analyze(sql: &str, catalog: &Catalog) -> StatementFeatures {
-    analyze_inner(sql, catalog, None)
+pub fn extract(sql: &str, catalog: &Catalog) -> StatementFeatures {
+    extract_inner(sql, catalog, None)
 }
 
-/// [`analyze`] and [`crate::sql::tokens::tokens`] of the same statement from
+/// [`extract`] and [`crate::sql::tokens::tokens`] of the same statement from
 /// one pass of sqlparser's tokenizer: serving needs both, and tokenizing is
 /// a large share of the cost of a short statement.
-pub fn analyze_with_tokens(sql: &str, catalog: &Catalog) -> (StatementFeatures, Vec<String>) {
+pub fn extract_with_tokens(sql: &str, catalog: &Catalog) -> (StatementFeatures, Vec<String>) {
     let mut toks = Vec::new();
-    let f = analyze_inner(sql, catalog, Some(&mut toks));
+    let f = extract_inner(sql, catalog, Some(&mut toks));
     (f, toks)
 }
 
-pub(super) fn analyze_inner(
+pub(super) fn extract_inner(
     sql: &str,
     catalog: &Catalog,
     mut tokens_out: Option<&mut Vec<String>>,

@@ -1,4 +1,4 @@
-//! What [`analyze`] finds in one statement, and the named numbers the
+//! What [`extract`] finds in one statement, and the named numbers the
 //! model reads from it ([`StatementFeatures::numeric_vector`]).
 
 use super::*;
@@ -259,7 +259,7 @@ pub struct SubqueryFeatures {
     pub ctes: u32,
 }
 
-/// Everything [`analyze`] knows about a statement.
+/// Everything [`extract`] knows about a statement.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct StatementFeatures {
     /// Whether the statement's structure was understood: parsed by

@@ -11,11 +11,68 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde_json::Value;
-use sqlx::mysql::MySqlConnection;
+use sqlx::mysql::{MySqlConnectOptions, MySqlConnection};
+use std::str::FromStr;
 use sqlx::{AssertSqlSafe, Connection, Executor, Row};
 
-use super::{CaptureError, options};
 use crate::sql::catalog::{Catalog, ColumnStats};
+
+/// What can go wrong reading statistics from a server or a `capture.json`.
+#[derive(Debug, thiserror::Error)]
+pub enum StatsError {
+    #[error("invalid server URL {url:?}: {source}")]
+    Url {
+        url: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("cannot connect to the server: {0}")]
+    Connect(#[source] sqlx::Error),
+    #[error("statement failed: {statement}: {source}")]
+    Sql {
+        statement: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("{path}: {source}")]
+    Io {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl StatsError {
+    /// A failed statement, its text cut to 120 characters for the message.
+    pub fn sql(statement: &str, source: sqlx::Error) -> Self {
+        let mut short: String = statement.chars().take(120).collect();
+        if short.len() < statement.len() {
+            short.push('…');
+        }
+        StatsError::Sql {
+            statement: short,
+            source,
+        }
+    }
+
+    fn io(path: &Path, source: std::io::Error) -> Self {
+        StatsError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// Connection options for `url`, statement logging off (the server's own
+/// logs are the record) and the session's time zone left alone.
+pub fn options(url: &str) -> Result<MySqlConnectOptions, StatsError> {
+    MySqlConnectOptions::from_str(url)
+        .map(|o| o.timezone(None::<String>).disable_statement_logging())
+        .map_err(|source| StatsError::Url {
+            url: url.to_string(),
+            source,
+        })
+}
 
 /// Statistics per table, then per column (lower-case names).
 pub type ColumnStatsMap = BTreeMap<String, BTreeMap<String, ColumnStats>>;
@@ -66,7 +123,7 @@ fn range_expr(data_type: &str, column: &str) -> Option<String> {
 pub async fn read_column_stats(
     conn: &mut MySqlConnection,
     database: &str,
-) -> Result<(BTreeMap<String, u64>, ColumnStatsMap), CaptureError> {
+) -> Result<(BTreeMap<String, u64>, ColumnStatsMap), StatsError> {
     let schema = database.replace('\\', "\\\\").replace('\'', "''");
     let sql = format!(
         "SELECT c.table_name, c.column_name, c.data_type FROM information_schema.columns c \
@@ -78,7 +135,7 @@ pub async fn read_column_stats(
     let rows = conn
         .fetch_all(AssertSqlSafe(sql.as_str()))
         .await
-        .map_err(|e| CaptureError::sql(&sql, e))?;
+        .map_err(|e| StatsError::sql(&sql, e))?;
     let mut columns: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
     for r in rows {
         let get = |i: usize| crate::schema::live::text(&r, i);
@@ -107,7 +164,7 @@ pub async fn read_column_stats(
         let row = conn
             .fetch_one(AssertSqlSafe(sql.as_str()))
             .await
-            .map_err(|e| CaptureError::sql(&sql, e))?;
+            .map_err(|e| StatsError::sql(&sql, e))?;
         let text = |i: usize| row.try_get::<Option<String>, _>(i).ok().flatten();
         let number = |i: usize| text(i).and_then(|s| s.parse::<f64>().ok());
         let stats = cols
@@ -139,12 +196,12 @@ pub async fn refresh(
     url: &str,
     database: &str,
     path: &Path,
-) -> Result<ColumnStatsMap, CaptureError> {
+) -> Result<ColumnStatsMap, StatsError> {
     let mut meta = check_into(path)?;
     let opts = options(url)?;
     let mut conn = MySqlConnection::connect_with(&opts)
         .await
-        .map_err(CaptureError::Connect)?;
+        .map_err(StatsError::Connect)?;
     let (table_rows, stats) = read_column_stats(&mut conn, database).await?;
     let _ = conn.close().await;
     let obj = meta
@@ -153,14 +210,14 @@ pub async fn refresh(
     obj.insert("table_rows".into(), serde_json::json!(table_rows));
     obj.insert("column_stats".into(), serde_json::json!(stats));
     let text = serde_json::to_string_pretty(&meta).map_err(|e| invalid(path, e))?;
-    std::fs::write(path, text + "\n").map_err(|e| CaptureError::io(path, e))?;
+    std::fs::write(path, text + "\n").map_err(|e| StatsError::io(path, e))?;
     Ok(stats)
 }
 
 /// Checks, before any work, that `path` can take the statistics: an
 /// existing file must hold a JSON object and be writable, a new one must be
 /// creatable (nothing is left behind). Returns the object to extend.
-pub fn check_into(path: &Path) -> Result<Value, CaptureError> {
+pub fn check_into(path: &Path) -> Result<Value, StatsError> {
     match std::fs::read_to_string(path) {
         Ok(text) => {
             let meta = serde_json::from_str::<Value>(&text).map_err(|e| invalid(path, e))?;
@@ -170,7 +227,7 @@ pub fn check_into(path: &Path) -> Result<Value, CaptureError> {
             std::fs::OpenOptions::new()
                 .append(true)
                 .open(path)
-                .map_err(|e| CaptureError::io(path, e))?;
+                .map_err(|e| StatsError::io(path, e))?;
             Ok(meta)
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -178,16 +235,16 @@ pub fn check_into(path: &Path) -> Result<Value, CaptureError> {
                 .write(true)
                 .create_new(true)
                 .open(path)
-                .map_err(|e| CaptureError::io(path, e))?;
+                .map_err(|e| StatsError::io(path, e))?;
             let _ = std::fs::remove_file(path);
             Ok(Value::Object(Default::default()))
         }
-        Err(e) => Err(CaptureError::io(path, e)),
+        Err(e) => Err(StatsError::io(path, e)),
     }
 }
 
-fn invalid(path: &Path, e: impl std::fmt::Display) -> CaptureError {
-    CaptureError::io(
+fn invalid(path: &Path, e: impl std::fmt::Display) -> StatsError {
+    StatsError::io(
         path,
         std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()),
     )
@@ -196,7 +253,7 @@ fn invalid(path: &Path, e: impl std::fmt::Display) -> CaptureError {
 /// Gives `catalog` the table row counts and column statistics recorded in
 /// a `capture.json`. Tables and columns the catalog does not know are
 /// skipped; a file without statistics (older captures) only sets sizes.
-pub fn apply_meta(catalog: &mut Catalog, path: &Path) -> Result<(), CaptureError> {
+pub fn apply_meta(catalog: &mut Catalog, path: &Path) -> Result<(), StatsError> {
     #[derive(serde::Deserialize)]
     struct Meta {
         #[serde(default)]
@@ -204,7 +261,7 @@ pub fn apply_meta(catalog: &mut Catalog, path: &Path) -> Result<(), CaptureError
         #[serde(default)]
         column_stats: ColumnStatsMap,
     }
-    let text = std::fs::read_to_string(path).map_err(|e| CaptureError::io(path, e))?;
+    let text = std::fs::read_to_string(path).map_err(|e| StatsError::io(path, e))?;
     let meta: Meta = serde_json::from_str(&text).map_err(|e| invalid(path, e))?;
     for (table, rows) in meta.table_rows {
         catalog.set_row_count(&table, rows);
