@@ -16,18 +16,17 @@ pub mod load;
 pub mod tpch_queries;
 pub mod workload;
 
+use crate::schema::stats::{self, StatsError};
 use chrono::Utc;
 use export::{Window, export_table, write_json_array};
 use serde::Serialize;
 use sqlx::mysql::{MySqlConnectOptions, MySqlConnection};
-use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Executor, Row};
+use sqlx::{AssertSqlSafe, Connection, Executor, Row};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-use crate::schema::stats::{self, StatsError};
 use workload::{Action, Param, Profile, Session, WorkloadSpec};
 
 /// Which database and workload a capture generates. Serialised as the

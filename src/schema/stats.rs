@@ -12,8 +12,8 @@ use std::path::Path;
 
 use serde_json::Value;
 use sqlx::mysql::{MySqlConnectOptions, MySqlConnection};
+use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Executor, Row};
 use std::str::FromStr;
-use sqlx::{AssertSqlSafe, Connection, Executor, Row};
 
 use crate::sql::catalog::{Catalog, ColumnStats};
 
@@ -192,11 +192,7 @@ pub async fn read_column_stats(
 /// Connects to `url`, reads row counts and column statistics of
 /// `database`, and writes them into the JSON object at `path` (created when
 /// missing; its other fields are kept).
-pub async fn refresh(
-    url: &str,
-    database: &str,
-    path: &Path,
-) -> Result<ColumnStatsMap, StatsError> {
+pub async fn refresh(url: &str, database: &str, path: &Path) -> Result<ColumnStatsMap, StatsError> {
     let mut meta = check_into(path)?;
     let opts = options(url)?;
     let mut conn = MySqlConnection::connect_with(&opts)
