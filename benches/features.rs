@@ -11,7 +11,7 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use qlat::sql::catalog::Catalog;
-use qlat::sql::features::analyze;
+use qlat::sql::features::extract;
 use qlat::sql::tokens::tokens;
 
 /// Builds the statement mix: 33 short statements per 22 TPC-H queries
@@ -76,13 +76,13 @@ fn main() {
         100.0 * short.len() as f64 / all.len() as f64,
         100.0 * long.len() as f64 / all.len() as f64
     );
-    measure("analyze (mix)", &all, |s| {
+    measure("extract (mix)", &all, |s| {
         black_box(extract(black_box(s), &catalog));
     });
-    measure("analyze (short only)", &short, |s| {
+    measure("extract (short only)", &short, |s| {
         black_box(extract(black_box(s), &catalog));
     });
-    measure("analyze (TPC-H only)", &long, |s| {
+    measure("extract (TPC-H only)", &long, |s| {
         black_box(extract(black_box(s), &catalog));
     });
     let dialect = sqlparser::dialect::MySqlDialect {};

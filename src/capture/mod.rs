@@ -142,12 +142,8 @@ pub enum CaptureError {
 
 impl CaptureError {
     pub(crate) fn sql(statement: &str, source: sqlx::Error) -> Self {
-        let mut short: String = statement.chars().take(120).collect();
-        if short.len() < statement.len() {
-            short.push('…');
-        }
         CaptureError::Sql {
-            statement: short,
+            statement: stats::shortened(statement),
             source,
         }
     }

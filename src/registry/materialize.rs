@@ -115,7 +115,7 @@ pub async fn materialize_production(
         }
         let dir = tmp.clone();
         let loaded = tokio::task::spawn_blocking(move || {
-            crate::train::TrainedModels::load(&dir).map(|_| ())
+            crate::model::trained::TrainedModels::load(&dir).map(|_| ())
         })
         .await
         .map_err(|e| io(&tmp, std::io::Error::other(e.to_string())))?;

@@ -16,10 +16,10 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlRow};
-use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Executor, Row};
+use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Executor};
 
 use super::SchemaError;
-use crate::schema::stats::{RangeUnit, days_since_epoch, ident, range_unit};
+use crate::schema::stats::{RangeUnit, days_since_epoch, ident, range_unit, text};
 use crate::sql::catalog::{Catalog, Column, ColumnStats, ForeignKey, Index, Table};
 
 /// Most columns whose minimum and maximum are read.
@@ -119,21 +119,6 @@ async fn read_database(conn: &mut MySqlConnection, database: &str) -> Result<Cat
         catalog.insert(table);
     }
     Ok(catalog)
-}
-
-/// Column `i` of a row as text (empty for NULL), whatever type the server sent it as
-/// (information_schema columns are text on one server, binary on another).
-pub(crate) fn text(row: &MySqlRow, i: usize) -> String {
-    row.try_get::<Option<String>, _>(i)
-        .ok()
-        .flatten()
-        .or_else(|| {
-            row.try_get::<Option<Vec<u8>>, _>(i)
-                .ok()
-                .flatten()
-                .map(|b| String::from_utf8_lossy(&b).into_owned())
-        })
-        .unwrap_or_default()
 }
 
 async fn rows(

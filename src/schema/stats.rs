@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde_json::Value;
-use sqlx::mysql::{MySqlConnectOptions, MySqlConnection};
+use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlRow};
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Executor, Row};
 use std::str::FromStr;
 
@@ -45,12 +45,8 @@ pub enum StatsError {
 impl StatsError {
     /// A failed statement, its text cut to 120 characters for the message.
     pub fn sql(statement: &str, source: sqlx::Error) -> Self {
-        let mut short: String = statement.chars().take(120).collect();
-        if short.len() < statement.len() {
-            short.push('…');
-        }
         StatsError::Sql {
-            statement: short,
+            statement: shortened(statement),
             source,
         }
     }
@@ -61,6 +57,15 @@ impl StatsError {
             source,
         }
     }
+}
+
+/// A statement as an error message quotes it: at most 120 characters.
+pub(crate) fn shortened(statement: &str) -> String {
+    let mut short: String = statement.chars().take(120).collect();
+    if short.len() < statement.len() {
+        short.push('…');
+    }
+    short
 }
 
 /// Connection options for `url`, statement logging off (the server's own
@@ -109,6 +114,21 @@ pub(crate) fn days_since_epoch(expr: &str) -> String {
 }
 
 /// How a column's min and max are expressed, by its SQL type.
+/// Column `i` of a row as text (empty for NULL), whatever type the server sent it as
+/// (information_schema columns are text on one server, binary on another).
+pub(crate) fn text(row: &MySqlRow, i: usize) -> String {
+    row.try_get::<Option<String>, _>(i)
+        .ok()
+        .flatten()
+        .or_else(|| {
+            row.try_get::<Option<Vec<u8>>, _>(i)
+                .ok()
+                .flatten()
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+        })
+        .unwrap_or_default()
+}
+
 fn range_expr(data_type: &str, column: &str) -> Option<String> {
     let c = ident(column);
     match range_unit(data_type)? {
@@ -138,7 +158,7 @@ pub async fn read_column_stats(
         .map_err(|e| StatsError::sql(&sql, e))?;
     let mut columns: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
     for r in rows {
-        let get = |i: usize| crate::schema::live::text(&r, i);
+        let get = |i: usize| text(&r, i);
         columns.entry(get(0)).or_default().push((get(1), get(2)));
     }
     let mut table_rows = BTreeMap::new();
