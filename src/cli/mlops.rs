@@ -167,7 +167,7 @@ pub async fn pipeline(a: PipelineArgs) -> anyhow::Result<()> {
     if a.once {
         let report = tokio::select! {
             r = pipeline.run_once() => r,
-            _ = shutdown_signal() => {
+            _ = crate::signal::stop_requested() => {
                 pipeline.abandon_current("interrupted by a signal").await;
                 anyhow::bail!("interrupted; the run was marked failed");
             }
@@ -208,21 +208,16 @@ pub async fn pipeline(a: PipelineArgs) -> anyhow::Result<()> {
         let every = a.every;
         tokio::spawn(async move { p.run_every(every, stop_rx).await })
     };
-    shutdown_signal().await;
+    crate::signal::stop_requested().await;
     tracing::info!("stopping after the current cycle (signal again to abandon it)");
     let _ = stop_tx.send(true);
     tokio::select! {
         _ = looping => Ok(()),
-        _ = shutdown_signal() => {
+        _ = crate::signal::stop_requested() => {
             pipeline.abandon_current("interrupted by a second signal").await;
             anyhow::bail!("interrupted; the run in progress was marked failed")
         }
     }
-}
-
-/// Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    crate::signal::stop_requested().await;
 }
 
 fn num(v: Option<&serde_json::Value>, digits: usize) -> String {
