@@ -111,7 +111,7 @@ pub async fn schema_override(
     ))
 }
 
-fn read_samples(inputs: &[PathBuf]) -> anyhow::Result<Vec<crate::model::Sample>> {
+pub(super) fn read_samples(inputs: &[PathBuf]) -> anyhow::Result<Vec<crate::model::Sample>> {
     let mut events = Vec::new();
     let mut errors = 0usize;
     for item in crate::ingest::read_paths(inputs)? {
@@ -189,6 +189,7 @@ pub fn train(a: TrainArgs, catalog: crate::sql::catalog::Catalog) -> anyhow::Res
     println!("training on {} statements", samples.len());
     let started = std::time::Instant::now();
     let mut metrics = serde_json::Value::Null;
+    let mut unseen_offsets = std::collections::BTreeMap::new();
     if !a.no_eval {
         let eval_cfg = EvalConfig {
             seed: a.seed,
@@ -213,8 +214,15 @@ pub fn train(a: TrainArgs, catalog: crate::sql::catalog::Catalog) -> anyhow::Res
             bar.set_position(p.step as u64);
             bar.set_message(p.stage.clone());
         };
-        let evaluation = evaluate_models(&samples, &trainer, &eval_cfg, Some(&progress));
+        let mut evaluation = evaluate_models(&samples, &trainer, &eval_cfg, Some(&progress));
         bar.finish_and_clear();
+        let unseen = crate::eval::conformal::cross_conformal(
+            &evaluation.unseen_folds,
+            &cfg.thresholds,
+            cfg.coverage,
+        );
+        evaluation.results.grouped_cv_calibrated = unseen.results;
+        unseen_offsets = unseen.offsets;
         for e in &evaluation.results.errors {
             tracing::error!("{e}");
         }
@@ -243,6 +251,9 @@ pub fn train(a: TrainArgs, catalog: crate::sql::catalog::Catalog) -> anyhow::Res
     let mut models = crate::train::fit_all(&samples, &catalog, &cfg)?;
     let fit_secs = fit_started.elapsed().as_secs_f64();
     models.manifest.metrics = metrics;
+    // Intervals of shapes absent from training: offsets from the grouped
+    // CV's held-out predictions (none with --no-eval).
+    models.calibration.unseen = unseen_offsets;
     models.save(&out)?;
     println!(
         "saved model {} to {} (final fit {:.1} s, total {:.1} s)",
@@ -258,6 +269,7 @@ pub fn train(a: TrainArgs, catalog: crate::sql::catalog::Catalog) -> anyhow::Res
 struct Loaded {
     model: std::sync::Arc<dyn crate::model::LatencyModel>,
     version: String,
+    calibration: Option<crate::model::calibration::CalibrationInfo>,
     thresholds: crate::model::ClassThresholds,
 }
 
@@ -288,6 +300,7 @@ fn load_model(
     Ok(Loaded {
         model,
         version,
+        calibration: models.calibration.info(),
         thresholds,
     })
 }
@@ -297,16 +310,38 @@ pub fn eval(a: EvalArgs, catalog: Option<crate::sql::catalog::Catalog>) -> anyho
         model,
         version,
         thresholds,
+        calibration,
     } = load_model(&a.model, catalog)?;
     let samples = read_samples(&a.inputs)?;
     let sqls: Vec<&str> = samples.iter().map(|s| s.sql.as_str()).collect();
     let preds = crate::eval::run::predictor(model).predict_batch(&sqls);
     let truth: Vec<f64> = samples.iter().map(|s| s.seconds).collect();
     let report = crate::eval::metrics::metrics_with_analytic(&preds, &truth, &thresholds);
+    // The same metrics per kind of work (session chatter, reads, writes):
+    // chatter carries little in its text, and a server change moves it
+    // differently from reads.
+    let mut by_work = serde_json::Map::new();
+    for work in crate::model::calibration::Work::ALL {
+        let (p, t): (Vec<crate::model::Prediction>, Vec<f64>) = samples
+            .iter()
+            .zip(&preds)
+            .filter(|(s, _)| crate::model::calibration::Work::of(&s.sql) == work)
+            .map(|(s, p)| (p.clone(), s.seconds))
+            .unzip();
+        by_work.insert(
+            work.as_str().to_owned(),
+            serde_json::to_value(crate::eval::metrics::metrics(&p, &t, &thresholds))?,
+        );
+    }
     let mut stdout = std::io::stdout().lock();
     match a.model.format {
         OutputFormat::Json => {
-            serde_json::to_writer(&mut stdout, &report)?;
+            let mut v = serde_json::to_value(&report)?;
+            if let Some(o) = v.as_object_mut() {
+                o.insert("by_work".into(), serde_json::Value::Object(by_work));
+                o.insert("calibration".into(), serde_json::to_value(&calibration)?);
+            }
+            serde_json::to_writer(&mut stdout, &v)?;
             writeln!(stdout)?;
         }
         OutputFormat::Text => {
@@ -318,7 +353,7 @@ pub fn eval(a: EvalArgs, catalog: Option<crate::sql::catalog::Catalog>) -> anyho
             for (label, m) in [("all", &report.metrics), (">= 10 ms", &report.analytic)] {
                 writeln!(
                     stdout,
-                    "{label:>9}: n {} | MSE(ln) {:.3} | R2(ln) {:.3} | MAE {:.4} s | q-error p50 {:.2} p90 {:.2} p99 {:.2} | p10-p90 coverage {:.1} % | class acc {:.3} F1 {:.3}",
+                    "{label:>9}: n {} | MSE(ln) {:.3} | R2(ln) {:.3} | MAE {:.4} s | q-error p50 {:.2} p90 {:.2} p99 {:.2} | bias (mean ln error) {:+.3} | p10-p90 coverage {:.1} %, width {:.2} ln | class acc {:.3} F1 {:.3}",
                     m.n,
                     m.mse_ln,
                     m.r2_ln,
@@ -326,7 +361,9 @@ pub fn eval(a: EvalArgs, catalog: Option<crate::sql::catalog::Catalog>) -> anyho
                     m.q_error_p50,
                     m.q_error_p90,
                     m.q_error_p99,
+                    m.mean_ln_error,
                     m.interval_coverage * 100.0,
+                    m.interval_width_ln,
                     m.class_accuracy,
                     m.class_f1_macro
                 )?;
@@ -341,9 +378,15 @@ pub fn predict(
     catalog: Option<crate::sql::catalog::Catalog>,
 ) -> anyhow::Result<()> {
     anyhow::ensure!(!a.query.trim().is_empty(), "the statement is empty");
-    let Loaded { model, version, .. } = load_model(&a.model, catalog)?;
+    let Loaded {
+        model,
+        version,
+        calibration,
+        ..
+    } = load_model(&a.model, catalog)?;
     let response =
-        crate::predict::PredictResponse::new(&a.query, model.predict(&a.query), &version);
+        crate::predict::PredictResponse::new(&a.query, model.predict(&a.query), &version)
+            .with_calibration(calibration);
     let mut stdout = std::io::stdout().lock();
     match a.model.format {
         OutputFormat::Json => {

@@ -53,6 +53,13 @@ pub struct Metrics {
     pub q_error_p99: f64,
     /// Share of statements with p10 ≤ truth ≤ p90 (ideal: 0.8).
     pub interval_coverage: f64,
+    /// Mean of ln(predicted / true): the bias, > 0 when predictions are
+    /// too slow (absent from reports written before it).
+    #[serde(default)]
+    pub mean_ln_error: f64,
+    /// Mean of ln(p90 / p10): how wide the intervals that cover are.
+    #[serde(default)]
+    pub interval_width_ln: f64,
     pub class_accuracy: f64,
     pub class_precision_macro: f64,
     pub class_recall_macro: f64,
@@ -74,6 +81,8 @@ impl Metrics {
             q_error_p90: 0.0,
             q_error_p99: 0.0,
             interval_coverage: 0.0,
+            mean_ln_error: 0.0,
+            interval_width_ln: 0.0,
             class_accuracy: 0.0,
             class_precision_macro: 0.0,
             class_recall_macro: 0.0,
@@ -183,6 +192,12 @@ pub fn metrics(preds: &[Prediction], truth: &[f64], t: &ClassThresholds) -> Metr
         q_error_p90: percentile_nearest_rank(&q, 90.0),
         q_error_p99: percentile_nearest_rank(&q, 99.0),
         interval_coverage: covered as f64 / nf,
+        mean_ln_error: pairs.iter().map(|&(_, p, y)| p.ln() - y.ln()).sum::<f64>() / nf,
+        interval_width_ln: pairs
+            .iter()
+            .map(|&(p, _, _)| (clamp_seconds(p.p90) / clamp_seconds(p.p10)).ln().max(0.0))
+            .sum::<f64>()
+            / nf,
         class_accuracy: correct as f64 / nf,
         class_precision_macro: precision,
         class_recall_macro: recall,
@@ -243,7 +258,7 @@ pub fn metrics_with_analytic(
 }
 
 /// Mean and standard deviation of one metric over folds.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub struct MeanStd {
     pub mean: f64,
     /// Sample standard deviation (n − 1 denominator); 0 for a single fold.
@@ -285,6 +300,10 @@ pub struct MetricsSummary {
     pub q_error_p90: MeanStd,
     pub q_error_p99: MeanStd,
     pub interval_coverage: MeanStd,
+    #[serde(default)]
+    pub mean_ln_error: MeanStd,
+    #[serde(default)]
+    pub interval_width_ln: MeanStd,
     pub class_accuracy: MeanStd,
     pub class_precision_macro: MeanStd,
     pub class_recall_macro: MeanStd,
@@ -318,6 +337,8 @@ pub fn aggregate(folds: &[Metrics]) -> MetricsSummary {
         q_error_p90: ms(|m| m.q_error_p90),
         q_error_p99: ms(|m| m.q_error_p99),
         interval_coverage: ms(|m| m.interval_coverage),
+        mean_ln_error: ms(|m| m.mean_ln_error),
+        interval_width_ln: ms(|m| m.interval_width_ln),
         class_accuracy: ms(|m| m.class_accuracy),
         class_precision_macro: ms(|m| m.class_precision_macro),
         class_recall_macro: ms(|m| m.class_recall_macro),
@@ -364,6 +385,8 @@ mod tests {
             m.q_error_p90,
             m.q_error_p99,
             m.interval_coverage,
+            m.mean_ln_error,
+            m.interval_width_ln,
             m.class_accuracy,
             m.class_precision_macro,
             m.class_recall_macro,
@@ -392,6 +415,8 @@ mod tests {
                 "q_error_p90",
                 "q_error_p99",
                 "interval_coverage",
+                "mean_ln_error",
+                "interval_width_ln",
                 "class_accuracy",
                 "class_precision_macro",
                 "class_recall_macro",

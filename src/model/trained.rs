@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::baseline::Baseline;
+use super::calibration::{Calibrated, CalibrationInfo, CalibrationSet};
 use super::mlp::{Mlp, MlpConfig};
 use super::ridge::Ridge;
 use super::tiered::{TierConfig, Tiered};
@@ -146,17 +147,55 @@ pub struct TrainedModels {
     pub tiered: Arc<Tiered>,
     /// What `model.json` says (versions, hashes, parameters, metrics).
     pub manifest: Manifest,
+    /// Corrections laid over the models (`calibration.json`; empty when
+    /// the model has none). [`TrainedModels::all`] applies them.
+    pub calibration: CalibrationSet,
 }
 
 impl TrainedModels {
-    /// The models by name, for evaluation loops.
+    /// The models by name, for evaluation loops, each with its
+    /// calibration laid over when there is one.
     pub fn all(&self) -> Vec<Arc<dyn LatencyModel>> {
+        self.uncalibrated()
+            .into_iter()
+            .map(|m| self.calibrated(m, true))
+            .collect()
+    }
+
+    /// The models as trained, without any calibration.
+    pub fn uncalibrated(&self) -> Vec<Arc<dyn LatencyModel>> {
         vec![
             self.mlp.clone(),
             self.ridge.clone(),
             self.baseline.clone(),
             self.tiered.clone(),
         ]
+    }
+
+    /// `model` with the unseen-shape offsets and, when `server`, the
+    /// server calibration of its name laid over; itself when there are none.
+    pub fn calibrated(&self, model: Arc<dyn LatencyModel>, server: bool) -> Arc<dyn LatencyModel> {
+        let name = model.name().to_owned();
+        let unseen = self.calibration.unseen.get(&name).cloned();
+        let server = if server {
+            self.calibration
+                .server
+                .as_ref()
+                .and_then(|s| s.models.get(&name).cloned())
+        } else {
+            None
+        };
+        if unseen.is_none() && server.is_none() {
+            return model;
+        }
+        let baseline = Arc::clone(&self.baseline);
+        Arc::new(Calibrated {
+            inner: model,
+            seen: Arc::new(move |fp: &str| baseline.params.fingerprints.contains_key(fp)),
+            unseen,
+            server,
+            thresholds: self.manifest.class_thresholds,
+        })
     }
 
     /// A model by [`LatencyModel::name`].
@@ -203,6 +242,11 @@ pub struct Manifest {
     pub metrics: serde_json::Value,
     /// SHA-256 of every other file.
     pub files: BTreeMap<String, String>,
+    /// The server calibration laid over the model, when there is one
+    /// (`qlat calibrate`, the pipeline on a server the model did not learn
+    /// from); absent from uncalibrated models.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<CalibrationInfo>,
 }
 
 impl Manifest {
@@ -222,6 +266,7 @@ impl Manifest {
             mlp_best_epoch,
             metrics: serde_json::Value::Null,
             files: BTreeMap::new(),
+            calibration: None,
         }
     }
 }

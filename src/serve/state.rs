@@ -43,6 +43,11 @@ pub struct ServedModel {
     pub algorithm: String,
     /// Where it came from: the artifacts directory or `registry:production`.
     pub source: String,
+    /// The server calibration answers carry (`None`: uncalibrated).
+    pub calibration: Option<crate::model::calibration::CalibrationInfo>,
+    /// The same model without the server calibration, when there is one:
+    /// its answer is stored beside the calibrated one.
+    pub uncalibrated: Option<Arc<dyn LatencyModel>>,
     cache: Option<quick_cache::sync::Cache<String, Arc<PredictResponse>, AnswerWeight>>,
 }
 
@@ -80,9 +85,18 @@ impl ServedModel {
         let model = models
             .by_name(algorithm)
             .ok_or_else(|| ModelLoadError::UnknownAlgorithm(algorithm.to_string()))?;
+        let uncalibrated = models.calibration.server.as_ref().and_then(|_| {
+            models
+                .uncalibrated()
+                .into_iter()
+                .find(|m| m.name() == algorithm)
+                .map(|m| models.calibrated(m, false))
+        });
         Ok(ServedModel {
             model,
             version: models.manifest.model_version.clone(),
+            calibration: models.calibration.info(),
+            uncalibrated,
             algorithm: algorithm.to_string(),
             source: location.to_string(),
             cache: (cache_entries > 0).then(|| {
@@ -105,11 +119,22 @@ impl ServedModel {
         {
             return hit;
         }
-        let answer = Arc::new(PredictResponse::new(
-            sql,
-            self.model.predict(sql),
-            &self.version,
-        ));
+        let mut response = PredictResponse::new(sql, self.model.predict(sql), &self.version)
+            .with_calibration(self.calibration.clone());
+        if let Some(raw) = &self.uncalibrated {
+            // Featurizing is cached per text: the second model costs its
+            // forward pass only, without an explanation.
+            let f = raw.spec().featurize(sql);
+            let p = raw.predict_featurized(&f.1, false);
+            response.uncalibrated = Some(crate::predict::Uncalibrated {
+                predicted_seconds: p.predicted_seconds,
+                interval: crate::predict::Interval {
+                    p10: p.p10,
+                    p90: p.p90,
+                },
+            });
+        }
+        let answer = Arc::new(response);
         if cacheable && let Some(cache) = &self.cache {
             cache.insert(sql.to_string(), answer.clone());
         }
