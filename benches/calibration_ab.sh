@@ -24,8 +24,11 @@
 #
 # Environment: QLAT (binary; default target/release/qlat, else debug),
 # SCALE (TPC-H scale factor, 0.1), TPCH_RUNS (15), ADHOC (1500),
-# EXPLORE (1200): the workload is a third of the shipped capture's, so a
-# capture takes minutes, not a quarter of an hour.
+# EXPLORE (1200): the workload is a third of the shipped capture's;
+# A_POOL (512) and B_POOL (16) MiB; TRAIN_EVAL=0 trains A without the
+# evaluation. With a small pool every TPC-H template reads through disk
+# pages: at 16 MiB, B ran ~90 statements a minute on the 2-core machine
+# (A: ~800), so docs/MODEL.md's run used a smaller B workload (see there).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -52,8 +55,8 @@ capture() { # name seed buffer_pool_mib
     --adhoc "$adhoc" --explore "$explore"
   echo "capture $1: $((SECONDS - t0)) s" | tee -a "$work/durations.txt"
 }
-capture A 1701 512
-capture B 1702 16
+capture A 1701 "${A_POOL:-512}"
+capture B 1702 "${B_POOL:-16}"
 
 python3 - "$work" <<'EOF'
 import json, sys, os
@@ -72,8 +75,11 @@ EOF
 
 schema=(--schema data/tpch.sql)
 if [ ! -f "$work/modelA/model.json" ]; then
+  # TRAIN_EVAL=0 skips the evaluation (and so the unseen-shape intervals).
+  eval_flag=()
+  [ "${TRAIN_EVAL:-1}" = 0 ] && eval_flag=(--no-eval)
   "$bin" train "$work/A/slow_log.json" "${schema[@]}" --capture-meta "$work/A/capture.json" \
-    --model "$work/modelA" | tee "$work/trainA.txt"
+    --model "$work/modelA" "${eval_flag[@]}" | tee "$work/trainA.txt"
 fi
 if [ ! -f "$work/modelB/model.json" ]; then
   "$bin" train "$work/B_trainB.json" "${schema[@]}" --capture-meta "$work/B/capture.json" \

@@ -54,7 +54,7 @@ pub fn calibrate(
             .map(|p| p.display().to_string())
             .unwrap_or_default()
     });
-    let fitted = crate::model::calibration::fit_server(&models, &samples, &server)?;
+    let fitted = models.fit_server(&samples, &server)?;
     let mut out = std::io::stdout().lock();
     use std::io::Write;
     writeln!(

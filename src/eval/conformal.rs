@@ -22,18 +22,9 @@
 use std::collections::BTreeMap;
 
 use super::metrics::{aggregate, metrics_with_analytic};
-use super::run::CvResult;
+use super::run::{CvResult, FoldPredictions};
 use crate::model::calibration::{FitOptions, GroupFit, GroupedFit, apply, fit, group_key};
 use crate::model::{ClassThresholds, Prediction};
-
-/// One grouped fold's held-out statements and every model's predictions.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct FoldPredictions {
-    pub sqls: Vec<String>,
-    pub truth: Vec<f64>,
-    /// (model, one prediction per statement).
-    pub runs: Vec<(String, Vec<Prediction>)>,
-}
 
 /// What [`cross_conformal`] returns.
 #[derive(Debug, Clone, PartialEq)]

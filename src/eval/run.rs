@@ -157,13 +157,22 @@ pub struct UnseenSeries {
     pub models: Vec<ModelSeries>,
 }
 
+/// One grouped fold's held-out statements and every model's predictions.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct FoldPredictions {
+    pub sqls: Vec<String>,
+    pub truth: Vec<f64>,
+    /// (model, one prediction per statement).
+    pub runs: Vec<(String, Vec<Prediction>)>,
+}
+
 /// What [`evaluate_models`] returns.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Evaluation {
     pub results: EvalResults,
     pub per_sample: PerSample,
     /// Every grouped fold's held-out statements and predictions.
-    pub unseen_folds: Vec<super::conformal::FoldPredictions>,
+    pub unseen_folds: Vec<FoldPredictions>,
 }
 
 /// Progress report: `step` of `total` training runs is starting.
@@ -291,7 +300,7 @@ pub fn evaluate_models<T: Trainer + ?Sized>(
                     .extend(run.preds.iter().map(|p| p.predicted_seconds));
             }
         }
-        unseen_folds.push(super::conformal::FoldPredictions {
+        unseen_folds.push(FoldPredictions {
             sqls: split.test.iter().map(|&i| valid[i].sql.clone()).collect(),
             truth: split.test.iter().map(|&i| valid[i].seconds).collect(),
             runs: runs

@@ -518,48 +518,6 @@ pub enum CalibrationError {
     Empty,
 }
 
-/// Fits a [`ServerCalibration`] of every algorithm of `models` from
-/// `samples` (logged statements of the server), each algorithm as it
-/// answers with its unseen-shape offsets but without any earlier server
-/// calibration, which this replaces.
-pub fn fit_server(
-    models: &super::trained::TrainedModels,
-    samples: &[super::Sample],
-    server: &str,
-) -> Result<ServerCalibration, CalibrationError> {
-    let usable: Vec<&super::Sample> = samples
-        .iter()
-        .filter(|s| s.seconds.is_finite() && s.seconds >= 0.0)
-        .collect();
-    if usable.is_empty() {
-        return Err(CalibrationError::Empty);
-    }
-    let sqls: Vec<&str> = usable.iter().map(|s| s.sql.as_str()).collect();
-    let secs: Vec<f64> = usable.iter().map(|s| s.seconds).collect();
-    let t = models.manifest.class_thresholds;
-    let opts = FitOptions {
-        coverage: models.manifest.parameters.coverage,
-        ..FitOptions::default()
-    };
-    let mut fits = BTreeMap::new();
-    for model in models.uncalibrated() {
-        let name = model.name().to_owned();
-        let model = models.calibrated(model, false);
-        let preds = model.predict_batch(&sqls);
-        if let Some(g) = fit(&sqls, &preds, &secs, &t, opts) {
-            fits.insert(name, g);
-        }
-    }
-    Ok(ServerCalibration {
-        server: server.to_owned(),
-        statements: usable.len(),
-        updated_at: chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-        shrinkage: opts.shrinkage,
-        coverage: opts.coverage,
-        models: fits,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

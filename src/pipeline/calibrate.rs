@@ -17,7 +17,6 @@
 //! server's speeds itself.
 
 use super::*;
-use crate::model::calibration::fit_server;
 use crate::model::location::ModelLocation;
 
 /// Separates a calibrated copy's version from its base model's.
@@ -38,11 +37,10 @@ impl Pipeline {
         ctx: &mut RunCtx,
         lease: &Lease,
         production: Option<&ModelVersion>,
-        train: &Arc<Vec<Sample>>,
-        test: &Arc<Vec<Sample>>,
-        dataset_fp: &str,
+        split: &super::steps::Split,
         work: &std::path::Path,
     ) -> Result<Option<Refreshed>, String> {
+        let (train, test, dataset_fp) = (&split.train, &split.test, split.dataset_fp.as_str());
         let n = self.config.calibration_statements;
         if n == 0 || train.is_empty() || test.is_empty() {
             return Ok(None);
@@ -79,7 +77,9 @@ impl Pipeline {
         let alg = algorithm.clone();
         let (version, before, after, info) = tokio::task::spawn_blocking(move || {
             let mut models = location.load(catalog).map_err(|e| e.to_string())?;
-            let fitted = fit_server(&models, &fit_rows, &server).map_err(|e| e.to_string())?;
+            let fitted = models
+                .fit_server(&fit_rows, &server)
+                .map_err(|e| e.to_string())?;
             let base = models
                 .uncalibrated()
                 .into_iter()

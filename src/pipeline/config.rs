@@ -44,7 +44,8 @@ pub struct PipelineConfig {
     pub work_dir: PathBuf,
     /// Newest training rows a server calibration is fitted on when the
     /// model served was learned elsewhere (see `pipeline::calibrate`); 0
-    /// turns the step off.
+    /// (the library's default; `qlat pipeline` asks for 2,000) turns the
+    /// step off.
     pub calibration_statements: usize,
     /// The model servers fall back to without a production model (the
     /// per-user model, one beside the binary, else the built-in one), which
@@ -70,7 +71,7 @@ impl PipelineConfig {
             notify_timeout: Duration::from_secs(30),
             retrain_without_new_data: false,
             work_dir: std::env::temp_dir().join("qlat-pipeline"),
-            calibration_statements: 2000,
+            calibration_statements: 0,
             calibration_base: None,
         }
     }

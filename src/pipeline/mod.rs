@@ -607,15 +607,7 @@ impl Pipeline {
             .await?;
         if decided.decision != Decision::Promoted {
             let refreshed = self
-                .refresh_calibration(
-                    ctx,
-                    lease,
-                    production.as_ref(),
-                    &split.train,
-                    &split.test,
-                    &split.dataset_fp,
-                    work,
-                )
+                .refresh_calibration(ctx, lease, production.as_ref(), &split, work)
                 .await;
             match refreshed {
                 Ok(Some(r)) if r.promoted => production_after = Some(r.version),

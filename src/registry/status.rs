@@ -310,3 +310,40 @@ pub async fn pipeline_status(db: &Db) -> Result<PipelineStatus, RegistryError> {
         lock,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bias_and_coverage_by_class_before_and_after() {
+        let rows = vec![
+            // A fast statement, served twice too slow and covered; before
+            // calibration four times too slow and not covered.
+            Matched {
+                served: (0.002, 0.0005, 0.004),
+                before: (0.004, 0.003, 0.005),
+                observed: 0.001,
+            },
+            // A medium one, exact and covered both times.
+            Matched {
+                served: (0.1, 0.05, 0.2),
+                before: (0.1, 0.05, 0.2),
+                observed: 0.1,
+            },
+        ];
+        let by = by_class(&rows);
+        let get = |c: &str| by.iter().find(|a| a.class == c).expect("class");
+        let fast = get("fast");
+        assert_eq!(fast.matched, 1);
+        let (a, b) = (fast.after.expect("after"), fast.before.expect("before"));
+        assert!((a.mean_ln_error - 2f64.ln()).abs() < 1e-9);
+        assert!((b.mean_ln_error - 4f64.ln()).abs() < 1e-9);
+        assert_eq!((a.coverage, b.coverage), (1.0, 0.0));
+        let all = get("all");
+        assert_eq!(all.matched, 2);
+        assert_eq!(all.before.expect("before").coverage, 0.5);
+        let slow = get("slow");
+        assert_eq!((slow.matched, slow.after, slow.before), (0, None, None));
+    }
+}
