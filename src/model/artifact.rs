@@ -43,7 +43,7 @@ pub const FEATURE_SPEC_FILE: &str = "feature_spec.json";
 pub const CATALOG_FILE: &str = "catalog.json";
 
 /// The shipped model's files, compiled in.
-const BUILTIN: [(&str, &[u8]); 7] = [
+const BUILTIN: [(&str, &[u8]); 8] = [
     (MANIFEST_FILE, include_bytes!("../../artifacts/model.json")),
     (MLP_FILE, include_bytes!("../../artifacts/mlp.safetensors")),
     (RIDGE_FILE, include_bytes!("../../artifacts/ridge.json")),
@@ -60,6 +60,10 @@ const BUILTIN: [(&str, &[u8]); 7] = [
         include_bytes!("../../artifacts/feature_spec.json"),
     ),
     (CATALOG_FILE, include_bytes!("../../artifacts/catalog.json")),
+    (
+        CALIBRATION_FILE,
+        include_bytes!("../../artifacts/calibration.json"),
+    ),
 ];
 
 /// Every file besides the manifest, in write order.
