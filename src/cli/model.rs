@@ -421,6 +421,13 @@ pub fn predict(
                 writeln!(stdout, "  {:+.3}  {}", c.contribution, c.feature)?;
             }
             writeln!(stdout, "model {} {version}", a.model.algorithm)?;
+            if let Some(c) = &r.calibration {
+                writeln!(
+                    stdout,
+                    "calibrated to {} on {} statements ({})",
+                    c.server, c.statements, c.updated_at
+                )?;
+            }
         }
     }
     Ok(())
