@@ -2,6 +2,7 @@
 //! `qlat predict --format json` prints it and the service's `/predict`
 //! returns it, so both are built here.
 
+use crate::model::calibration::CalibrationInfo;
 use crate::model::{LatencyClass, LatencyModel, Prediction};
 use crate::sql::fingerprint::{fingerprint, query_id};
 use serde::{Deserialize, Serialize};
@@ -58,6 +59,21 @@ pub struct PredictResponse {
     pub explanation_baseline: f64,
     pub explanation: Vec<ExplanationItem>,
     pub model_version: String,
+    /// The server calibration the answer went through: `{server,
+    /// statements, updated_at}`; `null` when the model is uncalibrated.
+    pub calibration: Option<CalibrationInfo>,
+    /// What the same model answered without the server calibration
+    /// (present only when there is one): kept with the stored prediction
+    /// so live accuracy can compare before and after.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uncalibrated: Option<Uncalibrated>,
+}
+
+/// A median and interval before the server calibration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Uncalibrated {
+    pub predicted_seconds: f64,
+    pub interval: Interval,
 }
 
 impl PredictResponse {
@@ -101,7 +117,16 @@ impl PredictResponse {
                 })
                 .collect(),
             model_version: model_version.to_string(),
+            calibration: None,
+            uncalibrated: None,
         }
+    }
+
+    /// The same answer, saying which server calibration it went through.
+    #[must_use]
+    pub fn with_calibration(mut self, calibration: Option<CalibrationInfo>) -> PredictResponse {
+        self.calibration = calibration;
+        self
     }
 }
 
@@ -150,5 +175,9 @@ mod tests {
         assert_eq!(v["class_probabilities"]["medium"], 0.8);
         assert_eq!(v["explanation"][0]["feature"], "3 joins");
         assert_eq!(v["fingerprint"], "select ?");
+        assert!(
+            v["calibration"].is_null(),
+            "uncalibrated answers say null: {v}"
+        );
     }
 }

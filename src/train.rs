@@ -132,6 +132,7 @@ pub fn fit_all_with_progress(
         baseline,
         tiered,
         manifest,
+        calibration: Default::default(),
     })
 }
 

@@ -269,18 +269,21 @@ async fn buffer_pool_bytes(conn: &mut MySqlConnection) -> Result<u64, CaptureErr
     .unwrap_or(0))
 }
 
-/// Grows the buffer pool to `mib` MiB unless it is already that big, and
-/// waits for the online resize to finish.
+/// Sets the buffer pool to `mib` MiB (growing it so the data stays in
+/// memory, or shrinking it to simulate a server short of memory, as the
+/// calibration's A→B comparison does) and waits for the online resize to
+/// finish. The server may round the size to its chunk size.
 async fn grow_buffer_pool(conn: &mut MySqlConnection, mib: u64) -> Result<(), CaptureError> {
     let bytes = mib * 1024 * 1024;
     let current = buffer_pool_bytes(conn).await?;
-    if current >= bytes {
+    if current == bytes {
         return Ok(());
     }
+    let growing = current < bytes;
     tracing::info!(
         from_mib = current / 1024 / 1024,
         to_mib = mib,
-        "growing the InnoDB buffer pool"
+        "resizing the InnoDB buffer pool"
     );
     load::exec(
         conn,
@@ -295,7 +298,8 @@ async fn grow_buffer_pool(conn: &mut MySqlConnection, mib: u64) -> Result<(), Ca
         )
         .await?
         .unwrap_or_default();
-        if now >= bytes && (status.is_empty() || status.contains("Completed")) {
+        let moved = if growing { now >= bytes } else { now < current };
+        if moved && (status.is_empty() || status.contains("Completed")) {
             return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -103,9 +103,10 @@ pub struct CaptureArgs {
     /// factor (the shop's data is always reloaded).
     #[arg(long)]
     pub reload: bool,
-    /// Grow InnoDB's buffer pool to at least this many MiB during the
-    /// capture (restored afterwards) so the data stays in memory; 0 leaves
-    /// the server's setting alone.
+    /// Set InnoDB's buffer pool to this many MiB during the capture
+    /// (restored afterwards): 512 keeps the data in memory; a small pool
+    /// (e.g. 16) simulates a server short of memory; 0 leaves the server's
+    /// setting alone.
     #[arg(long, default_value_t = 512)]
     pub buffer_pool_mib: u64,
     /// Password for the workload accounts the capture creates.

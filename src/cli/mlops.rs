@@ -73,6 +73,15 @@ pub struct PipelineArgs {
     /// Train even when nothing new arrived.
     #[arg(long)]
     pub retrain: bool,
+    /// When the model served was learned elsewhere (no production model
+    /// yet, or a calibrated copy of the built-in one), calibrate it on this
+    /// many of the newest statements every cycle; 0 turns it off.
+    #[arg(long, default_value_t = 2000)]
+    pub calibration_statements: usize,
+    /// The model to calibrate when there is no production model (default:
+    /// the one `serve` falls back to: per-user, beside the binary, built-in).
+    #[arg(long = "calibrate-model", env = "QLAT_ARTIFACTS")]
+    pub calibrate_model: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub catalog: CatalogArgs,
     /// Output of --once.
@@ -163,6 +172,8 @@ pub async fn pipeline(a: PipelineArgs) -> anyhow::Result<()> {
         .collect();
     config.admin_token = a.admin_token;
     config.retrain_without_new_data = a.retrain;
+    config.calibration_statements = a.calibration_statements;
+    config.calibration_base = a.calibrate_model;
     let pipeline = std::sync::Arc::new(Pipeline::new(db, store, config)?);
     if a.once {
         let report = tokio::select! {
@@ -294,6 +305,15 @@ pub async fn models(a: ModelsArgs) -> anyhow::Result<()> {
             m.run_id,
             m.artifact_uri
         )?;
+        if let Some(c) = m.metrics.get("calibration").filter(|c| !c.is_null()) {
+            writeln!(
+                out,
+                "    calibrated on {} statements of {} at {}",
+                c.get("statements").and_then(|v| v.as_u64()).unwrap_or(0),
+                c.get("server").and_then(|v| v.as_str()).unwrap_or("?"),
+                c.get("updated_at").and_then(|v| v.as_str()).unwrap_or("?")
+            )?;
+        }
     }
     if models.is_empty() {
         writeln!(

@@ -3,6 +3,7 @@
 //! logging and reports the error this returns, once.
 
 mod analyze;
+mod calibrate;
 mod capture;
 mod mlops;
 mod model;
@@ -56,6 +57,10 @@ pub enum Command {
     Eval(model::EvalArgs),
     /// Predict one statement's latency, with an interval, a class and why.
     Predict(model::PredictArgs),
+    /// Write a copy of a model calibrated to another server from its logged
+    /// statements (a speed factor per kind of work, conformal intervals),
+    /// without retraining.
+    Calibrate(calibrate::CalibrateArgs),
     /// Serve predictions over HTTP, store every one in a database, expose
     /// Prometheus metrics and a browsable history.
     Serve(crate::serve::ServeConfig),
@@ -203,6 +208,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Predict(a) => {
             let catalog = model::schema_override(&a.model).await?;
             model::predict(a, catalog)
+        }
+        Command::Calibrate(a) => {
+            let catalog = calibrate::schema(&a).await?;
+            calibrate::calibrate(a, catalog)
         }
         Command::Serve(config) => serve::serve(config).await,
         Command::Healthcheck(a) => serve::healthcheck(a).await,

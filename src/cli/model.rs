@@ -111,7 +111,7 @@ pub async fn schema_override(
     ))
 }
 
-fn read_samples(inputs: &[PathBuf]) -> anyhow::Result<Vec<crate::model::Sample>> {
+pub(super) fn read_samples(inputs: &[PathBuf]) -> anyhow::Result<Vec<crate::model::Sample>> {
     let mut events = Vec::new();
     let mut errors = 0usize;
     for item in crate::ingest::read_paths(inputs)? {
@@ -187,6 +187,7 @@ pub fn train(a: TrainArgs, catalog: crate::sql::catalog::Catalog) -> anyhow::Res
     println!("training on {} statements", samples.len());
     let started = std::time::Instant::now();
     let mut metrics = serde_json::Value::Null;
+    let mut unseen_offsets = std::collections::BTreeMap::new();
     if !a.no_eval {
         let eval_cfg = EvalConfig {
             seed: a.seed,
@@ -211,8 +212,15 @@ pub fn train(a: TrainArgs, catalog: crate::sql::catalog::Catalog) -> anyhow::Res
             bar.set_position(p.step as u64);
             bar.set_message(p.stage.clone());
         };
-        let evaluation = evaluate_models(&samples, &trainer, &eval_cfg, Some(&progress));
+        let mut evaluation = evaluate_models(&samples, &trainer, &eval_cfg, Some(&progress));
         bar.finish_and_clear();
+        let unseen = crate::eval::conformal::cross_conformal(
+            &evaluation.unseen_folds,
+            &cfg.thresholds,
+            cfg.mlp.coverage,
+        );
+        evaluation.results.grouped_cv_calibrated = unseen.results;
+        unseen_offsets = unseen.offsets;
         for e in &evaluation.results.errors {
             tracing::error!("{e}");
         }
@@ -241,6 +249,9 @@ pub fn train(a: TrainArgs, catalog: crate::sql::catalog::Catalog) -> anyhow::Res
     let mut models = crate::train::fit_all(&samples, &catalog, &cfg)?;
     let fit_secs = fit_started.elapsed().as_secs_f64();
     models.manifest.metrics = metrics;
+    // Intervals of shapes absent from training: offsets from the grouped
+    // CV's held-out predictions (none with --no-eval).
+    models.calibration.unseen = unseen_offsets;
     models.save(&out)?;
     println!(
         "saved model {} to {} (final fit {:.1} s, total {:.1} s)",
@@ -256,6 +267,7 @@ pub fn train(a: TrainArgs, catalog: crate::sql::catalog::Catalog) -> anyhow::Res
 struct Loaded {
     model: std::sync::Arc<dyn crate::model::LatencyModel>,
     version: String,
+    calibration: Option<crate::model::calibration::CalibrationInfo>,
     thresholds: crate::model::ClassThresholds,
 }
 
@@ -286,6 +298,7 @@ fn load_model(
     Ok(Loaded {
         model,
         version,
+        calibration: models.calibration.info(),
         thresholds,
     })
 }
@@ -295,16 +308,38 @@ pub fn eval(a: EvalArgs, catalog: Option<crate::sql::catalog::Catalog>) -> anyho
         model,
         version,
         thresholds,
+        calibration,
     } = load_model(&a.model, catalog)?;
     let samples = read_samples(&a.inputs)?;
     let sqls: Vec<&str> = samples.iter().map(|s| s.sql.as_str()).collect();
     let preds = crate::eval::run::predictor(model).predict_batch(&sqls);
     let truth: Vec<f64> = samples.iter().map(|s| s.seconds).collect();
     let report = crate::eval::metrics::metrics_with_analytic(&preds, &truth, &thresholds);
+    // The same metrics per kind of work (session chatter, reads, writes):
+    // chatter carries little in its text, and a server change moves it
+    // differently from reads.
+    let mut by_work = serde_json::Map::new();
+    for work in crate::model::calibration::Work::ALL {
+        let (p, t): (Vec<crate::model::Prediction>, Vec<f64>) = samples
+            .iter()
+            .zip(&preds)
+            .filter(|(s, _)| crate::model::calibration::Work::of(&s.sql) == work)
+            .map(|(s, p)| (p.clone(), s.seconds))
+            .unzip();
+        by_work.insert(
+            work.as_str().to_owned(),
+            serde_json::to_value(crate::eval::metrics::metrics(&p, &t, &thresholds))?,
+        );
+    }
     let mut stdout = std::io::stdout().lock();
     match a.model.format {
         OutputFormat::Json => {
-            serde_json::to_writer(&mut stdout, &report)?;
+            let mut v = serde_json::to_value(&report)?;
+            if let Some(o) = v.as_object_mut() {
+                o.insert("by_work".into(), serde_json::Value::Object(by_work));
+                o.insert("calibration".into(), serde_json::to_value(&calibration)?);
+            }
+            serde_json::to_writer(&mut stdout, &v)?;
             writeln!(stdout)?;
         }
         OutputFormat::Text => {
@@ -326,8 +361,14 @@ pub fn predict(
     catalog: Option<crate::sql::catalog::Catalog>,
 ) -> anyhow::Result<()> {
     anyhow::ensure!(!a.query.trim().is_empty(), "the statement is empty");
-    let Loaded { model, version, .. } = load_model(&a.model, catalog)?;
-    let response = crate::predict::PredictResponse::answer(model.as_ref(), &a.query, &version);
+    let Loaded {
+        model,
+        version,
+        calibration,
+        ..
+    } = load_model(&a.model, catalog)?;
+    let response = crate::predict::PredictResponse::answer(model.as_ref(), &a.query, &version)
+        .with_calibration(calibration);
     let mut stdout = std::io::stdout().lock();
     match a.model.format {
         OutputFormat::Json => {
@@ -362,6 +403,13 @@ pub fn predict(
                 writeln!(stdout, "  {:+.3}  {}", c.contribution, c.feature)?;
             }
             writeln!(stdout, "model {} {version}", a.model.algorithm)?;
+            if let Some(c) = &r.calibration {
+                writeln!(
+                    stdout,
+                    "calibrated to {} on {} statements ({})",
+                    c.server, c.statements, c.updated_at
+                )?;
+            }
         }
     }
     Ok(())

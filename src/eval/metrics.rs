@@ -53,6 +53,13 @@ pub struct Metrics {
     pub q_error_p99: f64,
     /// Share of statements with p10 ≤ truth ≤ p90 (ideal: 0.8).
     pub interval_coverage: f64,
+    /// Mean of ln(predicted / true): the bias, > 0 when predictions are
+    /// too slow (absent from reports written before it).
+    #[serde(default)]
+    pub mean_ln_error: f64,
+    /// Mean of ln(p90 / p10): how wide the intervals that cover are.
+    #[serde(default)]
+    pub interval_width_ln: f64,
     pub class_accuracy: f64,
     pub class_precision_macro: f64,
     pub class_recall_macro: f64,
@@ -67,7 +74,7 @@ impl std::fmt::Display for Metrics {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "n {} | MSE(ln) {:.3} | R²(ln) {:.3} | MAE {:.4} s | RMSE {:.4} s | q-error p50 {:.2} p90 {:.2} p99 {:.2} | p10–p90 coverage {:.1} % | class acc {:.3} P {:.3} R {:.3} F1 {:.3}",
+            "n {} | MSE(ln) {:.3} | R²(ln) {:.3} | MAE {:.4} s | RMSE {:.4} s | q-error p50 {:.2} p90 {:.2} p99 {:.2} | bias (mean ln error) {:+.3} | p10–p90 coverage {:.1} %, width {:.2} ln | class acc {:.3} P {:.3} R {:.3} F1 {:.3}",
             self.n,
             self.mse_ln,
             self.r2_ln,
@@ -76,7 +83,9 @@ impl std::fmt::Display for Metrics {
             self.q_error_p50,
             self.q_error_p90,
             self.q_error_p99,
+            self.mean_ln_error,
             self.interval_coverage * 100.0,
+            self.interval_width_ln,
             self.class_accuracy,
             self.class_precision_macro,
             self.class_recall_macro,
@@ -98,6 +107,8 @@ impl Metrics {
             q_error_p90: 0.0,
             q_error_p99: 0.0,
             interval_coverage: 0.0,
+            mean_ln_error: 0.0,
+            interval_width_ln: 0.0,
             class_accuracy: 0.0,
             class_precision_macro: 0.0,
             class_recall_macro: 0.0,
@@ -207,6 +218,12 @@ pub fn metrics(preds: &[Prediction], truth: &[f64], t: &ClassThresholds) -> Metr
         q_error_p90: percentile_nearest_rank(&q, 90.0),
         q_error_p99: percentile_nearest_rank(&q, 99.0),
         interval_coverage: covered as f64 / nf,
+        mean_ln_error: pairs.iter().map(|&(_, p, y)| p.ln() - y.ln()).sum::<f64>() / nf,
+        interval_width_ln: pairs
+            .iter()
+            .map(|&(p, _, _)| (clamp_seconds(p.p90) / clamp_seconds(p.p10)).ln().max(0.0))
+            .sum::<f64>()
+            / nf,
         class_accuracy: correct as f64 / nf,
         class_precision_macro: precision,
         class_recall_macro: recall,
@@ -267,7 +284,7 @@ pub fn metrics_with_analytic(
 }
 
 /// Mean and standard deviation of one metric over folds.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub struct MeanStd {
     pub mean: f64,
     /// Sample standard deviation (n − 1 denominator); 0 for a single fold.
@@ -309,6 +326,10 @@ pub struct MetricsSummary {
     pub q_error_p90: MeanStd,
     pub q_error_p99: MeanStd,
     pub interval_coverage: MeanStd,
+    #[serde(default)]
+    pub mean_ln_error: MeanStd,
+    #[serde(default)]
+    pub interval_width_ln: MeanStd,
     pub class_accuracy: MeanStd,
     pub class_precision_macro: MeanStd,
     pub class_recall_macro: MeanStd,
@@ -342,6 +363,8 @@ pub fn aggregate(folds: &[Metrics]) -> MetricsSummary {
         q_error_p90: ms(|m| m.q_error_p90),
         q_error_p99: ms(|m| m.q_error_p99),
         interval_coverage: ms(|m| m.interval_coverage),
+        mean_ln_error: ms(|m| m.mean_ln_error),
+        interval_width_ln: ms(|m| m.interval_width_ln),
         class_accuracy: ms(|m| m.class_accuracy),
         class_precision_macro: ms(|m| m.class_precision_macro),
         class_recall_macro: ms(|m| m.class_recall_macro),
@@ -388,6 +411,8 @@ mod tests {
             m.q_error_p90,
             m.q_error_p99,
             m.interval_coverage,
+            m.mean_ln_error,
+            m.interval_width_ln,
             m.class_accuracy,
             m.class_precision_macro,
             m.class_recall_macro,
@@ -416,6 +441,8 @@ mod tests {
                 "q_error_p90",
                 "q_error_p99",
                 "interval_coverage",
+                "mean_ln_error",
+                "interval_width_ln",
                 "class_accuracy",
                 "class_precision_macro",
                 "class_recall_macro",

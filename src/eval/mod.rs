@@ -7,6 +7,7 @@
 //! through [`run::Trainer`] and [`run::Predictor`], so baselines and real
 //! models are measured by exactly the same code.
 
+pub mod conformal;
 pub mod metrics;
 pub mod plots;
 pub mod report;

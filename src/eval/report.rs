@@ -237,8 +237,8 @@ pub fn markdown(results: &EvalResults, plots: &[Plot]) -> String {
 /// The metrics table (all statements, or the analytic subset) in Markdown.
 pub fn table(results: &EvalResults, analytic: bool) -> String {
     let mut t = String::from(
-        "| Model | Split | n | MSE(ln) | R²(ln) | MAE s | q-err p50 | q-err p90 | q-err p99 | Coverage | Class acc | F1 macro |\n\
-         |---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        "| Model | Split | n | MSE(ln) | R²(ln) | MAE s | q-err p50 | q-err p90 | q-err p99 | Coverage | Width ln | Class acc | F1 macro |\n\
+         |---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for model in &results.models {
         for kind in [SplitKind::Random, SplitKind::Time] {
@@ -258,7 +258,15 @@ pub fn table(results: &EvalResults, analytic: bool) -> String {
         }
         if let Some(cv) = results.grouped_cv.iter().find(|r| &r.model == model) {
             let s = if analytic { &cv.analytic } else { &cv.all };
-            t.push_str(&cv_row(model, s));
+            t.push_str(&cv_row(model, SplitKind::GroupedCv.label(), s));
+        }
+        if let Some(cv) = results
+            .grouped_cv_calibrated
+            .iter()
+            .find(|r| &r.model == model)
+        {
+            let s = if analytic { &cv.analytic } else { &cv.all };
+            t.push_str(&cv_row(model, "grouped CV, unseen-shape intervals", s));
         }
     }
     t
@@ -266,7 +274,7 @@ pub fn table(results: &EvalResults, analytic: bool) -> String {
 
 fn holdout_row(model: &str, kind: SplitKind, m: &Metrics) -> String {
     format!(
-        "| {} | {} | {} | {:.3} | {:.3} | {:.4} | {:.2} | {:.2} | {:.2} | {:.3} | {:.3} | {:.3} |\n",
+        "| {} | {} | {} | {:.3} | {:.3} | {:.4} | {:.2} | {:.2} | {:.2} | {:.3} | {:.2} | {:.3} | {:.3} |\n",
         cell(model),
         kind.label(),
         m.n,
@@ -277,17 +285,18 @@ fn holdout_row(model: &str, kind: SplitKind, m: &Metrics) -> String {
         m.q_error_p90,
         m.q_error_p99,
         m.interval_coverage,
+        m.interval_width_ln,
         m.class_accuracy,
         m.class_f1_macro
     )
 }
 
-fn cv_row(model: &str, s: &MetricsSummary) -> String {
+fn cv_row(model: &str, label: &str, s: &MetricsSummary) -> String {
     let pm = |v: MeanStd, d: usize| format!("{:.d$} ± {:.d$}", v.mean, v.std);
     format!(
-        "| {} | {} ({} folds) | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+        "| {} | {} ({} folds) | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
         cell(model),
-        SplitKind::GroupedCv.label(),
+        label,
         s.folds,
         s.n,
         pm(s.mse_ln, 3),
@@ -297,6 +306,7 @@ fn cv_row(model: &str, s: &MetricsSummary) -> String {
         pm(s.q_error_p90, 2),
         pm(s.q_error_p99, 2),
         pm(s.interval_coverage, 3),
+        pm(s.interval_width_ln, 2),
         pm(s.class_accuracy, 3),
         pm(s.class_f1_macro, 3)
     )

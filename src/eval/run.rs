@@ -118,6 +118,11 @@ pub struct EvalResults {
     pub models: Vec<String>,
     pub holdout: Vec<HoldoutResult>,
     pub grouped_cv: Vec<CvResult>,
+    /// The grouped CV with unseen-shape intervals (each fold's p10–p90
+    /// corrected by offsets fitted on the other folds' held-out
+    /// predictions, see [`super::conformal`]); filled by the caller.
+    #[serde(default)]
+    pub grouped_cv_calibrated: Vec<CvResult>,
     /// Training failures and misbehaving predictors; the affected
     /// model/split is missing from the results rather than guessed.
     pub errors: Vec<String>,
@@ -152,11 +157,22 @@ pub struct UnseenSeries {
     pub models: Vec<ModelSeries>,
 }
 
+/// One grouped fold's held-out statements and every model's predictions.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct FoldPredictions {
+    pub sqls: Vec<String>,
+    pub truth: Vec<f64>,
+    /// (model, one prediction per statement).
+    pub runs: Vec<(String, Vec<Prediction>)>,
+}
+
 /// What [`evaluate_models`] returns.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Evaluation {
     pub results: EvalResults,
     pub per_sample: PerSample,
+    /// Every grouped fold's held-out statements and predictions.
+    pub unseen_folds: Vec<FoldPredictions>,
 }
 
 /// Progress report: `step` of `total` training runs is starting.
@@ -190,6 +206,7 @@ pub fn evaluate_models<T: Trainer + ?Sized>(
         models: Vec::new(),
         holdout: Vec::new(),
         grouped_cv: Vec::new(),
+        grouped_cv_calibrated: Vec::new(),
         errors: Vec::new(),
     };
     let mut per_sample = PerSample::default();
@@ -241,6 +258,7 @@ pub fn evaluate_models<T: Trainer + ?Sized>(
     }
 
     let mut cv: Vec<CvAccumulator> = Vec::new();
+    let mut unseen_folds = Vec::new();
     for (f, split) in folds.iter().enumerate() {
         let stage = format!(
             "{} fold {}/{}",
@@ -282,6 +300,14 @@ pub fn evaluate_models<T: Trainer + ?Sized>(
                     .extend(run.preds.iter().map(|p| p.predicted_seconds));
             }
         }
+        unseen_folds.push(FoldPredictions {
+            sqls: split.test.iter().map(|&i| valid[i].sql.clone()).collect(),
+            truth: split.test.iter().map(|&i| valid[i].seconds).collect(),
+            runs: runs
+                .iter()
+                .map(|r| (r.model.clone(), r.preds.clone()))
+                .collect(),
+        });
         for run in runs {
             let pos = match cv.iter().position(|c| c.model == run.model) {
                 Some(p) => p,
@@ -313,6 +339,7 @@ pub fn evaluate_models<T: Trainer + ?Sized>(
     Evaluation {
         results,
         per_sample,
+        unseen_folds,
     }
 }
 

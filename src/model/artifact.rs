@@ -9,6 +9,7 @@
 //! | `tokenizer.json` | the `tokenizers` WordLevel tokenizer |
 //! | `feature_spec.json` | vocabulary, IDF, scalers, feature names, history |
 //! | `catalog.json` | schema and row counts features are resolved against |
+//! | `calibration.json` | optional: [`CalibrationSet`] (unseen-shape interval offsets, a server calibration); listed in `model.json` only when present, so models without one load as before |
 //!
 //! Loading verifies every checksum before parsing anything, so a truncated
 //! copy or a flipped byte is refused with the name of the file instead of
@@ -24,6 +25,7 @@ use sha2::{Digest, Sha256};
 
 use super::ClassThresholds;
 use super::baseline::{Baseline, BaselineParams};
+use super::calibration::{CALIBRATION_FILE, CALIBRATION_VERSION, CalibrationSet};
 use super::mlp::{Calibration, Mlp, RawLayer};
 use super::ridge::{Ridge, RidgeParams};
 use super::tiered::Tiered;
@@ -41,7 +43,7 @@ pub const FEATURE_SPEC_FILE: &str = "feature_spec.json";
 pub const CATALOG_FILE: &str = "catalog.json";
 
 /// The shipped model's files, compiled in.
-const BUILTIN: [(&str, &[u8]); 7] = [
+const BUILTIN: [(&str, &[u8]); 8] = [
     (MANIFEST_FILE, include_bytes!("../../artifacts/model.json")),
     (MLP_FILE, include_bytes!("../../artifacts/mlp.safetensors")),
     (RIDGE_FILE, include_bytes!("../../artifacts/ridge.json")),
@@ -58,6 +60,10 @@ const BUILTIN: [(&str, &[u8]); 7] = [
         include_bytes!("../../artifacts/feature_spec.json"),
     ),
     (CATALOG_FILE, include_bytes!("../../artifacts/catalog.json")),
+    (
+        CALIBRATION_FILE,
+        include_bytes!("../../artifacts/calibration.json"),
+    ),
 ];
 
 /// Every file besides the manifest, in write order.
@@ -137,6 +143,29 @@ impl TrainedModels {
             })?;
         }
         let mut manifest = self.manifest.clone();
+        manifest.calibration = self.calibration.info();
+        if !self.calibration.is_empty() {
+            let mut set = self.calibration.clone();
+            set.version = CALIBRATION_VERSION;
+            let bytes = json(CALIBRATION_FILE, &set)?;
+            files.insert(CALIBRATION_FILE.to_owned(), sha256_hex(&bytes));
+            std::fs::write(dir.join(CALIBRATION_FILE), &bytes).map_err(|source| {
+                ArtifactError::Io {
+                    file: CALIBRATION_FILE.to_owned(),
+                    source,
+                }
+            })?;
+        } else if let Err(source) = std::fs::remove_file(dir.join(CALIBRATION_FILE))
+            && source.kind() != std::io::ErrorKind::NotFound
+        {
+            // A stale calibration from an earlier save would not be read
+            // (the manifest does not list it), but must not sit there
+            // looking current.
+            return Err(ArtifactError::Io {
+                file: CALIBRATION_FILE.to_owned(),
+                source,
+            });
+        }
         manifest.files = files;
         let bytes = json(MANIFEST_FILE, &manifest)?;
         std::fs::write(dir.join(MANIFEST_FILE), bytes).map_err(|source| ArtifactError::Io {
@@ -251,6 +280,29 @@ impl TrainedModels {
             }
             contents.insert(file, bytes);
         }
+        let calibration = match manifest.files.get(CALIBRATION_FILE) {
+            None => CalibrationSet::default(),
+            Some(expected) => {
+                let bytes = read(CALIBRATION_FILE)?;
+                let actual = sha256_hex(&bytes);
+                if &actual != expected {
+                    return Err(ArtifactError::Corrupt {
+                        file: CALIBRATION_FILE.to_owned(),
+                        expected: expected.clone(),
+                        actual,
+                    });
+                }
+                let set: CalibrationSet = parse(CALIBRATION_FILE, &bytes)?;
+                if set.version > CALIBRATION_VERSION {
+                    return Err(ArtifactError::Incompatible {
+                        file: CALIBRATION_FILE.to_owned(),
+                        found: set.version,
+                        supported: CALIBRATION_VERSION,
+                    });
+                }
+                set
+            }
+        };
         let get = |file: &str| contents.get(file).map(Vec::as_slice).unwrap_or_default();
 
         let catalog: Catalog = match catalog_override {
@@ -302,6 +354,7 @@ impl TrainedModels {
             baseline,
             tiered,
             manifest,
+            calibration,
         })
     }
 }

@@ -105,6 +105,7 @@ pub struct Prediction {
 
 pub mod artifact;
 pub mod baseline;
+pub mod calibration;
 pub mod location;
 pub mod mlp;
 pub mod ridge;

@@ -11,6 +11,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::baseline::Baseline;
+use super::calibration::{
+    Calibrated, CalibrationError, CalibrationInfo, CalibrationSet, FitOptions, ServerCalibration,
+    fit,
+};
 use super::mlp::{Mlp, MlpConfig};
 use super::ridge::Ridge;
 use super::tiered::{TierConfig, Tiered};
@@ -68,17 +72,98 @@ pub struct TrainedModels {
     pub tiered: Arc<Tiered>,
     /// What `model.json` says (versions, hashes, parameters, metrics).
     pub manifest: Manifest,
+    /// Corrections laid over the models (`calibration.json`; empty when
+    /// the model has none). [`TrainedModels::all`] applies them.
+    pub calibration: CalibrationSet,
 }
 
 impl TrainedModels {
-    /// The models by name, for evaluation loops.
+    /// The models by name, for evaluation loops, each with its
+    /// calibration laid over when there is one.
     pub fn all(&self) -> Vec<Arc<dyn LatencyModel>> {
+        self.uncalibrated()
+            .into_iter()
+            .map(|m| self.calibrated(m, true))
+            .collect()
+    }
+
+    /// The models as trained, without any calibration.
+    pub fn uncalibrated(&self) -> Vec<Arc<dyn LatencyModel>> {
         vec![
             self.mlp.clone(),
             self.ridge.clone(),
             self.baseline.clone(),
             self.tiered.clone(),
         ]
+    }
+
+    /// `model` with the unseen-shape offsets and, when `server`, the
+    /// server calibration of its name laid over; itself when there are none.
+    pub fn calibrated(&self, model: Arc<dyn LatencyModel>, server: bool) -> Arc<dyn LatencyModel> {
+        let name = model.name().to_owned();
+        let unseen = self.calibration.unseen.get(&name).cloned();
+        let server = if server {
+            self.calibration
+                .server
+                .as_ref()
+                .and_then(|s| s.models.get(&name).cloned())
+        } else {
+            None
+        };
+        if unseen.is_none() && server.is_none() {
+            return model;
+        }
+        let baseline = Arc::clone(&self.baseline);
+        Arc::new(Calibrated {
+            inner: model,
+            seen: Arc::new(move |fp: &str| baseline.params.fingerprints.contains_key(fp)),
+            unseen,
+            server,
+            thresholds: self.manifest.class_thresholds,
+        })
+    }
+
+    /// Fits a [`ServerCalibration`] of every algorithm from `samples`
+    /// (logged statements of the server), each algorithm as it answers
+    /// with its unseen-shape offsets but without any earlier server
+    /// calibration, which this replaces.
+    pub fn fit_server(
+        &self,
+        samples: &[Sample],
+        server: &str,
+    ) -> Result<ServerCalibration, CalibrationError> {
+        let models = self;
+        let usable: Vec<&Sample> = samples
+            .iter()
+            .filter(|s| s.seconds.is_finite() && s.seconds >= 0.0)
+            .collect();
+        if usable.is_empty() {
+            return Err(CalibrationError::Empty);
+        }
+        let sqls: Vec<&str> = usable.iter().map(|s| s.sql.as_str()).collect();
+        let secs: Vec<f64> = usable.iter().map(|s| s.seconds).collect();
+        let t = models.manifest.class_thresholds;
+        let opts = FitOptions {
+            coverage: models.manifest.parameters.mlp.coverage,
+            ..FitOptions::default()
+        };
+        let mut fits = BTreeMap::new();
+        for model in models.uncalibrated() {
+            let name = model.name().to_owned();
+            let model = models.calibrated(model, false);
+            let preds = model.predict_batch(&sqls);
+            if let Some(g) = fit(&sqls, &preds, &secs, &t, opts) {
+                fits.insert(name, g);
+            }
+        }
+        Ok(ServerCalibration {
+            server: server.to_owned(),
+            statements: usable.len(),
+            updated_at: chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            shrinkage: opts.shrinkage,
+            coverage: opts.coverage,
+            models: fits,
+        })
     }
 
     /// A model by [`LatencyModel::name`].
@@ -125,6 +210,11 @@ pub struct Manifest {
     pub metrics: serde_json::Value,
     /// SHA-256 of every other file.
     pub files: BTreeMap<String, String>,
+    /// The server calibration laid over the model, when there is one
+    /// (`qlat calibrate`, the pipeline on a server the model did not learn
+    /// from); absent from uncalibrated models.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<CalibrationInfo>,
 }
 
 impl Manifest {
@@ -144,6 +234,7 @@ impl Manifest {
             mlp_best_epoch,
             metrics: serde_json::Value::Null,
             files: BTreeMap::new(),
+            calibration: None,
         }
     }
 }

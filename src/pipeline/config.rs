@@ -42,6 +42,15 @@ pub struct PipelineConfig {
     pub retrain_without_new_data: bool,
     /// Scratch space for model directories (cleaned after each run).
     pub work_dir: PathBuf,
+    /// Newest training rows a server calibration is fitted on when the
+    /// model served was learned elsewhere (see `pipeline::calibrate`); 0
+    /// (the library's default; `qlat pipeline` asks for 2,000) turns the
+    /// step off.
+    pub calibration_statements: usize,
+    /// The model servers fall back to without a production model (the
+    /// per-user model, one beside the binary, else the built-in one), which
+    /// the calibration step calibrates; `None` resolves it as `serve` does.
+    pub calibration_base: Option<PathBuf>,
 }
 
 impl PipelineConfig {
@@ -62,6 +71,8 @@ impl PipelineConfig {
             notify_timeout: Duration::from_secs(30),
             retrain_without_new_data: false,
             work_dir: std::env::temp_dir().join("qlat-pipeline"),
+            calibration_statements: 0,
+            calibration_base: None,
         }
     }
 
@@ -114,6 +125,7 @@ impl PipelineConfig {
             "min_rows": self.min_rows,
             "max_rows": self.max_rows,
             "seed": self.train.mlp.seed,
+            "calibration_statements": self.calibration_statements,
             "train": self.train,
         })
     }

@@ -55,16 +55,18 @@
 //! Any error before the alias move fails the run (`status = failed`, the
 //! error and the log kept) and leaves production untouched.
 
+pub mod calibrate;
 pub mod checks;
 mod config;
 pub mod floor;
-pub mod lock;
 pub mod notify;
 pub mod observations;
 pub mod source;
-pub mod status;
 mod steps;
 
+// The lease and the status readers live in the registry, where the
+// service (which must not depend on the pipeline) reads them too.
+pub use crate::registry::{lock, status};
 pub use config::PipelineConfig;
 pub use notify::NotifyOutcome;
 pub use source::Source;
@@ -594,7 +596,7 @@ impl Pipeline {
             .await?;
         self.register(ctx, &uploaded, &trained, &split.dataset_fp)
             .await?;
-        let (production_after, notified) = self
+        let (mut production_after, notified) = self
             .promote(
                 ctx,
                 lease,
@@ -603,6 +605,19 @@ impl Pipeline {
                 production_before.clone(),
             )
             .await?;
+        if decided.decision != Decision::Promoted {
+            let refreshed = self
+                .refresh_calibration(ctx, lease, production.as_ref(), &split, work)
+                .await;
+            match refreshed {
+                Ok(Some(r)) if r.promoted => production_after = Some(r.version),
+                Ok(_) => {}
+                Err(e) => ctx.log.warn(
+                    "calibrate",
+                    format!("server calibration not refreshed: {e}"),
+                ),
+            }
+        }
         Ok(Outcome {
             decision: decided.decision,
             reason: decided.reason,

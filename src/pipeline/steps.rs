@@ -1,5 +1,5 @@
-//! The steps of one cycle (see the module documentation of
-//! [`super`]), one method each, in the order [`Pipeline::steps`] runs them.
+//! The steps of one cycle (see [`super`]), one method each, in the order
+//! [`Pipeline::steps`] runs them (the server calibration is `calibrate`'s).
 //! Each logs what it did into the run, adds its figures to the run's
 //! metrics and returns what the next steps need.
 
@@ -23,8 +23,7 @@ pub(super) struct Trained {
     /// The served algorithm's predictions of the test rows.
     pub(super) served_preds: Vec<crate::model::Prediction>,
     pub(super) features: checks::FeatureReport,
-    /// Which algorithm is the candidate, and the validation scores that
-    /// chose it.
+    /// The candidate algorithm and the validation scores that chose it.
     pub(super) selection: floor::Selection,
     /// The candidate's test report.
     pub(super) candidate: EvalReport,
@@ -403,8 +402,7 @@ impl Pipeline {
         }
     }
 
-    /// Step 7b: The quality floor, then promote or refuse by the margin on
-    /// MSE(ln).
+    /// Step 7b: The quality floor, then promote or refuse by the MSE(ln) margin.
     pub(super) async fn decide(
         &self,
         ctx: &mut RunCtx,

@@ -10,9 +10,14 @@
 //!   Every alias move is kept in `alias_history`.
 //!
 //! The server reads this through [`Registry`] and hot-reloads with
-//! [`materialize_production`].
+//! [`materialize_production`]; the pipeline's lease ([`lock`]) and what
+//! the server exports about runs and live accuracy ([`status`]) are here
+//! too, so the service and the pipeline both depend on the registry and
+//! never on each other.
 
+pub mod lock;
 mod materialize;
+pub mod status;
 
 pub use materialize::{MaterializeError, materialize_production};
 

@@ -67,6 +67,11 @@ pub struct PipelineMetrics {
     pub last_metric: GaugeVec,
     pub live_q_error: GaugeVec,
     pub live_matched: IntCounter,
+    /// Mean ln(predicted / observed) by observed class and calibration
+    /// (`after`: as served, `before`: without the server calibration).
+    pub live_bias: GaugeVec,
+    /// Share of observed medians inside p10–p90, same labels.
+    pub live_coverage: GaugeVec,
 }
 
 // Registration only fails on a duplicate or malformed name, which these
@@ -255,6 +260,28 @@ impl ServerMetrics {
                 "qlat_live_matched_predictions_total",
                 "Stored predictions matched with a logged execution",
             ),
+            live_bias: register(
+                &r,
+                GaugeVec::new(
+                    Opts::new(
+                        "qlat_live_bias_ln",
+                        "Mean ln(predicted / logged time) of matched predictions, by class of the logged time, before and after the server calibration",
+                    ),
+                    &["class", "calibration"],
+                )
+                .expect_valid(),
+            ),
+            live_coverage: register(
+                &r,
+                GaugeVec::new(
+                    Opts::new(
+                        "qlat_live_interval_coverage",
+                        "Share of matched predictions whose p10-p90 holds the logged time, by class of the logged time, before and after the server calibration",
+                    ),
+                    &["class", "calibration"],
+                )
+                .expect_valid(),
+            ),
         };
         for outcome in ["succeeded", "failed", "crashed"] {
             pipeline.runs.with_label_values(&[outcome]);
@@ -266,6 +293,18 @@ impl ServerMetrics {
         }
         for q in ["0.5", "0.9"] {
             pipeline.live_q_error.with_label_values(&[q]).set(f64::NAN);
+        }
+        for class in crate::registry::status::LIVE_CLASSES {
+            for when in ["before", "after"] {
+                pipeline
+                    .live_bias
+                    .with_label_values(&[class, when])
+                    .set(f64::NAN);
+                pipeline
+                    .live_coverage
+                    .with_label_values(&[class, when])
+                    .set(f64::NAN);
+            }
         }
         let ready = int_gauge("qlat_ready", "1 when the server is ready for traffic");
         let uptime = gauge("qlat_uptime_seconds", "Seconds since the server started");

@@ -6,7 +6,7 @@
 use super::error::ApiError;
 use super::paging::MAX_PER_PAGE;
 use super::state::AppState;
-use crate::pipeline::status::{live_accuracy, pipeline_status};
+use crate::registry::status::{live_accuracy, pipeline_status};
 use crate::registry::{ModelVersion, Registry, Run};
 use crate::report::units::seconds;
 use axum::Json;
@@ -294,6 +294,16 @@ pub fn spawn_refresher(
                         m.live_q_error
                             .with_label_values(&[q])
                             .set(v.unwrap_or(f64::NAN));
+                    }
+                    for c in &live.by_class {
+                        for (when, v) in [("after", c.after), ("before", c.before)] {
+                            m.live_bias
+                                .with_label_values(&[c.class.as_str(), when])
+                                .set(v.map_or(f64::NAN, |v| v.mean_ln_error));
+                            m.live_coverage
+                                .with_label_values(&[c.class.as_str(), when])
+                                .set(v.map_or(f64::NAN, |v| v.coverage));
+                        }
                     }
                 }
                 Err(e) => tracing::debug!(error = %e, "live accuracy unavailable"),

@@ -43,6 +43,11 @@ pub struct ServedModel {
     pub algorithm: String,
     /// Where it came from: the artifacts directory or `registry:production`.
     pub source: String,
+    /// The server calibration answers carry (`None`: uncalibrated).
+    pub calibration: Option<crate::model::calibration::CalibrationInfo>,
+    /// The same model without the server calibration, when there is one:
+    /// its answer is stored beside the calibrated one.
+    pub uncalibrated: Option<Arc<dyn LatencyModel>>,
     cache: Option<quick_cache::sync::Cache<String, Arc<PredictResponse>, AnswerWeight>>,
 }
 
@@ -80,9 +85,18 @@ impl ServedModel {
         let model = models
             .by_name(algorithm)
             .ok_or_else(|| ModelLoadError::UnknownAlgorithm(algorithm.to_string()))?;
+        let uncalibrated = models.calibration.server.as_ref().and_then(|_| {
+            models
+                .uncalibrated()
+                .into_iter()
+                .find(|m| m.name() == algorithm)
+                .map(|m| models.calibrated(m, false))
+        });
         Ok(ServedModel {
             model,
             version: models.manifest.model_version.clone(),
+            calibration: models.calibration.info(),
+            uncalibrated,
             algorithm: algorithm.to_string(),
             source: location.to_string(),
             cache: (cache_entries > 0).then(|| {
@@ -105,11 +119,25 @@ impl ServedModel {
         {
             return hit;
         }
-        let answer = Arc::new(PredictResponse::answer(
-            self.model.as_ref(),
-            sql,
-            &self.version,
-        ));
+        // Featurized once, without the featurizer's cache (this answer cache
+        // is the one cache); the uncalibrated model shares the featurizer,
+        // so it costs its forward pass only, without an explanation.
+        let f = self.model.spec().featurize_uncached(sql);
+        let uncalibrated = self.uncalibrated.as_ref().map(|raw| {
+            let p = raw.predict_featurized(&f, false);
+            crate::predict::Uncalibrated {
+                predicted_seconds: p.predicted_seconds,
+                interval: crate::predict::Interval {
+                    p10: p.p10,
+                    p90: p.p90,
+                },
+            }
+        });
+        let p = self.model.predict_featurized(&f, true);
+        let mut response = PredictResponse::with_fingerprint(f.fingerprint, p, &self.version)
+            .with_calibration(self.calibration.clone());
+        response.uncalibrated = uncalibrated;
+        let answer = Arc::new(response);
         if cacheable && let Some(cache) = &self.cache {
             cache.insert(sql.to_string(), answer.clone());
         }

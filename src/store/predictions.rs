@@ -33,13 +33,18 @@ pub struct ListFilter {
     pub offset: i64,
 }
 
-/// Rows per multi-row INSERT: 16 columns × 500 stays under SQLite's and
+/// Rows per multi-row INSERT: 19 columns × 500 stays under SQLite's and
 /// PostgreSQL's bound-parameter limits.
 const ROWS_PER_INSERT: usize = 500;
 
 const COLUMNS: &str = "id, created_at_us, query, fingerprint, query_id, parsed, \
     predicted_seconds, p10, p90, class, prob_fast, prob_medium, prob_slow, \
     explanation_baseline, explanation, model_version";
+
+/// [`COLUMNS`] and what the model said before a server calibration.
+const INSERT_COLUMNS: &str = "id, created_at_us, query, fingerprint, query_id, parsed, \
+    predicted_seconds, p10, p90, class, prob_fast, prob_medium, prob_slow, \
+    explanation_baseline, explanation, model_version, raw_seconds, raw_p10, raw_p90";
 
 /// Text as the store keeps it: PostgreSQL's TEXT cannot hold NUL, so NUL
 /// becomes U+2400 (␀, "symbol for null") in every backend. Everything else
@@ -71,7 +76,10 @@ macro_rules! push_rows {
                 .push_bind(p.class_probabilities.slow)
                 .push_bind(p.explanation_baseline)
                 .push_bind(serde_json::to_string(&p.explanation).unwrap_or_else(|_| "[]".into()))
-                .push_bind(storable(&p.model_version).into_owned());
+                .push_bind(storable(&p.model_version).into_owned())
+                .push_bind(p.uncalibrated.as_ref().map(|u| u.predicted_seconds))
+                .push_bind(p.uncalibrated.as_ref().map(|u| u.interval.p10))
+                .push_bind(p.uncalibrated.as_ref().map(|u| u.interval.p90));
         })
     };
 }
@@ -102,7 +110,8 @@ pub async fn insert_batch(db: &Db, records: &[PredictionRecord]) -> Result<u64, 
                 let mut tx = sqlx::Connection::begin(&mut *conn).await?;
                 let mut inserted = 0u64;
                 for chunk in records.chunks(ROWS_PER_INSERT) {
-                    let mut qb = QueryBuilder::new(format!("INSERT INTO predictions ({COLUMNS}) "));
+                    let mut qb =
+                        QueryBuilder::new(format!("INSERT INTO predictions ({INSERT_COLUMNS}) "));
                     push_rows!(qb, chunk);
                     qb.push(" ON CONFLICT (id) DO NOTHING");
                     inserted += qb.build().execute(&mut *tx).await?.rows_affected();
@@ -269,6 +278,8 @@ where
         explanation_baseline: r.try_get("explanation_baseline")?,
         explanation,
         model_version: r.try_get("model_version")?,
+        calibration: None,
+        uncalibrated: None,
     };
     Ok(PredictionRecord {
         created_at_us: r.try_get("created_at_us")?,

@@ -52,6 +52,40 @@ async fn every_metric_the_manifests_use_exists() {
         }
     }
     assert!(used.len() >= 15, "found the metric names: {used:?}");
+    // Issue #17: the calibration row of the dashboard and the coverage
+    // alert read the live before/after metrics.
+    let rules = repo("k8s/monitoring/rules/qlat-alerts.rules.yaml");
+    let alert = rules
+        .split("- alert: ")
+        .find(|r| r.starts_with("QlatLiveIntervalCoverage"))
+        .expect("the live coverage alert");
+    assert!(
+        alert.contains("qlat_live_interval_coverage") && alert.contains("for: 30m"),
+        "{alert}"
+    );
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&repo("k8s/monitoring/grafana-dashboard-qlat.json")).expect("json");
+    let panels = dashboard["panels"].as_array().cloned().unwrap_or_default();
+    let calibration_row = panels
+        .iter()
+        .position(|p| {
+            p["type"] == "row"
+                && p["title"]
+                    .as_str()
+                    .is_some_and(|t| t.starts_with("Calibration"))
+        })
+        .expect("a Calibration row");
+    let row_exprs: String = panels[calibration_row..]
+        .iter()
+        .flat_map(|p| p["targets"].as_array().cloned().unwrap_or_default())
+        .filter_map(|t| t["expr"].as_str().map(str::to_owned))
+        .collect();
+    for metric in ["qlat_live_interval_coverage", "qlat_live_bias_ln"] {
+        assert!(
+            row_exprs.contains(metric),
+            "{metric} in the Calibration row"
+        );
+    }
 
     let db = TestDb::sqlite();
     let server = start(&db.url, &[]).await;
@@ -64,6 +98,12 @@ async fn every_metric_the_manifests_use_exists() {
         .into_iter()
         .map(|(series, _)| series.split('{').next().unwrap_or("").to_string())
         .collect();
+    for labels in [
+        r#"qlat_live_interval_coverage{calibration="after",class="all"}"#,
+        r#"qlat_live_bias_ln{calibration="before",class="slow"}"#,
+    ] {
+        assert!(text.contains(labels), "{labels} on /metrics");
+    }
     let missing: Vec<&String> = used.iter().filter(|m| !exposed.contains(*m)).collect();
     assert!(
         missing.is_empty(),

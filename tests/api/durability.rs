@@ -427,6 +427,8 @@ fn record(i: usize, seconds: f64) -> qlat::store::predictions::PredictionRecord 
             explanation_baseline: 0.0,
             explanation: Vec::new(),
             model_version: "test".into(),
+            calibration: None,
+            uncalibrated: None,
         },
     }
 }

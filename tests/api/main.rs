@@ -7,6 +7,7 @@
 mod support;
 
 mod browser;
+mod calibration;
 mod deploy;
 mod durability;
 mod pipeline;

@@ -5,6 +5,7 @@
 mod support;
 
 mod artifact_store;
+mod calibrate;
 mod dir;
 mod floor;
 mod live;

@@ -25,6 +25,84 @@ pub struct LiveAccuracy {
     /// Mean of ln(predicted) − ln(observed): above 0 the model
     /// over-predicts, below 0 it under-predicts (drift shows up here).
     pub mean_ln_error: Option<f64>,
+    /// Bias and p10–p90 coverage of the matched predictions by the class
+    /// of the observed time (`all`, `fast`, `medium`, `slow`), as served
+    /// (after any server calibration) and as the model answered before it.
+    #[serde(default)]
+    pub by_class: Vec<ClassAccuracy>,
+}
+
+/// Live bias and coverage of one class, before and after calibration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassAccuracy {
+    /// `all`, `fast`, `medium` or `slow` (of the observed median time).
+    pub class: String,
+    pub matched: u64,
+    /// As served: mean ln(predicted / observed) and the share of observed
+    /// medians inside p10–p90.
+    pub after: Option<BiasCoverage>,
+    /// Before the server calibration (the served answer itself when the
+    /// model was not calibrated).
+    pub before: Option<BiasCoverage>,
+}
+
+/// Mean ln error and interval coverage.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct BiasCoverage {
+    pub mean_ln_error: f64,
+    pub coverage: f64,
+}
+
+/// Classes [`ClassAccuracy::class`] takes, in order.
+pub const LIVE_CLASSES: [&str; 4] = ["all", "fast", "medium", "slow"];
+
+/// One matched prediction: served (median, p10, p90), before calibration
+/// (the same when uncalibrated), observed median.
+struct Matched {
+    served: (f64, f64, f64),
+    before: (f64, f64, f64),
+    observed: f64,
+}
+
+fn by_class(rows: &[Matched]) -> Vec<ClassAccuracy> {
+    let t = crate::model::ClassThresholds::default();
+    let summarise = |pick: &dyn Fn(&Matched) -> (f64, f64, f64), of: &[&Matched]| {
+        if of.is_empty() {
+            return None;
+        }
+        let n = of.len() as f64;
+        let mut err = 0.0;
+        let mut covered = 0usize;
+        for m in of {
+            let (p, lo, hi) = pick(m);
+            err += crate::featurize::ln_seconds(p) - crate::featurize::ln_seconds(m.observed);
+            if lo <= m.observed && m.observed <= hi {
+                covered += 1;
+            }
+        }
+        Some(BiasCoverage {
+            mean_ln_error: err / n,
+            coverage: covered as f64 / n,
+        })
+    };
+    LIVE_CLASSES
+        .iter()
+        .map(|&class| {
+            let of: Vec<&Matched> = rows
+                .iter()
+                .filter(|m| {
+                    class == "all"
+                        || crate::model::LatencyClass::of(m.observed, &t).as_str() == class
+                })
+                .collect();
+            ClassAccuracy {
+                class: class.to_owned(),
+                matched: of.len() as u64,
+                after: summarise(&|m: &Matched| m.served, &of),
+                before: summarise(&|m: &Matched| m.before, &of),
+            }
+        })
+        .collect()
 }
 
 /// Matches the latest predictions with observations of the **same exact
@@ -49,9 +127,12 @@ pub async fn live_accuracy_window(db: &Db, window: i64) -> Result<LiveAccuracy, 
     const WINDOW: &str = "WITH r AS (SELECT id, query_id, query, predicted_seconds FROM predictions \
          ORDER BY created_at_us DESC LIMIT $1), \
          d AS (SELECT MIN(id) AS k, query_id, query FROM r GROUP BY query_id, query) ";
+    const WINDOW_FULL: &str = "WITH r AS (SELECT id, query_id, query, predicted_seconds, p10, p90, \
+         raw_seconds, raw_p10, raw_p90 FROM predictions ORDER BY created_at_us DESC LIMIT $1), \
+         d AS (SELECT MIN(id) AS k, query_id, query FROM r GROUP BY query_id, query) ";
     let predictions = format!(
-        "{WINDOW} SELECT d.k, r.predicted_seconds FROM r \
-         JOIN d ON d.query_id = r.query_id AND d.query = r.query"
+        "{WINDOW_FULL} SELECT d.k, r.predicted_seconds, r.p10, r.p90, r.raw_seconds, r.raw_p10, \
+         r.raw_p90 FROM r JOIN d ON d.query_id = r.query_id AND d.query = r.query"
     );
     // Driven from the (at most `window`) distinct predicted texts, probing
     // observations through their query_id index.
@@ -59,7 +140,8 @@ pub async fn live_accuracy_window(db: &Db, window: i64) -> Result<LiveAccuracy, 
         "{WINDOW} SELECT d.k, o.seconds FROM d \
          JOIN observations o ON o.query_id = d.query_id AND o.query = d.query"
     );
-    let preds: Vec<(String, f64)> = on_pool!(db, p => sqlx::query_as(sqlx::AssertSqlSafe(predictions.as_str()))
+    type PredRow = (String, f64, f64, f64, Option<f64>, Option<f64>, Option<f64>);
+    let preds: Vec<PredRow> = on_pool!(db, p => sqlx::query_as(sqlx::AssertSqlSafe(predictions.as_str()))
         .bind(window)
         .fetch_all(p)
         .await?);
@@ -80,10 +162,21 @@ pub async fn live_accuracy_window(db: &Db, window: i64) -> Result<LiveAccuracy, 
         .collect();
     let mut q = Vec::new();
     let mut ln_err = 0.0;
-    for (k, predicted) in &preds {
+    let mut matched_rows = Vec::new();
+    for (k, predicted, p10, p90, raw, raw10, raw90) in &preds {
         if let Some(obs) = medians.get(k) {
             q.push(q_error(*predicted, *obs));
             ln_err += crate::featurize::ln_seconds(*predicted) - crate::featurize::ln_seconds(*obs);
+            let served = (*predicted, *p10, *p90);
+            let before = match (raw, raw10, raw90) {
+                (Some(a), Some(b), Some(c)) => (*a, *b, *c),
+                _ => served,
+            };
+            matched_rows.push(Matched {
+                served,
+                before,
+                observed: *obs,
+            });
         }
     }
     q.sort_by(f64::total_cmp);
@@ -94,6 +187,7 @@ pub async fn live_accuracy_window(db: &Db, window: i64) -> Result<LiveAccuracy, 
         q_error_p50: (matched > 0).then(|| percentile_nearest_rank(&q, 50.0)),
         q_error_p90: (matched > 0).then(|| percentile_nearest_rank(&q, 90.0)),
         mean_ln_error: (matched > 0).then(|| ln_err / matched as f64),
+        by_class: by_class(&matched_rows),
     })
 }
 
@@ -215,4 +309,41 @@ pub async fn pipeline_status(db: &Db) -> Result<PipelineStatus, RegistryError> {
         production_version,
         lock,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bias_and_coverage_by_class_before_and_after() {
+        let rows = vec![
+            // A fast statement, served twice too slow and covered; before
+            // calibration four times too slow and not covered.
+            Matched {
+                served: (0.002, 0.0005, 0.004),
+                before: (0.004, 0.003, 0.005),
+                observed: 0.001,
+            },
+            // A medium one, exact and covered both times.
+            Matched {
+                served: (0.1, 0.05, 0.2),
+                before: (0.1, 0.05, 0.2),
+                observed: 0.1,
+            },
+        ];
+        let by = by_class(&rows);
+        let get = |c: &str| by.iter().find(|a| a.class == c).expect("class");
+        let fast = get("fast");
+        assert_eq!(fast.matched, 1);
+        let (a, b) = (fast.after.expect("after"), fast.before.expect("before"));
+        assert!((a.mean_ln_error - 2f64.ln()).abs() < 1e-9);
+        assert!((b.mean_ln_error - 4f64.ln()).abs() < 1e-9);
+        assert_eq!((a.coverage, b.coverage), (1.0, 0.0));
+        let all = get("all");
+        assert_eq!(all.matched, 2);
+        assert_eq!(all.before.expect("before").coverage, 0.5);
+        let slow = get("slow");
+        assert_eq!((slow.matched, slow.after, slow.before), (0, None, None));
+    }
 }
