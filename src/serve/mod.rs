@@ -8,16 +8,19 @@
 mod api;
 mod cpu;
 mod error;
+mod front;
 mod lanes;
 mod metrics;
+mod openapi;
 mod page;
 mod paging;
 mod runs;
 mod state;
 
 pub use cpu::{CpuPeakConfig, CpuSource};
-pub use error::ApiError;
+pub use error::{ApiError, PageError};
 pub use metrics::ServerMetrics;
+pub use openapi::ApiDoc;
 pub use state::{AppState, ServedModel};
 
 use crate::sql::catalog::Catalog;

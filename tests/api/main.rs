@@ -9,6 +9,7 @@ mod support;
 mod browser;
 mod deploy;
 mod durability;
+mod front;
 mod pipeline;
 mod robustness;
 mod serve;
