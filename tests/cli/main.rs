@@ -10,5 +10,6 @@ mod cli;
 mod model_cli;
 mod prepared;
 mod prepared_fixture;
+mod readme;
 mod report;
 mod schema;
