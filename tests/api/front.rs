@@ -188,6 +188,16 @@ async fn the_front_page_predicts_through_the_api_path() {
     let (got, _, html) = get_page(&format!("{base}/?q=a&q=b"), &[]).await;
     assert!((400..500).contains(&got), "{got} {html}");
     assert_eq!(stored(&base).await, 2);
+
+    // /runs links back, and draws q-error and MSE(ln) on charts of their own.
+    let (status, _, html) = get_page(&format!("{base}/runs"), &[]).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("href=\"/predictions\"") && html.contains("href=\"/\""));
+    assert_eq!(
+        html.matches("<svg").count(),
+        2,
+        "two charts, one scale each"
+    );
     server.shutdown().await.expect("shutdown");
 }
 
