@@ -12,8 +12,9 @@
 //!
 //! Left out, each with its reason ([`plan`]): the quick start block itself
 //! (its `serve` is the spawned server, and `bash .ci/run` is this test suite);
-//! training and the pipeline (minutes in a release build, far longer in the
-//! test build; `tests/model` and `tests/pipeline` cover them); Docker,
+//! training and the pipeline (the longest steps: a pipeline run took 49–85 s
+//! with the test build, `train` longer; `tests/model` and `tests/pipeline`
+//! cover them); Docker,
 //! Kubernetes and Terraform (tools and clusters a test cannot assume).
 
 use std::io::{BufRead, BufReader};
@@ -64,7 +65,7 @@ fn plan(block: &str) -> Option<&'static str> {
     }
     if block.contains("-- train") || block.contains("-- pipeline") {
         return Some(
-            "trains models: minutes in a release build, far longer here; tests/model and tests/pipeline cover it",
+            "trains and evaluates models, the longest steps (one pipeline run took 49-85 s with the test build, train longer); tests/model and tests/pipeline cover them",
         );
     }
     if block.contains("docker ") {
@@ -261,4 +262,27 @@ fn the_plan_leaves_out_only_what_it_names() {
     let b = blocks("a\n```sh\necho 1\n```\n```rust\nx\n```\n```sh\necho 2\n```\n");
     assert_eq!(b.len(), 2);
     assert_eq!((b[0].line, b[0].text.as_str()), (2, "echo 1\n"));
+}
+
+/// Every picture README.md shows or links is in the repository, and is one
+/// `docs/screenshots.sh` regenerates.
+#[test]
+fn readme_pictures_exist_and_are_regenerated() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(repo.join("README.md")).expect("README.md");
+    let script = std::fs::read_to_string(repo.join("docs/screenshots.sh")).expect("the script");
+    let re = regex::Regex::new(r"docs/screenshots/([a-z0-9-]+\.png)").expect("pattern");
+    let pictures: Vec<String> = re
+        .captures_iter(&readme)
+        .map(|c| c[1].to_string())
+        .collect();
+    assert!(pictures.len() >= 5, "{pictures:?}");
+    for name in &pictures {
+        let png = std::fs::read(repo.join("docs/screenshots").join(name)).expect(name);
+        assert!(png.starts_with(b"\x89PNG"), "{name} is a PNG");
+        assert!(
+            script.contains(&format!("$out/{name}")),
+            "docs/screenshots.sh regenerates {name}"
+        );
+    }
 }
