@@ -1,6 +1,14 @@
 //! The answer qlat gives for one statement, in the shape clients rely on:
 //! `qlat predict --format json` prints it and the service's `/predict`
 //! returns it, so both are built here.
+//!
+//! A statement the SQL parser did not understand is predicted from its
+//! tokens alone. The model cannot know how far off that is, so the answer
+//! says so: `low_confidence` is set, the interval is widened to at least
+//! [`UNPARSED_SPREAD`] times either side of the median and the class
+//! probabilities are pulled halfway toward uniform ([`UNPARSED_MIX`]), so
+//! `hello world` is not "fast" at 99.99997 %. The median itself is kept:
+//! the explanation still adds up to it.
 
 use crate::model::calibration::CalibrationInfo;
 use crate::model::{LatencyClass, LatencyModel, Prediction};
@@ -40,6 +48,15 @@ pub const RESPONSE_FIELDS: [&str; 10] = [
     "model_version",
 ];
 
+/// Factor either side of the median an unparsed statement's p10–p90
+/// interval covers at least (one decade each way).
+pub const UNPARSED_SPREAD: f64 = 10.0;
+
+/// Weight of the uniform distribution mixed into an unparsed statement's
+/// class probabilities: none of them can exceed 1/2 + 1/6 ≈ 0.83 or fall
+/// below 1/6.
+pub const UNPARSED_MIX: f64 = 0.5;
+
 /// `{"id", "predicted_seconds", "interval": {"p10", "p90"}, "class",
 /// "class_probabilities", "fingerprint", "query_id", "parsed",
 /// "explanation": [{"feature", "contribution"}], "model_version"}` plus the
@@ -55,6 +72,12 @@ pub struct PredictResponse {
     pub fingerprint: String,
     pub query_id: String,
     pub parsed: bool,
+    /// `true` when the answer should not be relied on: the statement did
+    /// not parse and was predicted from its tokens alone, so its interval
+    /// was widened and its class probabilities softened (see the module
+    /// documentation). Absent in answers stored before it existed.
+    #[serde(default)]
+    pub low_confidence: bool,
     /// ln-seconds the explanation starts from.
     pub explanation_baseline: f64,
     pub explanation: Vec<ExplanationItem>,
@@ -94,19 +117,27 @@ impl PredictResponse {
 
     /// The answer from a prediction and the statement's fingerprint.
     pub fn with_fingerprint(fp: String, p: Prediction, model_version: &str) -> PredictResponse {
-        let [fast, medium, slow] = p.class_probabilities;
+        let low_confidence = !p.parsed;
+        let (mut p10, mut p90) = (p.p10, p.p90);
+        let mut probabilities = p.class_probabilities;
+        if low_confidence {
+            p10 = p10.min(p.predicted_seconds / UNPARSED_SPREAD);
+            p90 = p90.max(p.predicted_seconds * UNPARSED_SPREAD);
+            for v in &mut probabilities {
+                *v = (1.0 - UNPARSED_MIX) * *v + UNPARSED_MIX / 3.0;
+            }
+        }
+        let [fast, medium, slow] = probabilities;
         PredictResponse {
             id: None,
             predicted_seconds: p.predicted_seconds,
-            interval: Interval {
-                p10: p.p10,
-                p90: p.p90,
-            },
+            interval: Interval { p10, p90 },
             class: p.class,
             class_probabilities: ClassProbabilities { fast, medium, slow },
             query_id: query_id(&fp),
             fingerprint: fp,
             parsed: p.parsed,
+            low_confidence,
             explanation_baseline: p.explanation_baseline,
             explanation: p
                 .explanation
@@ -179,5 +210,30 @@ mod tests {
             v["calibration"].is_null(),
             "uncalibrated answers say null: {v}"
         );
+        assert_eq!(v["low_confidence"], false);
+    }
+
+    #[test]
+    fn an_unparsed_statement_is_answered_with_caution() {
+        let p = Prediction {
+            predicted_seconds: 0.001,
+            p10: 0.0009,
+            p90: 0.0011,
+            class: LatencyClass::Fast,
+            class_probabilities: [0.9999997, 0.0000002, 0.0000001],
+            explanation_baseline: -6.9,
+            explanation: Vec::new(),
+            parsed: false,
+        };
+        let r = PredictResponse::new("hello world", p, "v1");
+        assert!(r.low_confidence);
+        assert_eq!(r.predicted_seconds, 0.001, "the median is kept");
+        assert!(r.interval.p10 <= 0.0001 + 1e-12 && r.interval.p90 >= 0.01 - 1e-12);
+        let c = &r.class_probabilities;
+        for v in [c.fast, c.medium, c.slow] {
+            assert!((1.0 / 6.0 - 1e-9..=5.0 / 6.0 + 1e-9).contains(&v), "{v}");
+        }
+        assert!((c.fast + c.medium + c.slow - 1.0).abs() < 1e-9);
+        assert_eq!(r.class, LatencyClass::Fast, "the ranking is kept");
     }
 }

@@ -5,51 +5,23 @@ use super::error::{ApiError, ErrorBody};
 use super::lanes::LaneError;
 use super::paging::{ListParams, PageRequest, page_request};
 use super::state::AppState;
-use super::{StoreQuery, metrics, page, runs};
+use super::{StoreQuery, page};
 use crate::predict::PredictResponse;
 use crate::store::predictions::{self, PredictionRecord};
 use crate::store::writer::{Ack, SubmitError};
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
-use axum::extract::{DefaultBodyLimit, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
-use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::set_header::SetResponseHeaderLayer;
-use utoipa::OpenApi;
 
-#[derive(OpenApi)]
-#[openapi(
-    info(
-        title = "qlat",
-        description = "Predicts SQL statement latency from text, learned from MySQL/MariaDB query logs."
-    ),
-    paths(
-        predict,
-        health_check,
-        health_live,
-        list_predictions,
-        admin_reload,
-        metrics_text
-    ),
-    components(schemas(
-        PredictRequest,
-        BatchResponse,
-        PredictResponse,
-        Health,
-        PredictionsPage,
-        StoredPrediction,
-        ErrorBody
-    ))
-)]
-pub struct ApiDoc;
-
-pub fn router(state: AppState) -> Router {
-    let max_body = state.config.max_body_bytes;
+/// The JSON API and its neighbours in this file: predictions (asked,
+/// listed and browsed), health, metrics and the model reload.
+pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/predict", post(predict))
         .route("/health_check", get(health_check))
@@ -57,66 +29,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics_text))
         .route("/predictions", get(predictions_page))
         .route("/api/predictions", get(list_predictions))
-        .route("/api/openapi.json", get(openapi))
         .route("/admin/reload", post(admin_reload))
-        .route("/api/runs", get(runs::list_runs))
-        .route("/api/runs/{id}", get(runs::get_run))
-        .route("/api/models", get(runs::list_models))
-        .route("/api/models/production", get(runs::production_model))
-        .route("/runs", get(runs::runs_page))
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(max_body))
-        .layer(axum::middleware::from_fn_with_state(
-            state.metrics.clone(),
-            metrics::track,
-        ))
-        .layer(CatchPanicLayer::custom(panic_response))
-        // Every answer: pages are self-contained (inline styles and SVG, no
-        // scripts, no external resources) and may not be framed, and no
-        // answer is content-sniffed into something else.
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CSP),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_FRAME_OPTIONS,
-            HeaderValue::from_static("DENY"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("no-referrer"),
-        ))
-        .with_state(state)
-}
-
-const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; \
-                   form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
-
-fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
-    tracing::error!("a request handler panicked; answered 500");
-    ApiError::new(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "internal_error",
-        "the server failed while answering; the failure was logged",
-    )
-    .into_response()
-}
-
-async fn not_found() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
-}
-
-async fn method_not_allowed() -> ApiError {
-    ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
-        "this endpoint does not take that method",
-    )
 }
 
 /// `{"query": "..."}` for one statement or `{"queries": [...]}` for a batch.
@@ -270,7 +183,7 @@ fn store_header(acks: &[Ack]) -> &'static str {
         (status = 503, description = "Prediction store full or unavailable, too many statements being analysed, over the time budget, or server stopping; see Retry-After", body = ErrorBody)
     )
 )]
-async fn predict(
+pub(super) async fn predict(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -284,21 +197,7 @@ async fn predict(
     let model = state.model();
     match (request.query, request.queries) {
         (Some(query), None) => {
-            check_query(&state, &query, "query")?;
-            let (query, answer) = state
-                .lanes
-                .run(query.len(), move || {
-                    let a = model.predict(&query);
-                    (query, a)
-                })
-                .await
-                .map_err(lane_error)?;
-            let rec = record(&state, query, &answer);
-            let response = rec.response.clone();
-            let ack = state.writer.submit(rec).await.map_err(store_error)?;
-            state
-                .metrics
-                .observe_prediction(response.class.as_str(), response.predicted_seconds);
+            let (response, ack) = predict_one(&state, query, "query").await?;
             Ok(([("x-qlat-store", store_header(&[ack]))], Json(response)).into_response())
         }
         (None, Some(queries)) => {
@@ -367,6 +266,37 @@ async fn predict(
     }
 }
 
+/// One statement through the whole path of `POST /predict`: checked,
+/// analysed on a lane, stored (acknowledged means durable), counted in the
+/// metrics. The front page answers through it too, so both store and count
+/// alike. `label` names the statement in error messages.
+pub(super) async fn predict_one(
+    state: &AppState,
+    query: String,
+    label: &str,
+) -> Result<(PredictResponse, Ack), ApiError> {
+    if state.stopping() {
+        return Err(store_error(SubmitError::Closed));
+    }
+    check_query(state, &query, label)?;
+    let model = state.model();
+    let (query, answer) = state
+        .lanes
+        .run(query.len(), move || {
+            let a = model.predict(&query);
+            (query, a)
+        })
+        .await
+        .map_err(lane_error)?;
+    let rec = record(state, query, &answer);
+    let response = rec.response.clone();
+    let ack = state.writer.submit(rec).await.map_err(store_error)?;
+    state
+        .metrics
+        .observe_prediction(response.class.as_str(), response.predicted_seconds);
+    Ok((response, ack))
+}
+
 /// Readiness and what the server runs.
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Health {
@@ -392,7 +322,7 @@ pub struct Health {
     (status = 200, description = "Ready", body = Health),
     (status = 503, description = "Not ready (database unreachable or stopping)", body = Health)
 ))]
-async fn health_check(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
+pub(super) async fn health_check(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
     let reachable = tokio::time::timeout(Duration::from_secs(2), state.db.ping())
         .await
         .unwrap_or(false);
@@ -435,7 +365,7 @@ async fn health_check(State(state): State<AppState>) -> (StatusCode, Json<Health
 /// database, so an outage does not make the orchestrator restart healthy
 /// servers.
 #[utoipa::path(get, path = "/health_check/live", responses((status = 200, description = "Alive")))]
-async fn health_live(State(state): State<AppState>) -> Json<serde_json::Value> {
+pub(super) async fn health_live(State(state): State<AppState>) -> Json<serde_json::Value> {
     Json(serde_json::json!({
         "status": "alive",
         "uptime_seconds": state.started.elapsed().as_secs_f64(),
@@ -444,7 +374,7 @@ async fn health_live(State(state): State<AppState>) -> Json<serde_json::Value> {
 
 /// Prometheus text exposition.
 #[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
-async fn metrics_text(State(state): State<AppState>) -> Response {
+pub(super) async fn metrics_text(State(state): State<AppState>) -> Response {
     state
         .metrics
         .uptime
@@ -511,7 +441,7 @@ async fn load_page(
     (status = 400, description = "Malformed query string", body = ErrorBody),
     (status = 422, description = "Page or page size out of range", body = ErrorBody)
 ))]
-async fn list_predictions(
+pub(super) async fn list_predictions(
     State(state): State<AppState>,
     params: Result<Query<ListParams>, QueryRejection>,
 ) -> Result<Json<PredictionsPage>, ApiError> {
@@ -533,17 +463,19 @@ async fn list_predictions(
     }))
 }
 
-async fn predictions_page(
+/// The stored predictions as an HTML table, newest first.
+#[utoipa::path(get, path = "/predictions", params(ListParams), responses(
+    (status = 200, description = "HTML page", content_type = "text/html"),
+    (status = 400, description = "Malformed query string", body = ErrorBody),
+    (status = 422, description = "Page or page size out of range", body = ErrorBody)
+))]
+pub(super) async fn predictions_page(
     State(state): State<AppState>,
     params: Result<Query<ListParams>, QueryRejection>,
 ) -> Result<Html<String>, ApiError> {
     let req = page_request(params)?;
     let (total, rows) = load_page(&state, &req).await?;
     Ok(Html(page::predictions(&req, total, &rows).into_string()))
-}
-
-async fn openapi() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
 }
 
 /// Reloads the model from the artifacts (`Authorization: Bearer <QLAT_ADMIN_TOKEN>`).
@@ -553,7 +485,7 @@ async fn openapi() -> Json<utoipa::openapi::OpenApi> {
     (status = 404, description = "No admin token configured", body = ErrorBody),
     (status = 500, description = "Reload failed; the previous model keeps serving", body = ErrorBody)
 ))]
-async fn admin_reload(
+pub(super) async fn admin_reload(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Json<serde_json::Value>, ApiError> {

@@ -1,4 +1,7 @@
 //! Every error the API answers, as JSON: `{"error": {"code", "message"}}`.
+//! The HTML pages answer the same errors as a small page ([`PageError`]):
+//! one error type, two presentations, and the message is the same text a
+//! JSON client gets (never an internal cause).
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -65,6 +68,46 @@ impl IntoResponse for ApiError {
         };
         let mut response = (self.status, axum::Json(body)).into_response();
         if let Some(secs) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
+    }
+}
+
+/// An [`ApiError`] answered to a person: the same status, code and message
+/// as an HTML page with a way back to the front page.
+#[derive(Debug, Clone)]
+pub struct PageError(pub ApiError);
+
+impl From<ApiError> for PageError {
+    fn from(e: ApiError) -> PageError {
+        PageError(e)
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let e = self.0;
+        let title = e.status.canonical_reason().unwrap_or("error");
+        let page = maud::html! {
+            (maud::DOCTYPE)
+            html lang="en" {
+                head {
+                    meta charset="utf-8";
+                    title { "qlat — " (title) }
+                    style { (maud::PreEscaped(crate::report::html::CSS)) }
+                }
+                body {
+                    h1 { (e.status.as_u16()) " " (title) }
+                    p id="error" data-code=(e.code) { (e.message) }
+                    p { a href="/" { "← ask again" } }
+                }
+            }
+        };
+        let mut response = (e.status, axum::response::Html(page.into_string())).into_response();
+        if let Some(secs) = e.retry_after {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));

@@ -6,18 +6,22 @@
 //! the binary runs.
 
 mod api;
+mod app;
 mod cpu;
 mod error;
+mod front;
 mod lanes;
 mod metrics;
+mod openapi;
 mod page;
 mod paging;
 mod runs;
 mod state;
 
 pub use cpu::{CpuPeakConfig, CpuSource};
-pub use error::ApiError;
+pub use error::{ApiError, PageError};
 pub use metrics::ServerMetrics;
+pub use openapi::ApiDoc;
 pub use state::{AppState, ServedModel};
 
 use crate::sql::catalog::Catalog;
@@ -257,7 +261,7 @@ pub async fn start(mut config: ServeConfig) -> Result<RunningServer, ServeError>
         state.config.pipeline_metrics_every,
         stop_rx.clone(),
     );
-    let app = api::router(state.clone());
+    let app = app::router(state.clone());
     tracing::info!(
         %addr,
         model_version = %state.model().version,

@@ -1,6 +1,7 @@
 //! The predictions page: the stored history as a table a person can browse.
 //! All stored text goes through maud, which escapes it: a statement holding
-//! `<script>` is shown, never run.
+//! `<script>` is shown, never run. Also the navigation bar every page
+//! shares, so each page links to all the others.
 
 use super::paging::PageRequest;
 use crate::report::units::seconds;
@@ -15,7 +16,25 @@ td.q pre{margin:0;max-height:8em;overflow:auto}
 nav.pager a,nav.pager span{margin-right:1em}
 form.filter input{min-width:28em}
 span.ctl{color:#cf222e;border:1px solid #cf222e;border-radius:3px;font-size:80%;padding:0 2px}
+span.unparsed{color:#9a6700;border:1px solid #d4a017;background:#fff4e5;border-radius:3px;font-size:80%;padding:0 3px}
+tr.unparsed td.num{color:#777}
+nav.top{margin:0 0 1em;font-size:.95em}nav.top a{margin-right:1em}
 "#;
+
+/// The links at the top of every page: the front page, the stored
+/// predictions, the pipeline's runs, the metrics and the API document.
+pub fn nav() -> Markup {
+    html! {
+        nav.top {
+            a href="/" { "qlat: predict" }
+            a href="/predictions" { "predictions" }
+            a href="/runs" { "pipeline runs" }
+            a href="/metrics" { "metrics" }
+            a href="/health_check" { "health" }
+            a href="/api/openapi.json" { "OpenAPI" }
+        }
+    }
+}
 
 /// Characters that reorder or hide the text around them (Unicode bidi
 /// controls, as in "Trojan Source", plus zero-width marks) and other
@@ -29,7 +48,7 @@ fn is_hidden_control(c: char) -> bool {
 }
 
 /// The text with each hidden control replaced by a marked `U+XXXX`.
-fn shown(text: &str) -> Markup {
+pub(super) fn shown(text: &str) -> Markup {
     let mut parts: Vec<Result<&str, char>> = Vec::new();
     let mut start = 0;
     for (at, c) in text.char_indices() {
@@ -82,7 +101,7 @@ const QUERY_VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUM
     .remove(b'.')
     .remove(b'~');
 
-fn urlencode(s: &str) -> String {
+pub(super) fn urlencode(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, QUERY_VALUE).to_string()
 }
 
@@ -97,10 +116,13 @@ pub fn predictions(req: &PageRequest, total: i64, rows: &[PredictionRecord]) -> 
                 style { (PreEscaped(crate::report::html::CSS)) (PreEscaped(PAGE_CSS)) }
             }
             body {
+                (nav())
                 h1 { "Predictions" }
                 p.how {
                     "Every prediction this service answered, newest first. "
-                    "Times are UTC; the interval is the model's p10–p90."
+                    "Times are UTC; the interval is the model's p10–p90; "
+                    span.unparsed { "not parsed" } " marks statements the SQL parser did not read, "
+                    "predicted from their tokens with low confidence."
                 }
                 form.filter method="get" action="/predictions" {
                     label { "Fingerprint or query ID: "
@@ -122,9 +144,12 @@ pub fn predictions(req: &PageRequest, total: i64, rows: &[PredictionRecord]) -> 
                         tbody {
                             @for r in rows {
                                 @let p = &r.response;
-                                tr data-id=(r.id) {
+                                tr data-id=(r.id) data-parsed=(p.parsed) class=[(!p.parsed).then_some("unparsed")] {
                                     td.t { (r.created_at()) }
-                                    td.q { pre { (shown(&r.query)) } }
+                                    td.q {
+                                        pre { (shown(&r.query)) }
+                                        @if !p.parsed { span.unparsed title="the SQL parser did not read this statement; predicted from its tokens, low confidence" { "not parsed" } }
+                                    }
                                     td.num { (seconds(p.predicted_seconds)) }
                                     td.num { (seconds(p.interval.p10)) " – " (seconds(p.interval.p90)) }
                                     td class=(format!("class-{}", p.class.as_str())) { (p.class.as_str()) }
@@ -139,6 +164,7 @@ pub fn predictions(req: &PageRequest, total: i64, rows: &[PredictionRecord]) -> 
                     @if req.page > 1 { a href=(link(req, req.page - 1)) rel="prev" { "← newer" } }
                     @if req.page < pages { a href=(link(req, req.page + 1)) rel="next" { "older →" } }
                     a href="/api/predictions" { "JSON" }
+                    a href="/runs" { "pipeline runs" }
                     a href="/api/openapi.json" { "OpenAPI" }
                 }
             }

@@ -3,7 +3,7 @@
 //! on `/metrics`. The pipeline runs in its own process; everything here is
 //! read from the shared database.
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::paging::MAX_PER_PAGE;
 use super::state::AppState;
 use crate::registry::status::{live_accuracy, pipeline_status};
@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 use tokio::sync::watch;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct RunsParams {
     /// Newest runs to list (1–500, default 50).
     pub limit: Option<i64>,
@@ -48,6 +48,25 @@ fn registry_error(e: impl std::fmt::Display) -> ApiError {
     )
 }
 
+/// Runs and models: the JSON API and the `/runs` page.
+pub(super) fn router() -> axum::Router<AppState> {
+    use axum::routing::get;
+    axum::Router::new()
+        .route("/api/runs", get(list_runs))
+        .route("/api/runs/{id}", get(get_run))
+        .route("/api/models", get(list_models))
+        .route("/api/models/production", get(production_model))
+        .route("/runs", get(runs_page))
+}
+
+/// Pipeline runs, newest first: status, decision and its reason, duration,
+/// parameters, metrics, the model version or the error.
+#[utoipa::path(get, path = "/api/runs", params(RunsParams), responses(
+    (status = 200, description = "A JSON array of runs", content_type = "application/json"),
+    (status = 400, description = "Malformed query string", body = ErrorBody),
+    (status = 422, description = "limit out of range", body = ErrorBody),
+    (status = 503, description = "The registry cannot be read now", body = ErrorBody)
+))]
 pub async fn list_runs(
     State(state): State<AppState>,
     params: Result<Query<RunsParams>, QueryRejection>,
@@ -60,6 +79,12 @@ pub async fn list_runs(
         .map_err(registry_error)
 }
 
+/// One pipeline run by id.
+#[utoipa::path(get, path = "/api/runs/{id}", params(("id" = String, Path, description = "The run's id")), responses(
+    (status = 200, description = "The run", content_type = "application/json"),
+    (status = 404, description = "No run with that id", body = ErrorBody),
+    (status = 503, description = "The registry cannot be read now", body = ErrorBody)
+))]
 pub async fn get_run(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -87,6 +112,11 @@ pub async fn get_run(
         })
 }
 
+/// Registered model versions with their aliases (`production`).
+#[utoipa::path(get, path = "/api/models", responses(
+    (status = 200, description = "A JSON array of model versions", content_type = "application/json"),
+    (status = 503, description = "The registry cannot be read now", body = ErrorBody)
+))]
 pub async fn list_models(
     State(state): State<AppState>,
 ) -> Result<Json<Vec<ModelVersion>>, ApiError> {
@@ -97,6 +127,12 @@ pub async fn list_models(
         .map_err(registry_error)
 }
 
+/// The model version the `production` alias points at.
+#[utoipa::path(get, path = "/api/models/production", responses(
+    (status = 200, description = "The production model version", content_type = "application/json"),
+    (status = 404, description = "No model promoted yet", body = ErrorBody),
+    (status = 503, description = "The registry cannot be read now", body = ErrorBody)
+))]
 pub async fn production_model(
     State(state): State<AppState>,
 ) -> Result<Json<ModelVersion>, ApiError> {
@@ -137,6 +173,14 @@ const Q_P90: &str = "q_error_p90";
 const Q_P50: &str = "q_error_p50";
 const MSE: &str = "mse_ln";
 
+/// The runs as an HTML page: charts of the test metrics across runs, the
+/// runs table, the model versions.
+#[utoipa::path(get, path = "/runs", params(RunsParams), responses(
+    (status = 200, description = "HTML page", content_type = "text/html"),
+    (status = 400, description = "Malformed query string", body = ErrorBody),
+    (status = 422, description = "limit out of range", body = ErrorBody),
+    (status = 503, description = "The registry cannot be read now", body = ErrorBody)
+))]
 pub async fn runs_page(
     State(state): State<AppState>,
     params: Result<Query<RunsParams>, QueryRejection>,
@@ -152,18 +196,30 @@ pub async fn runs_page(
     runs.reverse();
     let labels: Vec<String> = (1..=runs.len()).map(|i| i.to_string()).collect();
     let series = |name: &str| runs.iter().map(|r| run_metric(r, name)).collect::<Vec<_>>();
-    let chart = crate::report::charts::runs_chart(
+    // Two charts, one scale each: q-error is a ratio (≥ 1), MSE(ln) a
+    // squared log error; on one axis the smaller one reads as flat.
+    let mut q_chart = crate::report::charts::runs_chart(
         &labels,
         &[
             ("q-error p50", series(Q_P50)),
             ("q-error p90", series(Q_P90)),
-            ("MSE(ln)", series(MSE)),
         ],
     );
-    let svg = crate::report::charts::render_svg(&chart).unwrap_or_else(|e| {
-        tracing::error!("drawing the runs chart: {e}");
-        String::new()
-    });
+    q_chart.title = "q-error of each run's candidate (test split)".into();
+    q_chart.how_to_read =
+        "Each point is one run's candidate on its test split; lower is better, 1 is perfect.";
+    let mut mse_chart = crate::report::charts::runs_chart(&labels, &[("MSE(ln)", series(MSE))]);
+    mse_chart.title = "MSE(ln) of each run's candidate (test split)".into();
+    mse_chart.how_to_read = "Mean squared error of ln seconds on the test split; lower is better.";
+    let svgs: Vec<String> = [q_chart, mse_chart]
+        .iter()
+        .map(|chart| {
+            crate::report::charts::render_svg(chart).unwrap_or_else(|e| {
+                tracing::error!("drawing the runs chart: {e}");
+                String::new()
+            })
+        })
+        .collect();
     runs.reverse();
     let served = state.model();
     let page = html! {
@@ -172,16 +228,19 @@ pub async fn runs_page(
             head {
                 meta charset="utf-8";
                 title { "qlat — pipeline runs" }
-                style { (PreEscaped(crate::report::html::CSS)) "td.t{white-space:nowrap}" }
+                style { (PreEscaped(crate::report::html::CSS)) "td.t{white-space:nowrap}" (PreEscaped(CHARTS_CSS)) }
             }
             body {
+                (super::page::nav())
                 h1 { "Pipeline runs" }
                 p.how {
                     "Every run of " code { "qlat pipeline" } ", newest first. Production: "
                     code { (production.as_deref().unwrap_or("none promoted yet")) }
                     " · this server answers with " code { (served.version) } " (" (served.algorithm) ")."
                 }
-                figure { (PreEscaped(svg)) }
+                div.charts id="run-charts" {
+                    @for svg in &svgs { figure { (PreEscaped(svg)) } }
+                }
                 table id="runs" {
                     thead { tr {
                         th { "#" } th { "started (UTC)" } th.num { "duration" } th { "status" } th { "decision" }
@@ -227,6 +286,8 @@ pub async fn runs_page(
     };
     Ok(Html(page.into_string()))
 }
+
+const CHARTS_CSS: &str = "div.charts{display:flex;flex-wrap:wrap;gap:1em}div.charts figure{flex:1 1 30em;margin:0 0 1em}nav.top{margin:0 0 1em}nav.top a{margin-right:1em}";
 
 fn fmt3(v: Option<f64>) -> String {
     v.map(|v| format!("{v:.3}")).unwrap_or_default()

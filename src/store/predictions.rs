@@ -275,6 +275,8 @@ where
         fingerprint: r.try_get("fingerprint")?,
         query_id: r.try_get("query_id")?,
         parsed: r.try_get("parsed")?,
+        // Not a column: it follows from `parsed` (see `crate::predict`).
+        low_confidence: !r.try_get::<bool, _>("parsed")?,
         explanation_baseline: r.try_get("explanation_baseline")?,
         explanation,
         model_version: r.try_get("model_version")?,

@@ -1,6 +1,7 @@
-//! The predictions page in a real browser (headless Debian Chromium):
-//! after some predictions the page lists them, and a statement carrying
-//! `<script>` or an `onerror` handler is shown as text, never run.
+//! The pages in a real browser (headless Debian Chromium): after some
+//! predictions the predictions page lists them, and a statement carrying
+//! `<script>` or an `onerror` handler is shown as text, never run; the
+//! front page answers a TPC-H query and a nonsense string.
 
 use crate::support::serve::*;
 use serde_json::json;
@@ -136,5 +137,91 @@ async fn predictions_page_in_chromium() {
         "a real PNG"
     );
     eprintln!("screenshot: {}", shot.display());
+    server.shutdown().await.expect("shutdown");
+}
+
+/// Runs Chromium on `url`: `--dump-dom` (the DOM after load), or a
+/// screenshot into `shot`.
+async fn chromium_at(bin: &Path, profile: &Path, url: String, shot: Option<PathBuf>) -> String {
+    let (bin, profile) = (bin.to_owned(), profile.to_owned());
+    let out = tokio::task::spawn_blocking(move || {
+        let mut c = headless(&bin, &profile);
+        match &shot {
+            Some(shot) => c
+                .arg("--window-size=1200,1100")
+                .arg(format!("--screenshot={}", shot.display())),
+            None => c.arg("--dump-dom"),
+        };
+        c.arg(url).output()
+    })
+    .await
+    .expect("join")
+    .expect("chromium runs");
+    assert!(
+        out.status.success(),
+        "chromium: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The front page's form is `GET /` with the statement in `q`; a browser
+/// submitting it navigates to `/?q=<statement>`, which is what is loaded
+/// here (headless Chromium without a driver cannot type into the form).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn front_page_in_chromium() {
+    let Some(bin) = chromium() else {
+        return;
+    };
+    let db = TestDb::sqlite();
+    let server = start(&db.url, &[]).await;
+    let base = base(&server);
+    let profile = tempfile::tempdir().expect("profile dir");
+
+    let dom = chromium_at(&bin, profile.path(), format!("{base}/"), None).await;
+    assert!(
+        dom.contains("<form class=\"ask\" method=\"get\" action=\"/\">"),
+        "{dom}"
+    );
+    assert!(dom.contains("<textarea name=\"q\""), "{dom}");
+    assert!(!dom.contains("id=\"answer\""));
+
+    let ask = |q: &str| {
+        let mut u = reqwest::Url::parse(&format!("{base}/")).expect("url");
+        u.query_pairs_mut().append_pair("q", q);
+        u.to_string()
+    };
+    let dom = chromium_at(&bin, profile.path(), ask(Q6), None).await;
+    for part in [
+        "id=\"predicted\"",
+        "data-parsed=\"true\"",
+        "id=\"explanation\"",
+        "id=\"probabilities\"",
+    ] {
+        assert!(dom.contains(part), "{part} rendered: {dom}");
+    }
+    assert!(!dom.contains("id=\"caution\""));
+    let nonsense = "hello world this is not sql !!! ;;;";
+    let dom = chromium_at(&bin, profile.path(), ask(nonsense), None).await;
+    assert!(dom.contains("id=\"caution\""), "{dom}");
+    assert!(dom.contains("data-low-confidence=\"true\""), "{dom}");
+    let (_, page) = get_json(&format!("{base}/api/predictions")).await;
+    assert_eq!(page["total"], 2, "both answers were stored: {page}");
+
+    for (name, q) in [
+        ("front-page-tpch.png", Q6),
+        ("front-page-nonsense.png", nonsense),
+    ] {
+        let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+        let _ = std::fs::remove_file(&shot);
+        chromium_at(&bin, profile.path(), ask(q), Some(shot.clone())).await;
+        let png = std::fs::read(&shot).expect("screenshot written");
+        assert!(
+            png.starts_with(b"\x89PNG") && png.len() > 10_000,
+            "a real PNG"
+        );
+        eprintln!("screenshot: {}", shot.display());
+    }
     server.shutdown().await.expect("shutdown");
 }

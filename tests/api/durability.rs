@@ -424,6 +424,7 @@ fn record(i: usize, seconds: f64) -> qlat::store::predictions::PredictionRecord 
             fingerprint: "select ?".into(),
             query_id: "0x0000000000000000".into(),
             parsed: true,
+            low_confidence: false,
             explanation_baseline: 0.0,
             explanation: Vec::new(),
             model_version: "test".into(),

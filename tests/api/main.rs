@@ -10,6 +10,7 @@ mod browser;
 mod calibration;
 mod deploy;
 mod durability;
+mod front;
 mod pipeline;
 mod robustness;
 mod serve;

@@ -14,5 +14,6 @@ mod model_cli;
 mod prepared;
 #[cfg(feature = "capture")]
 mod prepared_fixture;
+mod readme;
 mod report;
 mod schema;
