@@ -121,56 +121,14 @@ impl<'c> Analyzer<'c> {
         best
     }
 
-    /// Decides table access for the block and turns bounds into ranges.
+    /// Decides table access for the block, estimates the rows each table
+    /// reads and matches, and turns bounds into ranges.
     pub(super) fn close_scope(&mut self) {
         let Some(scope) = self.scopes.pop() else {
             return;
         };
         let closing = self.scopes.len();
-        let mut has_join_key = false;
-        let mut accesses: Vec<BlockAccess<'_>> = Vec::new();
-        for (i, st) in scope.tables.iter().enumerate() {
-            let (Some(table_ref), Some(table)) = (st.table_ref, st.table) else {
-                continue;
-            };
-            let leading = |c: &str| table.index_use(c) == IndexUse::Leading;
-            let mut access = TableAccess::FullScan;
-            let mut join_column = None;
-            for fact in &scope.facts {
-                match fact {
-                    Fact::Const {
-                        table: t,
-                        column,
-                        kind,
-                    } if *t == i && leading(column) && kind.seeks() => {
-                        access = TableAccess::IndexLookup;
-                        break;
-                    }
-                    Fact::JoinKey { a, b, restrict } => {
-                        has_join_key = true;
-                        let hit = [a, b]
-                            .into_iter()
-                            .find(|(t, c)| *t == i && restrict.allows(i) && leading(c));
-                        if let Some((_, c)) = hit {
-                            access = TableAccess::IndexJoin;
-                            join_column = Some(c.as_str());
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            accesses.push(BlockAccess {
-                scope_table: i,
-                table_ref,
-                table,
-                access,
-                join_column,
-            });
-        }
-        has_join_key |= scope
-            .facts
-            .iter()
-            .any(|f| matches!(f, Fact::JoinKey { .. }));
+        let mut accesses = block_accesses(&scope);
         let share: Vec<f64> = accesses
             .iter()
             .map(|a| self.selectivity(a, &scope))
@@ -180,81 +138,98 @@ impl<'c> Analyzer<'c> {
             .zip(&share)
             .map(|(a, s)| a.table.row_count.map(|rows| rows as f64 * s))
             .collect();
+        self.choose_driver(&mut accesses);
+        let mut estimates = self.rows_read(&accesses, &scope);
+        let mut out = handed_on(&accesses, &estimates, &matched);
+        self.f.join_output_estimate =
+            self.follow_join_keys(&accesses, &scope, &share, &mut estimates, &mut out);
+        self.run_correlated(closing, &accesses, &out);
+        self.record_accesses(accesses, estimates, matched);
+        self.count_comma_joins(&scope);
+        self.close_bounds(scope.bounds);
+    }
+
+    /// When every table of the block could be reached through a key, one is
+    /// scanned: the one whose scan plus the lookups its rows make into the
+    /// others reads least. Its filters do not count: none is on an index
+    /// (that would make it a lookup), and without histograms MariaDB's
+    /// optimiser does not know their selectivity. So Q14 scans part and
+    /// fetches all its 600k lines by key (1.4 s) rather than scanning
+    /// lineitem behind its date filter.
+    fn choose_driver(&self, accesses: &mut [BlockAccess<'_>]) {
         let needs_driver =
             !accesses.is_empty() && accesses.iter().all(|a| a.access == TableAccess::IndexJoin);
-        if needs_driver {
-            // Every table could be reached through a key, so one is scanned:
-            // the one whose scan plus the lookups its rows make into the
-            // others reads least. Its filters do not count: none is on an
-            // index (that would make it a lookup), and without histograms
-            // MariaDB's optimiser does not know their selectivity. So Q14
-            // scans part and fetches all its 600k lines by key (1.4 s)
-            // rather than scanning lineitem behind its date filter.
-            let per_key: Vec<f64> = accesses
-                .iter()
-                .map(|a| {
-                    a.join_column
-                        .map_or(1.0, |c| self.catalog.rows_per_key(a.table, c))
-                })
-                .collect();
-            let cost = |d: usize| {
-                let rows = accesses[d].table.row_count.map_or(f64::MAX, |r| r as f64);
-                let fan_out: f64 = (0..accesses.len())
-                    .filter(|&j| j != d)
-                    .map(|j| per_key[j])
-                    .sum();
-                rows * (1.0 + fan_out)
-            };
-            let driver = (0..accesses.len()).min_by(|&x, &y| cost(x).total_cmp(&cost(y)));
-            if let Some(d) = driver {
-                accesses[d].access = TableAccess::FullScan;
-            }
+        if !needs_driver {
+            return;
         }
-        // Rows read: lookups and scans first, then index joins, reached
-        // once per row of the smallest of the others (the likely driver).
-        let mut estimates: Vec<Option<f64>> = accesses
+        let per_key: Vec<f64> = accesses
+            .iter()
+            .map(|a| {
+                a.join_column
+                    .map_or(1.0, |c| self.catalog.rows_per_key(a.table, c))
+            })
+            .collect();
+        let cost = |d: usize| {
+            let rows = accesses[d].table.row_count.map_or(f64::MAX, |r| r as f64);
+            let fan_out: f64 = (0..accesses.len())
+                .filter(|&j| j != d)
+                .map(|j| per_key[j])
+                .sum();
+            rows * (1.0 + fan_out)
+        };
+        let driver = (0..accesses.len()).min_by(|&x, &y| cost(x).total_cmp(&cost(y)));
+        if let Some(d) = driver {
+            accesses[d].access = TableAccess::FullScan;
+        }
+    }
+
+    /// Rows read by lookups and scans (index-joined tables start at their
+    /// row count; [`Analyzer::follow_join_keys`] refines them).
+    fn rows_read(&self, accesses: &[BlockAccess<'_>], scope: &Scope<'_>) -> Vec<Option<f64>> {
+        accesses
             .iter()
             .map(|a| {
                 let rows = a.table.row_count? as f64;
                 Some(match a.access {
-                    TableAccess::IndexLookup => self.lookup_estimate(a, rows, &scope),
+                    TableAccess::IndexLookup => self.lookup_estimate(a, rows, scope),
                     _ => rows,
                 })
             })
-            .collect();
-        // Rows each table hands on to the tables joined to it: those of its
-        // rows that pass its filters. Scanned and looked-up tables first.
-        let mut out: Vec<Option<f64>> = accesses
-            .iter()
-            .zip(estimates.iter().zip(&matched))
-            .map(|(a, (read, matched))| match (a.access, read, matched) {
-                (TableAccess::IndexJoin, ..) => None,
-                (_, Some(r), Some(m)) => Some(r.min(*m)),
-                (_, r, _) => *r,
-            })
-            .collect();
+            .collect()
+    }
+
+    /// Index-joined tables are reached along the join keys, the smallest
+    /// reach first (a greedy join order): Q21's one nation finds its 40
+    /// suppliers, their 24,000 lines, and those lines' orders, where
+    /// counting every table once per driver row saw a hundred rows. Tables
+    /// no chain of keys reaches are probed by the driver's rows. Updates
+    /// `estimates` and `out`; returns the rows the block's joins produce
+    /// (see `StatementFeatures::join_output_estimate`).
+    fn follow_join_keys(
+        &self,
+        accesses: &[BlockAccess<'_>],
+        scope: &Scope<'_>,
+        share: &[f64],
+        estimates: &mut [Option<f64>],
+        out: &mut [Option<f64>],
+    ) -> Option<f64> {
         // The driver's rows: what a table no chain of keys reaches is
         // probed by.
         let driving = out.iter().flatten().copied().fold(f64::INFINITY, f64::min);
         let driving = if driving.is_finite() { driving } else { 1.0 };
-        // Index-joined tables are reached along the join keys, the smallest
-        // reach first (a greedy join order): Q21's one nation finds its 40
-        // suppliers, their 24,000 lines, and those lines' orders, where
-        // counting every table once per driver row saw a hundred rows.
         let mut scanned = out.iter().flatten();
         let mut output = match (scanned.next(), scanned.next()) {
             (Some(&one), None) if accesses.len() == scope.tables.len() => Some(one),
             _ => None,
         };
-        let follow_keys = accesses.len() <= MAX_JOIN_TABLES;
-        while follow_keys
-            && let Some((j, reach, per_row)) = self.next_reached(&accesses, &out, &scope)
-        {
-            let rows = accesses[j].table.row_count.map_or(reach, |r| r as f64);
-            let read = reach.min(rows);
-            estimates[j] = Some(read);
-            out[j] = Some(read * share[j]);
-            output = output.map(|o| o * per_row * share[j]);
+        if accesses.len() <= MAX_JOIN_TABLES {
+            while let Some((j, reach, per_row)) = self.next_reached(accesses, out, scope) {
+                let rows = accesses[j].table.row_count.map_or(reach, |r| r as f64);
+                let read = reach.min(rows);
+                estimates[j] = Some(read);
+                out[j] = Some(read * share[j]);
+                output = output.map(|o| o * per_row * share[j]);
+            }
         }
         for (j, (a, e)) in accesses.iter().zip(estimates.iter_mut()).enumerate() {
             if let (TableAccess::IndexJoin, Some(column), Some(rows), None) =
@@ -265,8 +240,16 @@ impl<'c> Analyzer<'c> {
                 output = output.map(|o| o * per_row * share[j]);
             }
         }
-        self.f.join_output_estimate = output;
-        self.run_correlated(closing, &accesses, &out);
+        output
+    }
+
+    /// Writes each table's access and estimates into its [`TableRef`].
+    fn record_accesses(
+        &mut self,
+        accesses: Vec<BlockAccess<'_>>,
+        estimates: Vec<Option<f64>>,
+        matched: Vec<Option<f64>>,
+    ) {
         for ((a, e), m) in accesses.into_iter().zip(estimates).zip(matched) {
             if let Some(t) = self.f.tables.get_mut(a.table_ref) {
                 t.access = a.access;
@@ -274,13 +257,27 @@ impl<'c> Analyzer<'c> {
                 t.rows_matched_estimate = m;
             }
         }
+    }
+
+    /// Comma joins are implicit joins when the block has a join key, else
+    /// cross joins.
+    fn count_comma_joins(&mut self, scope: &Scope<'_>) {
+        let has_join_key = scope
+            .facts
+            .iter()
+            .any(|f| matches!(f, Fact::JoinKey { .. }));
         if has_join_key {
             self.f.joins.implicit += scope.comma_joins;
         } else {
             self.f.joins.cross += scope.comma_joins;
         }
         self.f.joins.count += scope.comma_joins;
-        for (column, lo, hi) in scope.bounds {
+    }
+
+    /// Bounds on both sides become ranges with a span; one-sided bounds
+    /// are counted as open ranges.
+    fn close_bounds(&mut self, bounds: Vec<(String, Option<Lit>, Option<Lit>)>) {
+        for (column, lo, hi) in bounds {
             match (lo, hi) {
                 (Some(lo), Some(hi)) => {
                     if let Some((kind, s)) = span(lo, hi) {
@@ -345,4 +342,79 @@ impl<'c> Analyzer<'c> {
             }
         }
     }
+}
+
+/// The block's base tables and how each is read: by index lookup when a
+/// seeking constant filter is on a leading index column, by index join when
+/// a join key reaches one, else by full scan.
+fn block_accesses<'s>(scope: &'s Scope<'_>) -> Vec<BlockAccess<'s>> {
+    let mut accesses = Vec::new();
+    for (i, st) in scope.tables.iter().enumerate() {
+        let (Some(table_ref), Some(table)) = (st.table_ref, st.table) else {
+            continue;
+        };
+        let (access, join_column) = table_access(scope, i, table);
+        accesses.push(BlockAccess {
+            scope_table: i,
+            table_ref,
+            table,
+            access,
+            join_column,
+        });
+    }
+    accesses
+}
+
+/// How the block's table `i` is read (see [`block_accesses`]), and the
+/// leading index column a join key reaches it through.
+fn table_access<'s>(
+    scope: &'s Scope<'_>,
+    i: usize,
+    table: &Table,
+) -> (TableAccess, Option<&'s str>) {
+    let leading = |c: &str| table.index_use(c) == IndexUse::Leading;
+    let mut access = TableAccess::FullScan;
+    let mut join_column = None;
+    for fact in &scope.facts {
+        match fact {
+            Fact::Const {
+                table: t,
+                column,
+                kind,
+            } if *t == i && leading(column) && kind.seeks() => {
+                access = TableAccess::IndexLookup;
+                break;
+            }
+            Fact::JoinKey { a, b, restrict } => {
+                let hit = [a, b]
+                    .into_iter()
+                    .find(|(t, c)| *t == i && restrict.allows(i) && leading(c));
+                if let Some((_, c)) = hit {
+                    access = TableAccess::IndexJoin;
+                    join_column = Some(c.as_str());
+                }
+            }
+            _ => {}
+        }
+    }
+    (access, join_column)
+}
+
+/// Rows each table hands on to the tables joined to it: those of its rows
+/// that pass its filters. Scanned and looked-up tables only; index-joined
+/// ones are filled in as the join keys are followed.
+fn handed_on(
+    accesses: &[BlockAccess<'_>],
+    estimates: &[Option<f64>],
+    matched: &[Option<f64>],
+) -> Vec<Option<f64>> {
+    accesses
+        .iter()
+        .zip(estimates.iter().zip(matched))
+        .map(|(a, (read, matched))| match (a.access, read, matched) {
+            (TableAccess::IndexJoin, ..) => None,
+            (_, Some(r), Some(m)) => Some(r.min(*m)),
+            (_, r, _) => *r,
+        })
+        .collect()
 }
