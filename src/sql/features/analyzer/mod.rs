@@ -1,11 +1,12 @@
 //! The walk over a parsed statement: blocks, tables and joins; the
-//! estimates made when a block closes ([`estimates`]) and the walk over
-//! expressions ([`exprs`]).
+//! estimates made when a block closes ([`estimates`]), the walk over
+//! expressions ([`walk`]) and the facts it records ([`exprs`]).
 
 use super::*;
 
 mod estimates;
 mod exprs;
+mod walk;
 
 pub(super) struct Analyzer<'c> {
     pub(super) catalog: &'c Catalog,
