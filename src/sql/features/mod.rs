@@ -84,6 +84,7 @@ mod parse;
 mod scope;
 mod selectivity;
 mod statement;
+mod vector;
 
 use analyzer::*;
 use classify::*;
