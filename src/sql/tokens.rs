@@ -21,6 +21,8 @@
 //! it rejects (unterminated quotes, stray bytes from truncated log lines) goes
 //! through [`fallback_tokens`], a byte scanner that never fails.
 
+use std::borrow::Cow;
+
 use sqlparser::dialect::MySqlDialect;
 use sqlparser::tokenizer::{Token, Tokenizer};
 
@@ -124,127 +126,180 @@ fn is_word_byte(b: u8) -> bool {
 /// Scans `sql`, calling `emit` for each token. Works on bytes; multi-byte
 /// UTF-8 sequences are treated as word bytes, so slicing stays on char
 /// boundaries (every boundary we cut at is an ASCII byte or the end).
-pub(crate) fn scan_tokens<'a>(sql: &'a str, mut emit: impl FnMut(std::borrow::Cow<'a, str>)) {
-    use std::borrow::Cow;
+pub(crate) fn scan_tokens<'a>(sql: &'a str, mut emit: impl FnMut(Cow<'a, str>)) {
     let b = sql.as_bytes();
     let n = b.len();
     let mut i = 0;
     while i < n {
         let c = b[i];
-        if c.is_ascii_whitespace() || c == b',' || c == b';' || c == b'.' && !next_is_digit(b, i) {
-            i += 1;
+        i = if c.is_ascii_whitespace()
+            || c == b','
+            || c == b';'
+            || c == b'.' && !next_is_digit(b, i)
+        {
+            i + 1
         } else if c == b'#' || (c == b'-' && b.get(i + 1) == Some(&b'-')) {
-            while i < n && b[i] != b'\n' {
-                i += 1;
-            }
+            skip_line_comment(b, i)
         } else if c == b'/' && b.get(i + 1) == Some(&b'*') {
-            i += 2;
-            while i < n && !(b[i] == b'*' && b.get(i + 1) == Some(&b'/')) {
-                i += 1;
-            }
-            i = (i + 2).min(n);
+            skip_block_comment(b, i)
         } else if c == b'\'' || c == b'"' || c == b'`' {
-            let start = i + 1;
-            i = start;
-            while i < n {
-                if b[i] == b'\\' && c != b'`' {
-                    i += 2;
-                    continue;
-                }
-                if b[i] == c {
-                    if b.get(i + 1) == Some(&c) {
-                        i += 2;
-                        continue;
-                    }
-                    break;
-                }
-                i += 1;
-            }
-            let end = i.min(n);
-            let body = &sql[start..end];
-            i = (end + 1).min(n);
-            if c == b'`' {
-                if !body.is_empty() {
-                    emit(Cow::Owned(body.to_lowercase()));
-                }
-            } else {
-                emit(Cow::Borrowed(string_class(body)));
-            }
+            scan_quoted(sql, i, &mut emit)
         } else if c.is_ascii_digit() || (c == b'.' && next_is_digit(b, i)) {
-            let start = i;
-            let hex = c == b'0' && matches!(b.get(i + 1), Some(b'x' | b'X'));
-            i += 1;
-            while i < n
-                && (b[i].is_ascii_alphanumeric()
-                    || b[i] == b'.'
-                    || ((b[i] == b'+' || b[i] == b'-') && matches!(b[i - 1], b'e' | b'E')))
-            {
-                i += 1;
-            }
-            // `1abc` is an identifier in MySQL, not a number.
-            let text = &sql[start..i];
-            if hex {
-                emit(Cow::Borrowed("<hex>"));
-            } else if text
-                .bytes()
-                .any(|x| x.is_ascii_alphabetic() && x != b'e' && x != b'E')
-            {
-                emit(Cow::Owned(text.to_lowercase()));
-            } else {
-                emit(Cow::Borrowed("<num>"));
-            }
+            scan_number(sql, i, &mut emit)
         } else if is_word_byte(c) {
-            let start = i;
-            while i < n && is_word_byte(b[i]) {
-                i += 1;
-            }
-            let word = &sql[start..i];
-            if matches!(c, b'x' | b'X' | b'b' | b'B') && i - start == 1 && b.get(i) == Some(&b'\'')
-            {
-                // X'0A' / b'01': skip the quoted body.
-                i += 1;
-                while i < n && b[i] != b'\'' {
-                    i += 1;
-                }
-                i = (i + 1).min(n);
-                emit(Cow::Borrowed("<hex>"));
-            } else if word.bytes().any(|x| x.is_ascii_uppercase()) {
-                emit(Cow::Owned(word.to_lowercase()));
-            } else {
-                emit(Cow::Borrowed(word));
-            }
+            scan_word(sql, i, &mut emit)
         } else if c == b'?' {
-            i += 1;
             emit(Cow::Borrowed("<param>"));
+            i + 1
         } else {
-            let two = if i + 1 < n {
-                &b[i..i + 2]
-            } else {
-                &b[i..i + 1]
-            };
-            let op: &'static str = match two {
-                b"<=" if b.get(i + 2) == Some(&b'>') => "<=>",
-                b"<=" => "<=",
-                b">=" => ">=",
-                b"<>" => "<>",
-                b"!=" => "<>",
-                b":=" => ":=",
-                b"||" => "||",
-                b"&&" => "&&",
-                b"<<" => "<<",
-                b">>" => ">>",
-                _ => "",
-            };
-            if !op.is_empty() {
-                i += op.len();
-                emit(Cow::Borrowed(op));
-            } else if c.is_ascii() {
-                i += 1;
-                emit(Cow::Borrowed(&sql[i - 1..i]));
-            } else {
-                i += 1;
-            }
+            scan_operator(sql, i, &mut emit)
+        };
+    }
+}
+
+/// `# ...` or `-- ...` at `i`: the position of the line's end.
+fn skip_line_comment(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && b[i] != b'\n' {
+        i += 1;
+    }
+    i
+}
+
+/// `/* ... */` at `i`: the position after it (the end when unterminated).
+fn skip_block_comment(b: &[u8], mut i: usize) -> usize {
+    let n = b.len();
+    i += 2;
+    while i < n && !(b[i] == b'*' && b.get(i + 1) == Some(&b'/')) {
+        i += 1;
+    }
+    (i + 2).min(n)
+}
+
+/// A quoted string or `` `identifier` `` at `i` (quotes doubled or
+/// backslash-escaped inside; unterminated runs to the end): a backquoted
+/// name is emitted lower-cased, a string as its class. Returns the
+/// position after the closing quote.
+fn scan_quoted<'a>(sql: &'a str, mut i: usize, emit: &mut impl FnMut(Cow<'a, str>)) -> usize {
+    let b = sql.as_bytes();
+    let n = b.len();
+    let c = b[i];
+    let start = i + 1;
+    i = start;
+    while i < n {
+        if b[i] == b'\\' && c != b'`' {
+            i += 2;
+            continue;
         }
+        if b[i] == c {
+            if b.get(i + 1) == Some(&c) {
+                i += 2;
+                continue;
+            }
+            break;
+        }
+        i += 1;
+    }
+    let end = i.min(n);
+    let body = &sql[start..end];
+    if c == b'`' {
+        if !body.is_empty() {
+            emit(Cow::Owned(body.to_lowercase()));
+        }
+    } else {
+        emit(Cow::Borrowed(string_class(body)));
+    }
+    (end + 1).min(n)
+}
+
+/// A number at `i` (`42`, `.06`, `1e-3`, `0x0A`): `<num>` or `<hex>`, or
+/// the lower-cased text when letters follow the digits (`1abc` is an
+/// identifier in MySQL). Returns the position after it.
+fn scan_number<'a>(sql: &'a str, mut i: usize, emit: &mut impl FnMut(Cow<'a, str>)) -> usize {
+    let b = sql.as_bytes();
+    let n = b.len();
+    let start = i;
+    let hex = b[i] == b'0' && matches!(b.get(i + 1), Some(b'x' | b'X'));
+    i += 1;
+    while i < n
+        && (b[i].is_ascii_alphanumeric()
+            || b[i] == b'.'
+            || ((b[i] == b'+' || b[i] == b'-') && matches!(b[i - 1], b'e' | b'E')))
+    {
+        i += 1;
+    }
+    let text = &sql[start..i];
+    if hex {
+        emit(Cow::Borrowed("<hex>"));
+    } else if text
+        .bytes()
+        .any(|x| x.is_ascii_alphabetic() && x != b'e' && x != b'E')
+    {
+        emit(Cow::Owned(text.to_lowercase()));
+    } else {
+        emit(Cow::Borrowed("<num>"));
+    }
+    i
+}
+
+/// A word (keyword, identifier, `@variable`) at `i`, lower-cased, or a
+/// `X'0A'` / `b'01'` literal as `<hex>`. Returns the position after it.
+fn scan_word<'a>(sql: &'a str, mut i: usize, emit: &mut impl FnMut(Cow<'a, str>)) -> usize {
+    let b = sql.as_bytes();
+    let n = b.len();
+    let c = b[i];
+    let start = i;
+    while i < n && is_word_byte(b[i]) {
+        i += 1;
+    }
+    let word = &sql[start..i];
+    if matches!(c, b'x' | b'X' | b'b' | b'B') && i - start == 1 && b.get(i) == Some(&b'\'') {
+        // X'0A' / b'01': skip the quoted body.
+        i += 1;
+        while i < n && b[i] != b'\'' {
+            i += 1;
+        }
+        i = (i + 1).min(n);
+        emit(Cow::Borrowed("<hex>"));
+    } else if word.bytes().any(|x| x.is_ascii_uppercase()) {
+        emit(Cow::Owned(word.to_lowercase()));
+    } else {
+        emit(Cow::Borrowed(word));
+    }
+    i
+}
+
+/// An operator or other punctuation at `i`: the two- and three-byte
+/// operators as one token (`!=` as `<>`), any other ASCII byte as itself,
+/// a stray non-ASCII byte dropped. Returns the position after it.
+fn scan_operator<'a>(sql: &'a str, i: usize, emit: &mut impl FnMut(Cow<'a, str>)) -> usize {
+    let b = sql.as_bytes();
+    let n = b.len();
+    let two = if i + 1 < n {
+        &b[i..i + 2]
+    } else {
+        &b[i..i + 1]
+    };
+    let op: &'static str = match two {
+        b"<=" if b.get(i + 2) == Some(&b'>') => "<=>",
+        b"<=" => "<=",
+        b">=" => ">=",
+        b"<>" => "<>",
+        b"!=" => "<>",
+        b":=" => ":=",
+        b"||" => "||",
+        b"&&" => "&&",
+        b"<<" => "<<",
+        b">>" => ">>",
+        _ => "",
+    };
+    if !op.is_empty() {
+        emit(Cow::Borrowed(op));
+        i + op.len()
+    } else if b[i].is_ascii() {
+        emit(Cow::Borrowed(&sql[i..i + 1]));
+        i + 1
+    } else {
+        i + 1
     }
 }
 
