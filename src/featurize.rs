@@ -25,6 +25,10 @@
 //! *uncentred* sparse TF-IDF entries, because a statement uses ~30 of the
 //! vocabulary's terms; models fold the centring into their bias so serving
 //! never materialises the dense vector.
+//!
+//! Fitting (tokenizer, vocabulary, IDF, scalers) lives in `featurize/fit.rs`,
+//! apart from applying a fitted spec, so each reads on its own and this file
+//! stays under ~800 lines.
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::BuildHasher;
@@ -32,17 +36,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::{Deserialize, Serialize};
-use tokenizers::models::wordlevel::{WordLevel, WordLevelTrainer};
-use tokenizers::pre_tokenizers::PreTokenizerWrapper;
-use tokenizers::pre_tokenizers::whitespace::WhitespaceSplit;
-use tokenizers::{
-    AddedToken, DecoderWrapper, NormalizerWrapper, PostProcessorWrapper, Tokenizer, TokenizerImpl,
-};
+use tokenizers::Tokenizer;
 
 use crate::sample::Sample;
 use crate::sql::catalog::Catalog;
 use crate::sql::features::{StatementFeatures, extract_with_tokens};
 use crate::sql::fingerprint::fingerprint;
+
+mod fit;
 
 /// The explanation name of the three history columns together.
 pub const HISTORY_FEATURE: &str = "fingerprint history";
@@ -189,125 +190,6 @@ impl Default for Runtime {
 }
 
 impl FeatureSpec {
-    /// Fits the featurizer on `train` (and nothing else).
-    pub fn fit(
-        train: &[Sample],
-        catalog: &Catalog,
-        config: FeatureConfig,
-    ) -> Result<FeatureSpec, FeatureError> {
-        if train.is_empty() {
-            return Err(FeatureError::Empty);
-        }
-        let (analyzed, docs): (Vec<StatementFeatures>, Vec<String>) = train
-            .iter()
-            .map(|s| {
-                let (f, toks) = extract_with_tokens(&s.sql, catalog);
-                (f, toks.join(" "))
-            })
-            .unzip();
-
-        let tokenizer = train_tokenizer(&docs, config.vocab_size)?;
-        let id_docs: Vec<Vec<u32>> = docs.iter().map(|d| encode_ids(&tokenizer, d)).collect();
-
-        // Document frequencies by tokenizer id.
-        let n_ids = tokenizer.get_vocab_size(true);
-        let mut df = vec![0usize; n_ids];
-        let unk = tokenizer.token_to_id(UNK);
-        for ids in &id_docs {
-            let mut seen: Vec<u32> = ids.iter().copied().filter(|&i| Some(i) != unk).collect();
-            seen.sort_unstable();
-            seen.dedup();
-            for i in seen {
-                if let Some(d) = df.get_mut(i as usize) {
-                    *d += 1;
-                }
-            }
-        }
-        let mut terms: Vec<(usize, String, u32)> = (0..n_ids as u32)
-            .filter(|&i| df[i as usize] >= config.min_df.max(1))
-            .filter_map(|i| tokenizer.id_to_token(i).map(|t| (df[i as usize], t, i)))
-            .collect();
-        // Most frequent first, ties by term, so the vocabulary is deterministic.
-        terms.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
-        terms.truncate(config.vocab_size);
-        let n = train.len() as f64;
-        let vocab: Vec<String> = terms.iter().map(|t| t.1.clone()).collect();
-        let idf: Vec<f64> = terms
-            .iter()
-            .map(|t| ((1.0 + n) / (1.0 + t.0 as f64)).ln() + 1.0)
-            .collect();
-
-        let history = if config.use_history {
-            history_table(train)
-        } else {
-            BTreeMap::new()
-        };
-
-        let mut head_names: Vec<String> = StatementFeatures::feature_names()
-            .into_iter()
-            .map(str::to_owned)
-            .collect();
-        if config.use_history {
-            head_names.extend(
-                [
-                    "fingerprint history: ln median",
-                    "fingerprint history: ln(count+1)",
-                    "fingerprint history: seen",
-                ]
-                .map(str::to_owned),
-            );
-        }
-        let mut spec = FeatureSpec {
-            config,
-            head_names,
-            head_mean: Vec::new(),
-            head_std: Vec::new(),
-            vocab,
-            idf,
-            tfidf_mean: Vec::new(),
-            history,
-            runtime: Runtime::default(),
-        };
-        spec.attach(tokenizer, catalog.clone());
-
-        // Scalers from the raw training heads, with the same leave-one-out
-        // history the models are trained on.
-        let loo = LeaveOneOut::new(train, &config);
-        let heads: Vec<Vec<f64>> = train
-            .iter()
-            .zip(&analyzed)
-            .map(|(s, f)| spec.raw_head(f, loo.history(s)))
-            .collect();
-        let width = spec.head_names.len();
-        let mut mean = vec![0.0; width];
-        for h in &heads {
-            for (m, v) in mean.iter_mut().zip(h) {
-                *m += v / n;
-            }
-        }
-        let mut var = vec![0.0; width];
-        for h in &heads {
-            for ((s, v), m) in var.iter_mut().zip(h).zip(&mean) {
-                *s += (v - m) * (v - m) / n;
-            }
-        }
-        spec.head_mean = mean;
-        // Constant columns keep std 1 so they stay 0 instead of NaN.
-        spec.head_std = var
-            .into_iter()
-            .map(|v| if v > 1e-12 { v.sqrt() } else { 1.0 })
-            .collect();
-
-        let mut tfidf_mean = vec![0.0; spec.vocab.len()];
-        for ids in &id_docs {
-            for (c, v) in spec.tfidf_of_ids(ids) {
-                tfidf_mean[c as usize] += v / n;
-            }
-        }
-        spec.tfidf_mean = tfidf_mean;
-        Ok(spec)
-    }
-
     /// Installs the tokenizer and catalog after fitting or loading, and
     /// rebuilds the tokenizer-id → column map.
     pub fn attach(&mut self, tokenizer: Tokenizer, catalog: Catalog) {
@@ -670,26 +552,6 @@ impl LeaveOneOut {
     }
 }
 
-/// Median ln time and count per fingerprint.
-fn history_table(train: &[Sample]) -> BTreeMap<String, FingerprintHistory> {
-    let mut by: HashMap<String, Vec<f64>> = HashMap::new();
-    for s in train {
-        by.entry(fingerprint_of(s))
-            .or_default()
-            .push(ln_seconds(s.seconds));
-    }
-    by.into_iter()
-        .map(|(fp, mut v)| {
-            v.sort_by(f64::total_cmp);
-            let h = FingerprintHistory {
-                median_ln: median_sorted(&v),
-                count: v.len() as u64,
-            };
-            (fp, h)
-        })
-        .collect()
-}
-
 /// Median of a sorted slice (0 when empty).
 pub fn median_sorted(v: &[f64]) -> f64 {
     quantile_sorted(v, 0.5)
@@ -708,34 +570,6 @@ pub fn quantile_sorted(v: &[f64], q: f64) -> f64 {
             v[lo] * (1.0 - frac) + v[hi] * frac
         }
     }
-}
-
-/// Trains the WordLevel tokenizer on space-joined `sql::tokens` output.
-fn train_tokenizer(docs: &[String], vocab_size: usize) -> Result<Tokenizer, FeatureError> {
-    let err = |e: tokenizers::Error| FeatureError::Tokenizer(e.to_string());
-    let model = WordLevel::builder()
-        .unk_token(UNK.to_owned())
-        .build()
-        .map_err(err)?;
-    let mut tk: TokenizerImpl<
-        WordLevel,
-        NormalizerWrapper,
-        PreTokenizerWrapper,
-        PostProcessorWrapper,
-        DecoderWrapper,
-    > = TokenizerImpl::new(model);
-    tk.with_pre_tokenizer(Some(PreTokenizerWrapper::WhitespaceSplit(WhitespaceSplit)));
-    // Generous term-frequency cap: the document-frequency cut that defines
-    // the TF-IDF vocabulary is applied afterwards.
-    let mut trainer = WordLevelTrainer::builder()
-        .vocab_size(vocab_size.saturating_mul(4).max(64))
-        .min_frequency(2)
-        .show_progress(false)
-        .special_tokens(vec![AddedToken::from(UNK, true)])
-        .build()
-        .map_err(|e| FeatureError::Tokenizer(e.to_string()))?;
-    tk.train(&mut trainer, docs.iter()).map_err(err)?;
-    Ok(Tokenizer::from(tk))
 }
 
 /// Token ids of one space-joined document through the full tokenizer
