@@ -24,41 +24,21 @@ pub(super) fn extract_inner(
     mut tokens_out: Option<&mut Vec<String>>,
 ) -> StatementFeatures {
     let body = strip_leading_comments(sql);
-    // Tokens come from the shared pass only when it tokenizes exactly what
-    // `tokens(sql)` would: the statement without plain leading comments.
-    // An executable comment (`/*!...*/`) is code here but a comment there.
-    let offset = (body.as_ptr() as usize).saturating_sub(sql.as_ptr() as usize);
-    // And the whitespace trimmed off the end must not matter: it does
-    // after a final `--`, a comment marker only when whitespace follows.
-    let shared = sql
-        .get(..offset)
-        .is_some_and(|prefix| !prefix.contains("/*!"))
-        && !body.ends_with("--");
-    let fill_separately = |out: &mut Option<&mut Vec<String>>| {
-        if let Some(out) = out.as_deref_mut() {
-            *out = crate::sql::tokens::tokens(sql);
-        }
-    };
     let mut f = StatementFeatures {
         length_bytes: body.len(),
         ..StatementFeatures::default()
     };
     if body.is_empty() {
-        fill_separately(&mut tokens_out);
+        fill_tokens(sql, &mut tokens_out);
         f.unparsed_reason = Some("empty statement".to_owned());
         return f;
     }
     let guess = kind_from_keywords(body);
     f.kind = guess;
     if guess.is_chatter() && !(guess == StatementKind::Set && contains_select(body)) {
-        fill_separately(&mut tokens_out);
-        f.parsed = true;
-        f.fast_path = true;
-        f.server_metadata = guess == StatementKind::Show && show_reads_server_metadata(body);
-        fallback_scan(body, catalog, &mut f);
-        return f;
+        fill_tokens(sql, &mut tokens_out);
+        return chatter(body, catalog, f);
     }
-
     let dialect = MySqlDialect {};
     let tokens = match Tokenizer::new(&dialect, body)
         .with_unescape(false)
@@ -66,33 +46,76 @@ pub(super) fn extract_inner(
     {
         Ok(t) => t,
         Err(e) => {
-            fill_separately(&mut tokens_out);
+            fill_tokens(sql, &mut tokens_out);
             return unparsed(body, catalog, f, format!("tokenizer: {e}"));
         }
     };
-    match tokens_out.as_deref_mut() {
-        Some(out) if shared => {
+    if let Some(out) = tokens_out {
+        if shares_tokens(sql, body) {
             out.extend(
                 tokens
                     .iter()
                     .filter_map(|t| crate::sql::tokens::map_token(&t.token)),
             );
+        } else {
+            *out = crate::sql::tokens::tokens(sql);
         }
-        Some(_) => fill_separately(&mut tokens_out),
-        None => {}
     }
+    parse_and_analyze(&dialect, body, tokens, catalog, f)
+}
+
+/// Whether tokens from the shared pass over `body` are exactly what
+/// `tokens(sql)` would give: the statement without plain leading comments.
+/// An executable comment (`/*!...*/`) is code here but a comment there.
+fn shares_tokens(sql: &str, body: &str) -> bool {
+    let offset = (body.as_ptr() as usize).saturating_sub(sql.as_ptr() as usize);
+    // And the whitespace trimmed off the end must not matter: it does
+    // after a final `--`, a comment marker only when whitespace follows.
+    sql.get(..offset)
+        .is_some_and(|prefix| !prefix.contains("/*!"))
+        && !body.ends_with("--")
+}
+
+/// Fills the requested tokens with their own pass over `sql`.
+fn fill_tokens(sql: &str, out: &mut Option<&mut Vec<String>>) {
+    if let Some(out) = out.as_deref_mut() {
+        *out = crate::sql::tokens::tokens(sql);
+    }
+}
+
+/// Session or administrative chatter, classified by its keyword: no AST,
+/// tables from the fallback scanner.
+fn chatter(body: &str, catalog: &Catalog, mut f: StatementFeatures) -> StatementFeatures {
+    f.parsed = true;
+    f.fast_path = true;
+    f.server_metadata = f.kind == StatementKind::Show && show_reads_server_metadata(body);
+    fallback_scan(body, catalog, &mut f);
+    f
+}
+
+/// Bounds the expression depth, parses the tokens (a `SET` sqlparser
+/// rejects part by part) and walks the statements; text that cannot be
+/// parsed is marked unparsed.
+fn parse_and_analyze(
+    dialect: &MySqlDialect,
+    body: &str,
+    tokens: Vec<sqlparser::tokenizer::TokenWithSpan>,
+    catalog: &Catalog,
+    mut f: StatementFeatures,
+) -> StatementFeatures {
+    let guess = f.kind;
     let bound = expression_depth_bound(&tokens);
     f.token_count = bound.tokens;
     if let Some(reason) = bound.exceeded() {
         return unparsed(body, catalog, f, reason);
     }
-    let statements = match Parser::new(&dialect)
+    let statements = match Parser::new(dialect)
         .with_tokens_with_locations(tokens)
         .parse_statements()
     {
         Ok(s) => s,
         Err(e) => match (guess == StatementKind::Set)
-            .then(|| parse_set_parts(&dialect, body))
+            .then(|| parse_set_parts(dialect, body))
             .flatten()
         {
             Some(s) => s,
