@@ -33,6 +33,42 @@ pub(super) fn contains_select(s: &str) -> bool {
         .any(|w| w.eq_ignore_ascii_case(b"select"))
 }
 
+/// First keywords of protocol and administrative commands: their cost is a
+/// round trip or server-side work the catalog says nothing about.
+const ADMIN_KEYWORDS: [&str; 31] = [
+    "quit",
+    "ping",
+    "connect",
+    "administrator",
+    "kill",
+    "shutdown",
+    "flush",
+    "reset",
+    "init",
+    "statistics",
+    "processlist",
+    "change",
+    "binlog",
+    "field",
+    "grant",
+    "revoke",
+    "analyze",
+    "optimize",
+    "check",
+    "checksum",
+    "repair",
+    "lock",
+    "unlock",
+    "purge",
+    "install",
+    "uninstall",
+    "start",
+    "stop",
+    "xa",
+    "help",
+    "cache",
+];
+
 /// Classifies a statement by its first keyword(s). Used for chatter (no
 /// parse needed), for text sqlparser rejects, and for statement types whose
 /// AST variant we do not distinguish.
@@ -77,42 +113,7 @@ pub fn kind_from_keywords(body: &str) -> StatementKind {
         StatementKind::Call
     } else if any(first, &["explain", "describe", "desc"]) {
         StatementKind::Explain
-    } else if any(
-        first,
-        &[
-            "quit",
-            "ping",
-            "connect",
-            "administrator",
-            "kill",
-            "shutdown",
-            "flush",
-            "reset",
-            "init",
-            "statistics",
-            "processlist",
-            "change",
-            "binlog",
-            "field",
-            "grant",
-            "revoke",
-            "analyze",
-            "optimize",
-            "check",
-            "checksum",
-            "repair",
-            "lock",
-            "unlock",
-            "purge",
-            "install",
-            "uninstall",
-            "start",
-            "stop",
-            "xa",
-            "help",
-            "cache",
-        ],
-    ) {
+    } else if any(first, &ADMIN_KEYWORDS) {
         StatementKind::Admin
     } else {
         StatementKind::Other
