@@ -64,11 +64,7 @@ pub fn expression_depth_bound(tokens: &[sqlparser::tokenizer::TokenWithSpan]) ->
             continue;
         }
         out.tokens += 1;
-        let opens = matches!(token, Token::LParen)
-            || matches!(token, Token::Word(w) if w.quote_style.is_none() && w.keyword == Keyword::CASE);
-        let closes = matches!(token, Token::RParen)
-            || matches!(token, Token::Word(w) if w.quote_style.is_none() && w.keyword == Keyword::END);
-        if opens {
+        if opens_group(token) {
             chains.push(0);
             if matches!(token, Token::LParen) {
                 out.max_parens = out.max_parens.max(chains.len() - 1);
@@ -76,21 +72,12 @@ pub fn expression_depth_bound(tokens: &[sqlparser::tokenizer::TokenWithSpan]) ->
             after_operand = false;
             continue;
         }
-        if closes {
-            if chains.len() > 1 {
-                let inner = chains.pop().unwrap_or(0);
-                // The closed group is one operand of the enclosing chain,
-                // as deep as its own chain was.
-                if let Some(top) = chains.last_mut() {
-                    *top += inner;
-                }
-            }
+        if closes_group(token) {
+            close_group(&mut chains);
             after_operand = true;
             continue;
         }
-        if matches!(token, Token::Word(w) if w.quote_style.is_none()
-            && matches!(w.keyword, Keyword::UNION | Keyword::EXCEPT | Keyword::INTERSECT))
-        {
+        if is_set_operation(token) {
             out.set_operations += 1;
         }
         if matches!(token, Token::Comma | Token::SemiColon) || starts_clause(token) {
@@ -118,6 +105,36 @@ pub fn expression_depth_bound(tokens: &[sqlparser::tokenizer::TokenWithSpan]) ->
         out.depth = out.depth.max(sum + chains.len() - 1);
     }
     out
+}
+
+/// `(` or `CASE`: a group with its own chain count.
+fn opens_group(token: &Token) -> bool {
+    matches!(token, Token::LParen)
+        || matches!(token, Token::Word(w) if w.quote_style.is_none() && w.keyword == Keyword::CASE)
+}
+
+/// `)` or `END`.
+fn closes_group(token: &Token) -> bool {
+    matches!(token, Token::RParen)
+        || matches!(token, Token::Word(w) if w.quote_style.is_none() && w.keyword == Keyword::END)
+}
+
+/// Closes the innermost group (never the outermost chain): the closed
+/// group is one operand of the enclosing chain, as deep as its own chain
+/// was.
+fn close_group(chains: &mut Vec<usize>) {
+    if chains.len() > 1 {
+        let inner = chains.pop().unwrap_or(0);
+        if let Some(top) = chains.last_mut() {
+            *top += inner;
+        }
+    }
+}
+
+/// `UNION`, `EXCEPT`, `INTERSECT`.
+fn is_set_operation(token: &Token) -> bool {
+    matches!(token, Token::Word(w) if w.quote_style.is_none()
+        && matches!(w.keyword, Keyword::UNION | Keyword::EXCEPT | Keyword::INTERSECT))
 }
 
 /// Whether a keyword starts a new expression (a clause, a join condition, a

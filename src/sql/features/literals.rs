@@ -76,22 +76,8 @@ pub(super) fn eval(e: &Expr, depth: u32) -> Option<Lit> {
         return None;
     }
     match e {
-        Expr::Value(v) => match &v.value {
-            Value::Number(n, _) => n.parse().ok().map(Lit::Num),
-            Value::SingleQuotedString(s) | Value::DoubleQuotedString(s) => parse_date(s)
-                .map(Lit::Date)
-                .or_else(|| s.trim().parse().ok().map(Lit::Num)),
-            _ => None,
-        },
-        Expr::TypedString(ts) => match &ts.value.value {
-            Value::SingleQuotedString(s) | Value::DoubleQuotedString(s) => match ts.data_type {
-                DataType::Date | DataType::Datetime(_) | DataType::Timestamp(..) => {
-                    parse_date(s).map(Lit::Date)
-                }
-                _ => None,
-            },
-            _ => None,
-        },
+        Expr::Value(v) => eval_value(&v.value),
+        Expr::TypedString(ts) => eval_typed_string(ts),
         Expr::Interval(iv) => {
             let amount = match eval(&iv.value, depth + 1)? {
                 Lit::Num(n) => n,
@@ -106,41 +92,70 @@ pub(super) fn eval(e: &Expr, depth: u32) -> Option<Lit> {
             (UnaryOperator::Plus, lit) => Some(lit),
             _ => None,
         },
-        Expr::BinaryOp { left, op, right } => {
-            let l = eval(left, depth + 1)?;
-            let r = eval(right, depth + 1)?;
-            match (op, l, r) {
-                (BinaryOperator::Plus, ..) => combine(l, r, 1),
-                (BinaryOperator::Minus, ..) => combine(l, r, -1),
-                (BinaryOperator::Multiply, Lit::Num(a), Lit::Num(b)) => Some(Lit::Num(a * b)),
-                (BinaryOperator::Divide, Lit::Num(a), Lit::Num(b)) if b != 0.0 => {
-                    Some(Lit::Num(a / b))
-                }
-                _ => None,
-            }
-        }
-        Expr::Function(func) => {
-            let name = object_name_last(&func.name);
-            let sign = match name.as_str() {
-                "date_add" | "adddate" => 1,
-                "date_sub" | "subdate" => -1,
-                "date" => {
-                    return function_args(func)
-                        .next()
-                        .and_then(|a| eval(a, depth + 1))
-                        .filter(|l| matches!(l, Lit::Date(_)));
-                }
-                _ => return None,
-            };
-            let mut args = function_args(func);
-            let d = eval(args.next()?, depth + 1)?;
-            let iv = eval(args.next()?, depth + 1)?;
-            match iv {
-                Lit::Num(n) => combine(d, Lit::Interval(0, n.round() as i64), sign),
-                _ => combine(d, iv, sign),
-            }
-        }
+        Expr::BinaryOp { left, op, right } => eval_binary(left, op, right, depth),
+        Expr::Function(func) => eval_date_function(func, depth),
         _ => None,
+    }
+}
+
+/// A number, or a quoted date or number.
+fn eval_value(v: &Value) -> Option<Lit> {
+    match v {
+        Value::Number(n, _) => n.parse().ok().map(Lit::Num),
+        Value::SingleQuotedString(s) | Value::DoubleQuotedString(s) => parse_date(s)
+            .map(Lit::Date)
+            .or_else(|| s.trim().parse().ok().map(Lit::Num)),
+        _ => None,
+    }
+}
+
+/// `date '1994-01-01'`, `timestamp '...'`, `datetime '...'`.
+fn eval_typed_string(ts: &sqlparser::ast::TypedString) -> Option<Lit> {
+    match &ts.value.value {
+        Value::SingleQuotedString(s) | Value::DoubleQuotedString(s) => match ts.data_type {
+            DataType::Date | DataType::Datetime(_) | DataType::Timestamp(..) => {
+                parse_date(s).map(Lit::Date)
+            }
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// `+` and `-` of numbers, dates and intervals; `*` and `/` of numbers.
+fn eval_binary(left: &Expr, op: &BinaryOperator, right: &Expr, depth: u32) -> Option<Lit> {
+    let l = eval(left, depth + 1)?;
+    let r = eval(right, depth + 1)?;
+    match (op, l, r) {
+        (BinaryOperator::Plus, ..) => combine(l, r, 1),
+        (BinaryOperator::Minus, ..) => combine(l, r, -1),
+        (BinaryOperator::Multiply, Lit::Num(a), Lit::Num(b)) => Some(Lit::Num(a * b)),
+        (BinaryOperator::Divide, Lit::Num(a), Lit::Num(b)) if b != 0.0 => Some(Lit::Num(a / b)),
+        _ => None,
+    }
+}
+
+/// `date(x)`, `date_add` / `adddate`, `date_sub` / `subdate` (a bare number
+/// of days as the interval).
+fn eval_date_function(func: &Function, depth: u32) -> Option<Lit> {
+    let name = object_name_last(&func.name);
+    let sign = match name.as_str() {
+        "date_add" | "adddate" => 1,
+        "date_sub" | "subdate" => -1,
+        "date" => {
+            return function_args(func)
+                .next()
+                .and_then(|a| eval(a, depth + 1))
+                .filter(|l| matches!(l, Lit::Date(_)));
+        }
+        _ => return None,
+    };
+    let mut args = function_args(func);
+    let d = eval(args.next()?, depth + 1)?;
+    let iv = eval(args.next()?, depth + 1)?;
+    match iv {
+        Lit::Num(n) => combine(d, Lit::Interval(0, n.round() as i64), sign),
+        _ => combine(d, iv, sign),
     }
 }
 
