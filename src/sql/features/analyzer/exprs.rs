@@ -15,27 +15,46 @@ impl<'c> Analyzer<'c> {
         let column = parts.last()?.value.as_str();
         if parts.len() >= 2 {
             let qualifier = &parts[parts.len() - 2].value;
-            for (si, scope) in self.scopes.iter().enumerate().rev() {
-                if let Some(ti) = scope
-                    .tables
-                    .iter()
-                    .position(|t| t.alias.eq_ignore_ascii_case(qualifier))
-                {
-                    return Some(ColRef {
-                        scope: Some(si),
-                        table: Some(ti),
-                        column,
-                        unresolved_qualifier: None,
-                    });
-                }
-            }
-            return Some(ColRef {
-                scope: None,
-                table: None,
-                column,
-                unresolved_qualifier: Some(qualifier.to_ascii_lowercase()),
-            });
+            return Some(self.resolve_qualified(qualifier, column));
         }
+        Some(self.resolve_bare(column))
+    }
+
+    /// `qualifier.column`: the innermost table aliased `qualifier`, else
+    /// unresolved (the qualifier kept).
+    fn resolve_qualified<'a>(&self, qualifier: &str, column: &'a str) -> ColRef<'a> {
+        for (si, scope) in self.scopes.iter().enumerate().rev() {
+            if let Some(ti) = scope
+                .tables
+                .iter()
+                .position(|t| t.alias.eq_ignore_ascii_case(qualifier))
+            {
+                return ColRef {
+                    scope: Some(si),
+                    table: Some(ti),
+                    column,
+                    unresolved_qualifier: None,
+                };
+            }
+        }
+        ColRef {
+            scope: None,
+            table: None,
+            column,
+            unresolved_qualifier: Some(qualifier.to_ascii_lowercase()),
+        }
+    }
+
+    /// A bare `column`: the innermost table that has it (a select alias of
+    /// the same name stops the search), else the one table of the innermost
+    /// block when its columns are unknown, else unresolved.
+    fn resolve_bare<'a>(&self, column: &'a str) -> ColRef<'a> {
+        let aliased = |scope: &Scope<'_>| {
+            scope
+                .select_aliases
+                .iter()
+                .any(|a| a.eq_ignore_ascii_case(column))
+        };
         for (si, scope) in self.scopes.iter().enumerate().rev() {
             let owner = scope.tables.iter().position(|t| {
                 t.table.is_some_and(|tab| tab.column(column).is_some())
@@ -44,18 +63,14 @@ impl<'c> Analyzer<'c> {
                         .any(|c| c.eq_ignore_ascii_case(column))
             });
             if let Some(ti) = owner {
-                return Some(ColRef {
+                return ColRef {
                     scope: Some(si),
                     table: Some(ti),
                     column,
                     unresolved_qualifier: None,
-                });
+                };
             }
-            if scope
-                .select_aliases
-                .iter()
-                .any(|a| a.eq_ignore_ascii_case(column))
-            {
+            if aliased(scope) {
                 break;
             }
         }
@@ -64,25 +79,21 @@ impl<'c> Analyzer<'c> {
         if let Some(scope) = self.scopes.last()
             && scope.tables.len() == 1
             && scope.tables[0].table.is_none()
-            && !scope
-                .select_aliases
-                .iter()
-                .any(|a| a.eq_ignore_ascii_case(column))
+            && !aliased(scope)
         {
-            let si = self.scopes.len() - 1;
-            return Some(ColRef {
-                scope: Some(si),
+            return ColRef {
+                scope: Some(self.scopes.len() - 1),
                 table: Some(0),
                 column,
                 unresolved_qualifier: None,
-            });
+            };
         }
-        Some(ColRef {
+        ColRef {
             scope: None,
             table: None,
             column,
             unresolved_qualifier: None,
-        })
+        }
     }
 
     /// Records a column reference in the current clause and marks enclosing
@@ -231,18 +242,7 @@ impl<'c> Analyzer<'c> {
     /// Handles `left op right` comparisons: counts, index facts, join keys,
     /// range bounds.
     pub(super) fn comparison(&mut self, left: &Expr, op: &BinaryOperator, right: &Expr) {
-        let ops = &mut self.f.predicates.ops;
-        match op {
-            BinaryOperator::Eq | BinaryOperator::Spaceship => ops.eq += 1,
-            BinaryOperator::NotEq => ops.ne += 1,
-            BinaryOperator::Lt => ops.lt += 1,
-            BinaryOperator::Gt => ops.gt += 1,
-            BinaryOperator::LtEq => ops.le += 1,
-            BinaryOperator::GtEq => ops.ge += 1,
-            _ => return,
-        }
-        self.f.predicates.count += 1;
-        if self.clause == Clause::Having {
+        if !self.count_comparison(op) || self.clause == Clause::Having {
             return;
         }
         let lc = self.local_column(left);
@@ -277,6 +277,30 @@ impl<'c> Analyzer<'c> {
         if self.under_or || self.or_branch > 0 {
             return;
         }
+        self.record_bound(&col, op, flipped, other);
+    }
+
+    /// Counts a comparison operator among the predicates; `false` when `op`
+    /// is not one.
+    fn count_comparison(&mut self, op: &BinaryOperator) -> bool {
+        let ops = &mut self.f.predicates.ops;
+        match op {
+            BinaryOperator::Eq | BinaryOperator::Spaceship => ops.eq += 1,
+            BinaryOperator::NotEq => ops.ne += 1,
+            BinaryOperator::Lt => ops.lt += 1,
+            BinaryOperator::Gt => ops.gt += 1,
+            BinaryOperator::LtEq => ops.le += 1,
+            BinaryOperator::GtEq => ops.ge += 1,
+            _ => return false,
+        }
+        self.f.predicates.count += 1;
+        true
+    }
+
+    /// Records `col op other` (`other op col` when `flipped`) as the lower
+    /// or upper bound of a range on `col` in the innermost block; the first
+    /// bound of each side is kept.
+    fn record_bound(&mut self, col: &ColRef<'_>, op: &BinaryOperator, flipped: bool, other: &Expr) {
         let lower_bound = match (op, flipped) {
             (BinaryOperator::Gt | BinaryOperator::GtEq, false)
             | (BinaryOperator::Lt | BinaryOperator::LtEq, true) => true,
@@ -285,7 +309,7 @@ impl<'c> Analyzer<'c> {
             _ => return,
         };
         let value = eval(other, 0);
-        let qualified = self.qualified(&col);
+        let qualified = self.qualified(col);
         if let Some(scope) = self.scopes.last_mut() {
             let entry = match scope.bounds.iter_mut().find(|b| b.0 == qualified) {
                 Some(e) => e,
