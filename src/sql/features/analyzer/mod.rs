@@ -2,6 +2,8 @@
 //! estimates made when a block closes ([`estimates`]), the walk over
 //! expressions ([`walk`]) and the facts it records ([`exprs`]).
 
+use sqlparser::ast::TableAlias;
+
 use super::*;
 
 mod estimates;
@@ -107,58 +109,9 @@ impl<'c> Analyzer<'c> {
     pub(super) fn statement(&mut self, s: &Statement) {
         match s {
             Statement::Query(q) => self.query(q, true),
-            Statement::Insert(ins) => {
-                if let TableObject::TableName(name) = &ins.table {
-                    let i = self.add_table_ref(name, None);
-                    if let Some(t) = self.f.tables.get_mut(i) {
-                        t.access = TableAccess::Write;
-                    }
-                }
-                if let Some(src) = &ins.source {
-                    self.query(src, false);
-                }
-            }
-            Statement::Update(u) => {
-                self.scopes.push(Scope::default());
-                self.table_with_joins(&u.table);
-                if let Some(sqlparser::ast::UpdateTableFromKind::BeforeSet(v))
-                | Some(sqlparser::ast::UpdateTableFromKind::AfterSet(v)) = &u.from
-                {
-                    self.add_from_list(v);
-                }
-                self.clause = Clause::Other;
-                for a in &u.assignments {
-                    self.expr(&a.value);
-                }
-                if let Some(w) = &u.selection {
-                    self.clause = Clause::Where;
-                    self.expr(w);
-                }
-                self.order_by_exprs(u.order_by.iter().map(|o| &o.expr));
-                if let Some(l) = &u.limit {
-                    self.f.limit = limit_value(l);
-                }
-                self.close_scope();
-            }
-            Statement::Delete(d) => {
-                self.scopes.push(Scope::default());
-                let from = match &d.from {
-                    FromTable::WithFromKeyword(v) | FromTable::WithoutKeyword(v) => v,
-                };
-                self.add_from_list(from);
-                if let Some(using) = &d.using {
-                    self.add_from_list(using);
-                }
-                if let Some(w) = &d.selection {
-                    self.clause = Clause::Where;
-                    self.expr(w);
-                }
-                self.order_by_exprs(d.order_by.iter().map(|o| &o.expr));
-                if let Some(l) = &d.limit {
-                    self.f.limit = limit_value(l);
-                }
-                self.close_scope();
-            }
+            Statement::Insert(ins) => self.insert(ins),
+            Statement::Update(u) => self.update(u),
+            Statement::Delete(d) => self.delete(d),
             Statement::Set(sqlparser::ast::Set::SingleAssignment { values, .. }) => {
                 self.clause = Clause::Other;
                 for v in values {
@@ -175,6 +128,66 @@ impl<'c> Analyzer<'c> {
             Statement::ExplainTable { .. } => self.f.server_metadata = true,
             _ => {}
         }
+    }
+
+    /// `INSERT` / `REPLACE`: the target is written, the source query read.
+    fn insert(&mut self, ins: &sqlparser::ast::Insert) {
+        if let TableObject::TableName(name) = &ins.table {
+            let i = self.add_table_ref(name, None);
+            if let Some(t) = self.f.tables.get_mut(i) {
+                t.access = TableAccess::Write;
+            }
+        }
+        if let Some(src) = &ins.source {
+            self.query(src, false);
+        }
+    }
+
+    /// `UPDATE`: one block of its tables, assignments, WHERE, ORDER BY and
+    /// LIMIT.
+    fn update(&mut self, u: &sqlparser::ast::Update) {
+        self.scopes.push(Scope::default());
+        self.table_with_joins(&u.table);
+        if let Some(sqlparser::ast::UpdateTableFromKind::BeforeSet(v))
+        | Some(sqlparser::ast::UpdateTableFromKind::AfterSet(v)) = &u.from
+        {
+            self.add_from_list(v);
+        }
+        self.clause = Clause::Other;
+        for a in &u.assignments {
+            self.expr(&a.value);
+        }
+        if let Some(w) = &u.selection {
+            self.clause = Clause::Where;
+            self.expr(w);
+        }
+        self.order_by_exprs(u.order_by.iter().map(|o| &o.expr));
+        if let Some(l) = &u.limit {
+            self.f.limit = limit_value(l);
+        }
+        self.close_scope();
+    }
+
+    /// `DELETE`: one block of its FROM and USING tables, WHERE, ORDER BY
+    /// and LIMIT.
+    fn delete(&mut self, d: &sqlparser::ast::Delete) {
+        self.scopes.push(Scope::default());
+        let from = match &d.from {
+            FromTable::WithFromKeyword(v) | FromTable::WithoutKeyword(v) => v,
+        };
+        self.add_from_list(from);
+        if let Some(using) = &d.using {
+            self.add_from_list(using);
+        }
+        if let Some(w) = &d.selection {
+            self.clause = Clause::Where;
+            self.expr(w);
+        }
+        self.order_by_exprs(d.order_by.iter().map(|o| &o.expr));
+        if let Some(l) = &d.limit {
+            self.f.limit = limit_value(l);
+        }
+        self.close_scope();
     }
 
     fn query(&mut self, q: &Query, top: bool) {
@@ -483,66 +496,71 @@ impl<'c> Analyzer<'c> {
 
     fn table_factor(&mut self, tf: &TableFactor) {
         match tf {
-            TableFactor::Table { name, alias, .. } => {
-                let table_name = object_name_last(name);
-                let alias_name = alias.as_ref().map(|a| lower(&a.name));
-                let cte = (name.0.len() == 1)
-                    .then(|| self.ctes.iter().rposition(|c| c.name == table_name))
-                    .flatten();
-                if let Some(i) = cte {
-                    self.cte_reference(i);
-                }
-                let entry = if let Some(cte) = cte.and_then(|i| self.ctes.get(i)) {
-                    ScopeTable {
-                        alias: alias_name.unwrap_or_else(|| table_name.clone()),
-                        name: table_name,
-                        table: None,
-                        derived_columns: cte.columns.clone(),
-                        table_ref: None,
-                    }
-                } else {
-                    let table_ref = Some(self.add_table_ref(name, alias_name.clone()));
-                    ScopeTable {
-                        alias: alias_name.unwrap_or_else(|| table_name.clone()),
-                        table: self.catalog.table(&table_name),
-                        name: table_name,
-                        derived_columns: Vec::new(),
-                        table_ref,
-                    }
-                };
-                if let Some(scope) = self.scopes.last_mut() {
-                    scope.tables.push(entry);
-                }
-            }
+            TableFactor::Table { name, alias, .. } => self.named_table(name, alias.as_ref()),
             TableFactor::Derived {
                 subquery, alias, ..
-            } => {
-                self.f.subqueries.derived_tables += 1;
-                self.subquery(subquery, false);
-                let alias_name = alias
-                    .as_ref()
-                    .map(|a| lower(&a.name))
-                    .unwrap_or_else(|| "<derived>".to_owned());
-                let derived_columns = match alias {
-                    Some(a) if !a.columns.is_empty() => {
-                        a.columns.iter().map(|c| lower(&c.name)).collect()
-                    }
-                    _ => projection_names(subquery),
-                };
-                if let Some(scope) = self.scopes.last_mut() {
-                    scope.tables.push(ScopeTable {
-                        alias: alias_name.clone(),
-                        name: alias_name,
-                        table: None,
-                        derived_columns,
-                        table_ref: None,
-                    });
-                }
-            }
+            } => self.derived_table(subquery, alias.as_ref()),
             TableFactor::NestedJoin {
                 table_with_joins, ..
             } => self.table_with_joins(table_with_joins),
             _ => {}
+        }
+    }
+
+    /// A table named in FROM: a CTE when one of that name is open, else a
+    /// base table (a table reference of the statement).
+    fn named_table(&mut self, name: &ObjectName, alias: Option<&TableAlias>) {
+        let table_name = object_name_last(name);
+        let alias_name = alias.map(|a| lower(&a.name));
+        let cte = (name.0.len() == 1)
+            .then(|| self.ctes.iter().rposition(|c| c.name == table_name))
+            .flatten();
+        if let Some(i) = cte {
+            self.cte_reference(i);
+        }
+        let entry = if let Some(cte) = cte.and_then(|i| self.ctes.get(i)) {
+            ScopeTable {
+                alias: alias_name.unwrap_or_else(|| table_name.clone()),
+                name: table_name,
+                table: None,
+                derived_columns: cte.columns.clone(),
+                table_ref: None,
+            }
+        } else {
+            let table_ref = Some(self.add_table_ref(name, alias_name.clone()));
+            ScopeTable {
+                alias: alias_name.unwrap_or_else(|| table_name.clone()),
+                table: self.catalog.table(&table_name),
+                name: table_name,
+                derived_columns: Vec::new(),
+                table_ref,
+            }
+        };
+        if let Some(scope) = self.scopes.last_mut() {
+            scope.tables.push(entry);
+        }
+    }
+
+    /// `FROM (SELECT ...) AS x`: a subquery, and a table whose columns are
+    /// the alias's column list or the subquery's output names.
+    fn derived_table(&mut self, subquery: &Query, alias: Option<&TableAlias>) {
+        self.f.subqueries.derived_tables += 1;
+        self.subquery(subquery, false);
+        let alias_name = alias
+            .map(|a| lower(&a.name))
+            .unwrap_or_else(|| "<derived>".to_owned());
+        let derived_columns = match alias {
+            Some(a) if !a.columns.is_empty() => a.columns.iter().map(|c| lower(&c.name)).collect(),
+            _ => projection_names(subquery),
+        };
+        if let Some(scope) = self.scopes.last_mut() {
+            scope.tables.push(ScopeTable {
+                alias: alias_name.clone(),
+                name: alias_name,
+                table: None,
+                derived_columns,
+                table_ref: None,
+            });
         }
     }
 
