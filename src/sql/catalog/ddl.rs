@@ -384,61 +384,10 @@ fn table_from_create(create: &sqlparser::ast::CreateTable) -> Table {
         row_count: None,
     };
     for col in &create.columns {
-        let name = col.name.value.to_ascii_lowercase();
-        let mut nullable = true;
-        for opt in &col.options {
-            match &opt.option {
-                ColumnOption::NotNull => nullable = false,
-                ColumnOption::PrimaryKey(_) => {
-                    nullable = false;
-                    table.primary_key = vec![name.clone()];
-                }
-                ColumnOption::Unique(_) => table.indexes.push(Index {
-                    name: name.clone(),
-                    columns: vec![name.clone()],
-                    unique: true,
-                }),
-                _ => {}
-            }
-        }
-        table.columns.push(Column {
-            stats: None,
-            name,
-            data_type: col.data_type.to_string().to_ascii_lowercase(),
-            nullable,
-        });
+        add_column(&mut table, col);
     }
     for constraint in &create.constraints {
-        match constraint {
-            TableConstraint::PrimaryKey(pk) => {
-                table.primary_key = index_columns(&pk.columns);
-            }
-            TableConstraint::Index(idx) => table.indexes.push(Index {
-                name: ident_name(idx.name.as_ref()),
-                columns: index_columns(&idx.columns),
-                unique: false,
-            }),
-            TableConstraint::Unique(u) => table.indexes.push(Index {
-                name: ident_name(u.index_name.as_ref().or(u.name.as_ref())),
-                columns: index_columns(&u.columns),
-                unique: true,
-            }),
-            TableConstraint::ForeignKey(fk) => table.foreign_keys.push(ForeignKey {
-                name: ident_name(fk.name.as_ref()),
-                columns: fk
-                    .columns
-                    .iter()
-                    .map(|c| c.value.to_ascii_lowercase())
-                    .collect(),
-                referenced_table: object_name_last(&fk.foreign_table),
-                referenced_columns: fk
-                    .referred_columns
-                    .iter()
-                    .map(|c| c.value.to_ascii_lowercase())
-                    .collect(),
-            }),
-            _ => {}
-        }
+        add_constraint(&mut table, constraint);
     }
     for pk_col in &table.primary_key {
         if let Some(c) = table.columns.iter_mut().find(|c| &c.name == pk_col) {
@@ -446,6 +395,68 @@ fn table_from_create(create: &sqlparser::ast::CreateTable) -> Table {
         }
     }
     table
+}
+
+/// A column definition, with the key and index its inline options
+/// (`PRIMARY KEY`, `UNIQUE`) declare.
+fn add_column(table: &mut Table, col: &sqlparser::ast::ColumnDef) {
+    let name = col.name.value.to_ascii_lowercase();
+    let mut nullable = true;
+    for opt in &col.options {
+        match &opt.option {
+            ColumnOption::NotNull => nullable = false,
+            ColumnOption::PrimaryKey(_) => {
+                nullable = false;
+                table.primary_key = vec![name.clone()];
+            }
+            ColumnOption::Unique(_) => table.indexes.push(Index {
+                name: name.clone(),
+                columns: vec![name.clone()],
+                unique: true,
+            }),
+            _ => {}
+        }
+    }
+    table.columns.push(Column {
+        stats: None,
+        name,
+        data_type: col.data_type.to_string().to_ascii_lowercase(),
+        nullable,
+    });
+}
+
+/// A table constraint: primary key, index, unique key or foreign key.
+fn add_constraint(table: &mut Table, constraint: &TableConstraint) {
+    match constraint {
+        TableConstraint::PrimaryKey(pk) => {
+            table.primary_key = index_columns(&pk.columns);
+        }
+        TableConstraint::Index(idx) => table.indexes.push(Index {
+            name: ident_name(idx.name.as_ref()),
+            columns: index_columns(&idx.columns),
+            unique: false,
+        }),
+        TableConstraint::Unique(u) => table.indexes.push(Index {
+            name: ident_name(u.index_name.as_ref().or(u.name.as_ref())),
+            columns: index_columns(&u.columns),
+            unique: true,
+        }),
+        TableConstraint::ForeignKey(fk) => table.foreign_keys.push(ForeignKey {
+            name: ident_name(fk.name.as_ref()),
+            columns: fk
+                .columns
+                .iter()
+                .map(|c| c.value.to_ascii_lowercase())
+                .collect(),
+            referenced_table: object_name_last(&fk.foreign_table),
+            referenced_columns: fk
+                .referred_columns
+                .iter()
+                .map(|c| c.value.to_ascii_lowercase())
+                .collect(),
+        }),
+        _ => {}
+    }
 }
 
 #[cfg(test)]
