@@ -2,7 +2,7 @@
 //! the split and promotion rules, and whom to notify; validated before a
 //! cycle starts.
 
-use super::{PipelineError, Source, floor};
+use super::{PipelineError, ServedModel, Source, floor};
 use crate::sql::catalog::Catalog;
 use crate::train::TrainConfig;
 use serde_json::{Value, json};
@@ -42,6 +42,11 @@ pub struct PipelineConfig {
     pub retrain_without_new_data: bool,
     /// Scratch space for model directories (cleaned after each run).
     pub work_dir: PathBuf,
+    /// What servers answer with while the registry has no production
+    /// model: a first candidate must beat it by the margin on the same test
+    /// rows. `None` (the library default) compares a first candidate with
+    /// nothing; `qlat pipeline` sets what `qlat serve` would load.
+    pub served: Option<ServedModel>,
 }
 
 impl PipelineConfig {
@@ -62,6 +67,7 @@ impl PipelineConfig {
             notify_timeout: Duration::from_secs(30),
             retrain_without_new_data: false,
             work_dir: std::env::temp_dir().join("qlat-pipeline"),
+            served: None,
         }
     }
 
@@ -113,6 +119,7 @@ impl PipelineConfig {
             "quality_floor": "beat the fingerprint baseline; no MLP stopped at epoch 1",
             "min_rows": self.min_rows,
             "max_rows": self.max_rows,
+            "served_model": self.served.as_ref().map(ToString::to_string),
             "seed": self.train.seed,
             "train": self.train,
         })

@@ -56,6 +56,7 @@
 //! error and the log kept) and leaves production untouched.
 
 pub mod checks;
+mod compare;
 mod config;
 pub mod floor;
 pub mod lock;
@@ -65,6 +66,7 @@ pub mod source;
 pub mod status;
 mod steps;
 
+pub use compare::ServedModel;
 pub use config::PipelineConfig;
 pub use notify::NotifyOutcome;
 pub use source::Source;
@@ -569,9 +571,13 @@ impl Pipeline {
         let split = self.split(ctx, &rows)?;
         self.checkpoint(ctx).await;
         let (models, trained) = self.train(ctx, &split).await?;
-        let production_score = self
-            .score_against_production(ctx, production.as_ref(), &split.test, work)
-            .await;
+        let production_score = match (&production, &self.config.served) {
+            (None, Some(served)) => self.score_served(ctx, served, &split.test).await,
+            _ => {
+                self.score_against_production(ctx, production.as_ref(), &split.test, work)
+                    .await
+            }
+        };
         let decided = self
             .decide(
                 ctx,

@@ -8,6 +8,7 @@
 //! names the file.
 
 pub mod charts;
+pub mod classes;
 pub mod html;
 pub mod text;
 pub mod units;
