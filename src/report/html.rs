@@ -51,12 +51,14 @@ th,td{border:1px solid #ccc;padding:.25em .5em;vertical-align:top;text-align:lef
 td.query{min-width:14em}
 td.query code{white-space:normal}
 th{background:#eef4f9}
-td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+th.num{text-align:right}
+td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 tr:nth-child(even) td{background:#fafafa}
 code,pre{font-family:"DejaVu Sans Mono",Menlo,Consolas,monospace;font-size:.85em}
 pre{white-space:pre-wrap;overflow-wrap:anywhere;background:#f6f6f6;padding:.5em;margin:.3em 0;max-width:80em}
 nav.toc{background:#f6f9fc;border:1px solid #dde7f0;padding:.3em 1em;margin:1em 0}
 nav.toc ol{margin:.3em 0;padding-left:1.5em}
+nav.toc ol ol{columns:2}
 section.class{border-top:1px solid #ddd;margin-top:1.5em}
 details.rest>summary{margin:.3em 0 .6em}
 details summary{cursor:pointer;color:#0072b2}
