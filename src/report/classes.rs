@@ -30,6 +30,8 @@ fn ranked(a: &Analysis) -> Vec<&ClassSummary> {
 }
 
 /// The profile: the top classes, then the others in a collapsed table.
+/// The maximum, lock time and rows sent are in the details, so the table
+/// fits a 1,000 px window with the query column wrapping.
 pub fn profile(a: &Analysis, title: &str) -> Markup {
     let classes = ranked(a);
     let (top, rest) = classes.split_at(classes.len().min(TOP));
@@ -54,9 +56,9 @@ fn table(classes: &[&ClassSummary], linked: bool) -> Markup {
     html! {
         table.classes {
             thead { tr {
-                th.num { "Rank" } th { "Query ID" } th.num { "Count" } th.num { "Total" }
-                th.num { "Avg" } th.num { "p95" } th.num { "Max" } th.num { "% of time" }
-                th.num { "Rows examined" } th { "Kind / tables" } th.query { "Query" }
+                th.num { "Rank" } th { "Query ID" } th.num { "Count" } th.num { "Total (share)" }
+                th.num { "Avg" } th.num { "p95" } th.num { "Rows examined" }
+                th { "Kind / tables" } th.query { "Query" }
             } }
             tbody {
                 @for c in classes { (row(c, linked)) }
@@ -73,13 +75,11 @@ fn row(c: &ClassSummary, linked: bool) -> Markup {
             td.num {
                 @if linked { a href=(href) { (c.class.rank) } } @else { (c.class.rank) }
             }
-            td { code { (c.class.query_id) } }
+            td.id { code { (c.class.query_id) } }
             td.num { (c.class.count) }
-            td.num { (units::seconds(q.sum)) }
+            td.num { (units::seconds(q.sum)) br; (units::percent(c.class.time_share)) }
             td.num { (units::seconds(q.avg)) }
             td.num { (units::seconds(q.p95)) }
-            td.num { (units::seconds(q.max)) }
-            td.num { (units::percent(c.class.time_share)) }
             td.num { (units::count(c.class.rows_examined_sum)) }
             td { (kind_and_tables(c)) }
             td.query {

@@ -47,9 +47,10 @@ h3{margin:1.2em 0 .3em}
 p.how{color:#555;font-style:italic;margin:.2em 0 .8em}
 table{border-collapse:collapse;margin:.5em 0 1em;font-size:.9em;max-width:100%}
 table.classes{width:100%}
-th,td{border:1px solid #ccc;padding:.25em .5em;vertical-align:top;text-align:left;overflow-wrap:anywhere}
-td.query{min-width:14em}
+th,td{border:1px solid #ccc;padding:.25em .5em;vertical-align:top;text-align:left;overflow-wrap:break-word}
+td.query{min-width:14em;overflow-wrap:anywhere}
 td.query code{white-space:normal}
+td.id{white-space:nowrap}
 th{background:#eef4f9}
 th.num{text-align:right}
 td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}

@@ -544,7 +544,7 @@ fn report_reads_top_down_with_the_top_classes_first() {
     assert!(html[rest..].contains("The other 10 classes (rank 21 and below)"));
     assert!(rest < at("<section id=\"class-details\">"));
     // Long SQL may break anywhere inside its cell: no table outgrows the page.
-    assert!(html.contains("overflow-wrap:anywhere"));
+    assert!(html.contains("td.query{min-width:14em;overflow-wrap:anywhere}"));
     assert!(html.contains("table.classes{width:100%}"));
     // The details carry pt-query-digest's attribute table and the whole text.
     let details = &html[at("<section id=\"class-details\">")..at("<section id=\"charts\">")];
