@@ -329,3 +329,45 @@ fn stats_help_describes_stats() {
         assert!(!text.contains(capture_only), "{capture_only}: {text}");
     }
 }
+
+/// In an input directory, a schema and a capture's metadata are passed
+/// over quietly; a file that is no log and nothing qlat knows warns once;
+/// `--format json` writes nothing but stdout.
+#[test]
+fn analyze_passes_over_known_non_logs_and_warns_once_about_others() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let logs = dir.path().join("logs");
+    std::fs::create_dir_all(&logs).expect("mkdir");
+    std::fs::write(
+        logs.join("slow.log"),
+        "# Time: 2024-05-01T10:00:00.000000Z\n# User@Host: app[app] @ localhost []\n# Query_time: 0.001000  Lock_time: 0.000000 Rows_sent: 1  Rows_examined: 1\nSET timestamp=1714557600;\nselect 1;\n",
+    )
+    .expect("log");
+    std::fs::write(
+        logs.join("schema.sql"),
+        "CREATE TABLE t (id INT PRIMARY KEY);\n",
+    )
+    .expect("ddl");
+    std::fs::write(logs.join("capture.json"), "{}\n").expect("capture");
+    std::fs::write(logs.join("notes.txt"), "what we ran on Tuesday\n").expect("notes");
+    let cwd = dir.path().join("cwd");
+    std::fs::create_dir_all(&cwd).expect("mkdir");
+    let out = qlat()
+        .current_dir(&cwd)
+        .args(["analyze", "--format", "json"])
+        .arg(&logs)
+        .output()
+        .expect("runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let v: Value = serde_json::from_slice(&out.stdout).expect("one JSON value");
+    assert_eq!(v["query_count"], 1);
+    let warnings: Vec<&str> = err.lines().filter(|l| l.contains("WARN")).collect();
+    assert_eq!(warnings.len(), 1, "{err}");
+    assert!(warnings[0].contains("notes.txt"), "{err}");
+    assert_eq!(
+        std::fs::read_dir(&cwd).expect("cwd").count(),
+        0,
+        "--format json wrote files"
+    );
+}
