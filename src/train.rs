@@ -74,7 +74,7 @@ pub fn fit_all(
 /// [`TrainConfig::validation_fraction`] is the validation slice, so early
 /// stopping and calibration see the future the models will face.
 /// `progress` is called once per MLP epoch (e.g. to drive an `indicatif`
-/// bar, see [`indicatif_progress`]).
+/// bar, see [`epoch_progress`]).
 pub fn fit_all_with_progress(
     train: &[Sample],
     catalog: &Catalog,
@@ -136,15 +136,16 @@ pub fn fit_all_with_progress(
     })
 }
 
-/// A progress callback that advances an `indicatif` bar by epoch and shows
-/// the validation loss.
-pub fn indicatif_progress(bar: &indicatif::ProgressBar) -> impl FnMut(EpochProgress) + '_ {
-    move |p: EpochProgress| {
-        bar.set_length(p.epochs_max as u64);
-        bar.set_position(p.epoch as u64);
-        bar.set_message(format!(
+/// A progress callback that advances a [`crate::progress::Progress`] by
+/// epoch and shows the validation loss (a bar on a terminal, log lines
+/// elsewhere).
+pub fn epoch_progress(p: &crate::progress::Progress) -> impl FnMut(EpochProgress) + '_ {
+    move |e: EpochProgress| {
+        p.set_length(e.epochs_max as u64);
+        p.set_message(format!(
             "val loss {:.4} (best epoch {})",
-            p.validation_loss, p.best_epoch
+            e.validation_loss, e.best_epoch
         ));
+        p.set_position(e.epoch as u64);
     }
 }

@@ -64,6 +64,13 @@ pub struct TimelinePoint {
     /// Start of the bucket, as logged (server local time).
     pub start: String,
     pub queries: u64,
+    /// Seconds of the bucket the logs cover: the bucket's width, except
+    /// for the first and last buckets, which start at the first event and
+    /// end after the last (an event logged at second `s` covers that whole
+    /// second, so a bucket covers at least one second).
+    pub covered_seconds: f64,
+    /// `queries` / `covered_seconds`: a partial first or last bucket is
+    /// not diluted over time nothing was logged in.
     pub qps: f64,
     pub avg_seconds: f64,
     pub p95_seconds: f64,
@@ -229,6 +236,8 @@ const TIMELINE_WIDTHS: [i64; 4] = [60, 600, 3600, 86_400];
 struct Timeline {
     width: i64,
     buckets: BTreeMap<i64, Bucket>,
+    /// First and last event second seen (unix), for the partial buckets.
+    span: Option<(i64, i64)>,
 }
 
 impl Default for Timeline {
@@ -236,12 +245,17 @@ impl Default for Timeline {
         Timeline {
             width: TIMELINE_WIDTHS[0],
             buckets: BTreeMap::new(),
+            span: None,
         }
     }
 }
 
 impl Timeline {
     fn add(&mut self, unix: i64, qt: f64) {
+        self.span = Some(
+            self.span
+                .map_or((unix, unix), |(a, b)| (a.min(unix), b.max(unix))),
+        );
         let key = unix.div_euclid(self.width) * self.width;
         self.buckets.entry(key).or_default().add(qt);
         if self.buckets.len() > MAX_TIMELINE_BUCKETS {
@@ -266,6 +280,42 @@ impl Timeline {
                 .merge(&b);
         }
         self.width = width;
+    }
+
+    /// Seconds of the bucket starting at `start` that lie between the first
+    /// event's second and the end of the last event's second.
+    fn covered(&self, start: i64) -> f64 {
+        let end = start.saturating_add(self.width);
+        let (from, to) = match self.span {
+            Some((first, last)) => (start.max(first), end.min(last.saturating_add(1))),
+            None => (start, end),
+        };
+        to.saturating_sub(from).max(1) as f64
+    }
+
+    /// The buckets as points, in time order.
+    fn points(&self) -> Vec<TimelinePoint> {
+        self.buckets
+            .iter()
+            .map(|(start, b)| {
+                let covered_seconds = self.covered(*start);
+                TimelinePoint {
+                    start: chrono::DateTime::from_timestamp(*start, 0)
+                        .map(|t| t.naive_utc().to_string())
+                        .unwrap_or_default(),
+                    queries: b.count,
+                    covered_seconds,
+                    qps: b.count as f64 / covered_seconds,
+                    avg_seconds: if b.count > 0 {
+                        b.sum / b.count as f64
+                    } else {
+                        0.0
+                    },
+                    p95_seconds: b.quantile(0.95),
+                    max_seconds: b.max,
+                }
+            })
+            .collect()
     }
 }
 
@@ -370,6 +420,8 @@ impl<'c> Analyzer<'c> {
         };
         let mut range: Option<(chrono::NaiveDateTime, chrono::NaiveDateTime)> = None;
         let events = ingest::open_as(path, format)?;
+        let progress =
+            crate::progress::Progress::spinner(format!("reading {}", path.display()), "events");
         // Two stages on two cores: one thread reads and fingerprints, this
         // one aggregates. Batches keep the channel cheap; the bound keeps
         // memory flat when aggregation is the slower side.
@@ -396,6 +448,7 @@ impl<'c> Analyzer<'c> {
                 let _ = tx.send(batch);
             });
             for batch in rx {
+                progress.inc(batch.len() as u64);
                 for item in batch {
                     match item {
                         Ok((event, fp)) => {
@@ -415,6 +468,7 @@ impl<'c> Analyzer<'c> {
                 }
             }
         });
+        progress.finish();
         if let Some((a, b)) = range {
             summary.first = Some(a.to_string());
             summary.last = Some(b.to_string());
@@ -489,24 +543,7 @@ impl<'c> Analyzer<'c> {
             timeline_state.coarsen(timeline_bucket(b - a + timeline_state.width));
         }
         let width = timeline_state.width;
-        let timeline = timeline_state
-            .buckets
-            .iter()
-            .map(|(start, b)| TimelinePoint {
-                start: chrono::DateTime::from_timestamp(*start, 0)
-                    .map(|t| t.naive_utc().to_string())
-                    .unwrap_or_default(),
-                queries: b.count,
-                qps: b.count as f64 / width as f64,
-                avg_seconds: if b.count > 0 {
-                    b.sum / b.count as f64
-                } else {
-                    0.0
-                },
-                p95_seconds: b.quantile(0.95),
-                max_seconds: b.max,
-            })
-            .collect();
+        let timeline = timeline_state.points();
 
         let mut users: Vec<UserLatency> = self
             .users
@@ -672,6 +709,34 @@ mod tests {
         let w = overlaps(&ranges);
         assert_eq!(w.len(), 1, "{w:?}");
         assert!(w[0].contains("a.json and a.log"));
+    }
+
+    #[test]
+    fn partial_first_and_last_buckets_are_divided_by_the_time_they_cover() {
+        // One statement a second from 10:00:30 to 10:02:14: the first
+        // minute is logged for 30 s, the last for 15 s, the rate is 1/s
+        // throughout (dividing by 60 s would draw 0.5, 1, 0.25).
+        let mut t = Timeline::default();
+        let start = 36_000 + 30;
+        for s in start..start + 105 {
+            t.add(s, 0.01);
+        }
+        let points = t.points();
+        let counts: Vec<u64> = points.iter().map(|p| p.queries).collect();
+        let covered: Vec<f64> = points.iter().map(|p| p.covered_seconds).collect();
+        let qps: Vec<f64> = points.iter().map(|p| p.qps).collect();
+        assert_eq!(counts, [30, 60, 15]);
+        assert_eq!(covered, [30.0, 60.0, 15.0]);
+        assert_eq!(qps, [1.0, 1.0, 1.0]);
+        // One event: one second covered, never a division by zero.
+        let mut one = Timeline::default();
+        one.add(36_059, 0.5);
+        let p = one.points();
+        assert_eq!((p[0].covered_seconds, p[0].qps), (1.0, 1.0));
+        // After coarsening the partial buckets are still the ends only.
+        t.coarsen(600);
+        let p = t.points();
+        assert_eq!((p.len(), p[0].covered_seconds, p[0].qps), (1, 105.0, 1.0));
     }
 
     #[test]

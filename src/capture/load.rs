@@ -322,6 +322,9 @@ pub async fn load_data(url: &str, sf: f64) -> Result<Vec<(String, u64)>, Capture
             let n = task
                 .await
                 .map_err(|e| CaptureError::Ddl(format!("loader for {table} failed: {e}")))??;
+            if crate::progress::plain() {
+                tracing::info!("loaded {table}: {n} rows");
+            }
             counts.push((table.to_string(), n));
         }
     }

@@ -655,14 +655,11 @@ async fn run_workload(
         config.concurrency_stretches.clone()
     };
     let per = sessions.len().div_ceil(stretches.len()).max(1);
-    let bar = indicatif::ProgressBar::new(sessions.len() as u64);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "workload [{bar:40}] {pos}/{len} sessions, {msg} ({elapsed}, eta {eta})",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-        .progress_chars("=> "),
-    );
+    let bar = Arc::new(crate::progress::Progress::bar(
+        "workload",
+        sessions.len() as u64,
+        "sessions",
+    ));
     let timeout_sql = if flavor == "mariadb" {
         format!(
             "SET SESSION max_statement_time = {}",
@@ -681,7 +678,7 @@ async fn run_workload(
         for _ in 0..*clients {
             let queue = queue.clone();
             let stats = stats.clone();
-            let bar = bar.clone();
+            let bar = Arc::clone(&bar);
             let opts = opts.clone();
             let password = config.workload_password.clone();
             let timeout_sql = timeout_sql.clone();
@@ -707,7 +704,9 @@ async fn run_workload(
             let _ = w.await;
         }
     }
-    bar.finish();
+    if let Ok(bar) = Arc::try_unwrap(bar) {
+        bar.finish();
+    }
     stats
 }
 

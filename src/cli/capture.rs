@@ -12,27 +12,35 @@ use std::time::Duration;
 /// The MySQL/MariaDB server and database a command works on.
 #[derive(Args, Debug)]
 pub struct ServerArgs {
-    /// Server URL; for `capture` the account must be allowed to SET GLOBAL
-    /// log settings.
+    /// Server URL; the account must be allowed to SET GLOBAL log settings.
     #[arg(
         long,
         env = "QLAT_MYSQL_URL",
         default_value = "mysql://root@127.0.0.1:3306"
     )]
     pub url: String,
-    /// Database: the one `capture` creates and loads, or whose tables
-    /// `stats` describes [default: tpch; `qlat_app` for
-    /// `capture --dataset app`].
+    /// Database to create and load [default: tpch; `qlat_app` for
+    /// `--dataset app`].
     #[arg(long)]
     pub database: Option<String>,
 }
 
 #[derive(Args, Debug)]
 pub struct StatsArgs {
-    #[command(flatten)]
-    pub server: ServerArgs,
-    /// JSON file to write them into (other fields are kept), e.g.
-    /// `data/capture.json`. Checked before the pass over the server.
+    /// Server URL; a read-only account is enough. Every table is read in
+    /// full once, so point it at a replica.
+    #[arg(
+        long,
+        env = "QLAT_MYSQL_URL",
+        default_value = "mysql://root@127.0.0.1:3306"
+    )]
+    pub url: String,
+    /// Database whose tables are described.
+    #[arg(long, default_value = "tpch")]
+    pub database: String,
+    /// JSON file to write the row counts and column statistics into (its
+    /// other fields are kept), e.g. `data/capture.json`. Checked before the
+    /// pass over the server.
     #[arg(long)]
     pub into: PathBuf,
 }
@@ -185,8 +193,7 @@ pub async fn stats(a: StatsArgs) -> anyhow::Result<()> {
     // could not be saved.
     crate::schema::stats::check_into(&a.into)
         .with_context(|| format!("cannot write --into {}", a.into.display()))?;
-    let database = a.server.database.as_deref().unwrap_or("tpch");
-    let stats = crate::schema::stats::refresh(&a.server.url, database, &a.into)
+    let stats = crate::schema::stats::refresh(&a.url, &a.database, &a.into)
         .await
         .context("reading statistics failed")?;
     let columns: usize = stats.values().map(|c| c.len()).sum();

@@ -2,7 +2,7 @@
 //! `qlat promote`.
 
 use super::{CatalogArgs, OutputFormat, load_catalog};
-use crate::pipeline::{Pipeline, PipelineConfig, Source};
+use crate::pipeline::{Pipeline, PipelineConfig, ServedModel, Source};
 use crate::registry::Registry;
 use crate::store::Db;
 use anyhow::Context;
@@ -84,7 +84,19 @@ pub struct PipelineArgs {
     pub calibrate_model: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub catalog: CatalogArgs,
-    /// Output of --once.
+    /// What servers answer with while the registry has no production model
+    /// (a model directory, `builtin`, or `none`); a first candidate must beat
+    /// it by the margin on the same test rows. Default: what `qlat serve`
+    /// loads without flags (the per-user model, one beside the binary, else
+    /// the built-in model). `none` promotes a first candidate that passes
+    /// the quality floor.
+    #[arg(long, env = "QLAT_SERVED_MODEL")]
+    pub served_model: Option<String>,
+    /// The algorithm servers answer with (`qlat serve --algorithm`).
+    #[arg(long, default_value = "mlp")]
+    pub served_algorithm: String,
+    /// Output of --once: `text` for people, `json` for the run's outcome
+    /// as one object.
     #[arg(long, default_value = "text")]
     pub format: OutputFormat,
 }
@@ -96,6 +108,8 @@ pub struct RunsArgs {
     /// Newest runs shown.
     #[arg(long, default_value_t = 20)]
     pub limit: i64,
+    /// `text`: a table for people; `json`: the runs as an array of objects
+    /// (status, decision, reason, metrics), newest first.
     #[arg(long, default_value = "text")]
     pub format: OutputFormat,
 }
@@ -104,6 +118,8 @@ pub struct RunsArgs {
 pub struct ModelsArgs {
     #[command(flatten)]
     pub db: RegistryDbArgs,
+    /// `text`: a table for people, `*` marking production; `json`: the
+    /// model versions as an array of objects with their test metrics.
     #[arg(long, default_value = "text")]
     pub format: OutputFormat,
 }
@@ -117,6 +133,7 @@ pub struct PromoteArgs {
     /// Server base URL to tell to reload; repeatable.
     #[arg(long, env = "QLAT_NOTIFY_URLS", value_delimiter = ',')]
     pub notify: Vec<String>,
+    /// Bearer token for the servers' /admin/reload.
     #[arg(long, env = "QLAT_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
 }
@@ -174,6 +191,10 @@ pub async fn pipeline(a: PipelineArgs) -> anyhow::Result<()> {
     config.retrain_without_new_data = a.retrain;
     config.calibration_statements = a.calibration_statements;
     config.calibration_base = a.calibrate_model;
+    config.served = served_model(a.served_model.as_deref(), &a.served_algorithm);
+    if let Some(served) = &config.served {
+        tracing::info!("until a model is promoted, servers answer with {served}");
+    }
     let pipeline = std::sync::Arc::new(Pipeline::new(db, store, config)?);
     if a.once {
         let report = tokio::select! {
@@ -229,6 +250,21 @@ pub async fn pipeline(a: PipelineArgs) -> anyhow::Result<()> {
             anyhow::bail!("interrupted; the run in progress was marked failed")
         }
     }
+}
+
+/// The `--served-model` a first candidate is compared with.
+fn served_model(flag: Option<&str>, algorithm: &str) -> Option<ServedModel> {
+    use crate::model::location::ModelLocation;
+    let location = match flag.map(str::trim) {
+        Some("none") => return None,
+        Some("builtin" | "built-in") => ModelLocation::BuiltIn,
+        Some(dir) if !dir.is_empty() => ModelLocation::resolve(Some(std::path::Path::new(dir))),
+        _ => ModelLocation::resolve(None),
+    };
+    Some(ServedModel {
+        location,
+        algorithm: algorithm.to_owned(),
+    })
 }
 
 fn num(v: Option<&serde_json::Value>, digits: usize) -> String {

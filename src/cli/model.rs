@@ -90,7 +90,8 @@ pub struct ModelArgs {
     /// Which of the saved models: mlp, ridge, baseline, tiered.
     #[arg(long, default_value = "mlp")]
     pub algorithm: String,
-    /// `text` for people, `json` for the service's answer object.
+    /// `text` for people; `json` for tools: `predict` prints the service's
+    /// /predict answer object, `eval` `{"n", "metrics", "analytic"}`.
     #[arg(long, default_value = "text")]
     pub format: OutputFormat,
 }
@@ -114,7 +115,9 @@ pub async fn schema_override(
 pub(super) fn read_samples(inputs: &[PathBuf]) -> anyhow::Result<Vec<crate::model::Sample>> {
     let mut events = Vec::new();
     let mut errors = 0usize;
+    let progress = crate::progress::Progress::spinner("reading the logs", "events");
     for item in crate::ingest::read_paths(inputs)? {
+        progress.inc(1);
         match item {
             Ok(e) => events.push(e),
             Err(e) if e.is_fatal() => return Err(e.into()),
@@ -126,6 +129,7 @@ pub(super) fn read_samples(inputs: &[PathBuf]) -> anyhow::Result<Vec<crate::mode
             }
         }
     }
+    progress.finish();
     if errors > 0 {
         tracing::warn!(errors, "records skipped");
     }
@@ -195,11 +199,7 @@ pub fn train(a: TrainArgs, catalog: crate::sql::catalog::Catalog) -> anyhow::Res
             thresholds: cfg.thresholds,
             ..Default::default()
         };
-        let bar = indicatif::ProgressBar::new((2 + a.folds) as u64);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} fits  {msg} ({elapsed})")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
+        let bar = crate::progress::Progress::bar("evaluation", (2 + a.folds) as u64, "fits");
         let trainer = |train: &[crate::model::Sample]| -> Result<Models, String> {
             let models = crate::train::fit_all(train, &catalog, &cfg).map_err(|e| e.to_string())?;
             Ok(models
@@ -213,7 +213,7 @@ pub fn train(a: TrainArgs, catalog: crate::sql::catalog::Catalog) -> anyhow::Res
             bar.set_message(p.stage.clone());
         };
         let mut evaluation = evaluate_models(&samples, &trainer, &eval_cfg, Some(&progress));
-        bar.finish_and_clear();
+        bar.finish();
         let unseen = crate::eval::conformal::cross_conformal(
             &evaluation.unseen_folds,
             &cfg.thresholds,
@@ -246,7 +246,14 @@ pub fn train(a: TrainArgs, catalog: crate::sql::catalog::Catalog) -> anyhow::Res
         metrics = serde_json::to_value(&evaluation.results)?;
     }
     let fit_started = std::time::Instant::now();
-    let mut models = crate::train::fit_all(&samples, &catalog, &cfg)?;
+    let bar = crate::progress::Progress::bar("final fit", cfg.mlp.epochs_max as u64, "epochs");
+    let mut models = crate::train::fit_all_with_progress(
+        &samples,
+        &catalog,
+        &cfg,
+        &mut crate::train::epoch_progress(&bar),
+    )?;
+    bar.finish();
     let fit_secs = fit_started.elapsed().as_secs_f64();
     models.manifest.metrics = metrics;
     // Intervals of shapes absent from training: offsets from the grouped
@@ -312,7 +319,13 @@ pub fn eval(a: EvalArgs, catalog: Option<crate::sql::catalog::Catalog>) -> anyho
     } = load_model(&a.model, catalog)?;
     let samples = read_samples(&a.inputs)?;
     let sqls: Vec<&str> = samples.iter().map(|s| s.sql.as_str()).collect();
+    let scoring = crate::progress::Progress::spinner(
+        format!("scoring {} statements", sqls.len()),
+        "statements",
+    );
     let preds = crate::eval::run::predictor(model).predict_batch(&sqls);
+    scoring.inc(sqls.len() as u64);
+    scoring.finish();
     let truth: Vec<f64> = samples.iter().map(|s| s.seconds).collect();
     let report = crate::eval::metrics::metrics_with_analytic(&preds, &truth, &thresholds);
     // The same metrics per kind of work (session chatter, reads, writes):

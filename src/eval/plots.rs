@@ -5,12 +5,12 @@
 
 use super::metrics::{clamp_seconds, percentile_nearest_rank, q_error};
 use super::run::PerSample;
+pub(crate) use crate::plot::color;
+use crate::plot::{draw_no_data, ensure_font, err, font, legend, style_mesh};
 use plotters::coord::Shift;
 use plotters::prelude::*;
-use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
-use std::sync::OnceLock;
 
 /// Fingerprints in the per-fingerprint error chart.
 pub const TOP_FINGERPRINTS: usize = 20;
@@ -25,26 +25,6 @@ pub(crate) const LABEL_CHARS: usize = 48;
 
 pub(crate) const SIZE: (u32, u32) = (1000, 620);
 pub(crate) const BARS_SIZE: (u32, u32) = (1200, 900);
-
-/// Same bundled font as the analysis report, so PNG text renders without
-/// system fonts; registering the same bytes twice is harmless.
-static FONT: &[u8] = include_bytes!("../report/fonts/DejaVuSans.ttf");
-pub(crate) const FAMILY: &str = "sans-serif";
-
-/// Okabe–Ito: colour-blind friendly, assigned to models in order.
-pub(crate) const PALETTE: [RGBColor; 7] = [
-    RGBColor(0, 114, 178),
-    RGBColor(213, 94, 0),
-    RGBColor(0, 158, 115),
-    RGBColor(204, 121, 167),
-    RGBColor(230, 159, 0),
-    RGBColor(86, 180, 233),
-    RGBColor(0, 0, 0),
-];
-
-pub(crate) fn color(i: usize) -> RGBColor {
-    PALETTE[i % PALETTE.len()]
-}
 
 /// A plot ready to draw: every coordinate finite, log axes already in
 /// log10 space, axis ranges non-empty.
@@ -317,23 +297,6 @@ pub(crate) fn trim(x: f64) -> String {
     }
 }
 
-pub(crate) fn ensure_font() -> Result<(), String> {
-    static OK: OnceLock<bool> = OnceLock::new();
-    if *OK.get_or_init(|| plotters::style::register_font(FAMILY, FontStyle::Normal, FONT).is_ok()) {
-        Ok(())
-    } else {
-        Err("the bundled DejaVu Sans font could not be loaded".into())
-    }
-}
-
-pub(crate) fn font(size: u32) -> TextStyle<'static> {
-    (FAMILY, size).into_font().color(&BLACK)
-}
-
-pub(crate) fn err<E: std::fmt::Display>(e: E) -> String {
-    e.to_string()
-}
-
 /// Labels for about one tick per decade, capped so labels do not collide.
 pub(crate) fn tick_count(lo: f64, hi: f64) -> usize {
     ((hi - lo).round() as usize + 1).clamp(2, 13)
@@ -348,170 +311,156 @@ impl Plot {
         ensure_font()?;
         root.fill(&WHITE).map_err(err)?;
         match &self.body {
-            PlotBody::NoData(reason) => {
-                let area = root.titled(&self.title, font(20)).map_err(err)?;
-                let (w, h) = area.dim_in_pixel();
-                let style = font(18).pos(Pos::new(HPos::Center, VPos::Center));
-                area.draw(&Text::new(
-                    format!("no data: {reason}"),
-                    (w as i32 / 2, h as i32 / 2),
-                    style,
-                ))
-                .map_err(err)?;
-            }
+            PlotBody::NoData(reason) => draw_no_data(root, &self.title, 20, font(18), reason)?,
             PlotBody::Scatter {
                 range,
                 points,
                 color,
-            } => {
-                let (lo, hi) = *range;
-                let mut chart = ChartBuilder::on(root)
-                    .caption(&self.title, font(20))
-                    .margin(15)
-                    .x_label_area_size(50)
-                    .y_label_area_size(80)
-                    .build_cartesian_2d(lo..hi, lo..hi)
-                    .map_err(err)?;
-                chart
-                    .configure_mesh()
-                    .x_labels(tick_count(lo, hi))
-                    .y_labels(tick_count(lo, hi))
-                    .x_label_formatter(&|v| seconds_label(*v))
-                    .y_label_formatter(&|v| seconds_label(*v))
-                    .x_desc("actual time (log scale)")
-                    .y_desc("predicted time (log scale)")
-                    .label_style(font(14))
-                    .axis_desc_style(font(15))
-                    .bold_line_style(BLACK.mix(0.12))
-                    .light_line_style(BLACK.mix(0.04))
-                    .draw()
-                    .map_err(err)?;
-                chart
-                    .draw_series(LineSeries::new(
-                        [(lo, lo), (hi, hi)],
-                        BLACK.mix(0.6).stroke_width(1),
-                    ))
-                    .map_err(err)?;
-                let c = *color;
-                chart
-                    .draw_series(
-                        points
-                            .iter()
-                            .map(|p| Circle::new(*p, 2, c.mix(0.35).filled())),
-                    )
-                    .map_err(err)?;
-            }
-            PlotBody::Cdf { x_hi, curves } => {
-                let mut chart = ChartBuilder::on(root)
-                    .caption(&self.title, font(20))
-                    .margin(15)
-                    .margin_right(30)
-                    .x_label_area_size(50)
-                    .y_label_area_size(70)
-                    .build_cartesian_2d(0.0..*x_hi, 0.0..1.0)
-                    .map_err(err)?;
-                chart
-                    .configure_mesh()
-                    .x_labels(tick_count(0.0, *x_hi))
-                    .x_label_formatter(&|v| factor_label(*v))
-                    .y_label_formatter(&|v| format!("{:.0}%", v * 100.0))
-                    .x_desc("q-error (log scale)")
-                    .y_desc("share of statements with at most this q-error")
-                    .label_style(font(14))
-                    .axis_desc_style(font(15))
-                    .bold_line_style(BLACK.mix(0.12))
-                    .light_line_style(BLACK.mix(0.04))
-                    .draw()
-                    .map_err(err)?;
-                for curve in curves {
-                    let c = curve.color;
-                    chart
-                        .draw_series(LineSeries::new(
-                            curve.points.iter().copied(),
-                            c.stroke_width(2),
-                        ))
-                        .map_err(err)?
-                        .label(curve.name.as_str())
-                        .legend(move |(x, y)| {
-                            PathElement::new([(x, y), (x + 20, y)], c.stroke_width(2))
-                        });
-                }
-                chart
-                    .configure_series_labels()
-                    .position(SeriesLabelPosition::LowerRight)
-                    .label_font(font(14))
-                    .background_style(WHITE.mix(0.85))
-                    .border_style(BLACK.mix(0.3))
-                    .draw()
-                    .map_err(err)?;
-            }
+            } => self.draw_scatter(root, *range, points, *color)?,
+            PlotBody::Cdf { x_hi, curves } => self.draw_cdf(root, *x_hi, curves)?,
             PlotBody::Bars {
                 labels,
                 models,
                 values,
                 x_hi,
-            } => {
-                let n = labels.len();
-                let widest = labels.iter().map(|l| l.chars().count()).max().unwrap_or(0);
-                let pos = |i: usize| (n - 1 - i) as f64;
-                let label_at = |v: f64| {
-                    let r = v.round();
-                    if (v - r).abs() < 1e-6 && r >= 0.0 && (r as usize) < n {
-                        labels[n - 1 - r as usize].clone()
-                    } else {
-                        String::new()
-                    }
-                };
-                let mut chart = ChartBuilder::on(root)
-                    .caption(&self.title, font(20))
-                    .margin(15)
-                    .margin_right(30)
-                    .x_label_area_size(50)
-                    .y_label_area_size((widest as u32 * 7 + 20).clamp(80, 460))
-                    .build_cartesian_2d(0.0..*x_hi, -0.5..(n as f64 - 0.5))
-                    .map_err(err)?;
-                chart
-                    .configure_mesh()
-                    .disable_y_mesh()
-                    .x_labels(tick_count(0.0, *x_hi))
-                    .y_labels(n + 1)
-                    .x_label_formatter(&|v| factor_label(*v))
-                    .y_label_formatter(&|v| label_at(*v))
-                    .x_desc("median q-error (log scale)")
-                    .label_style(font(12))
-                    .axis_desc_style(font(15))
-                    .bold_line_style(BLACK.mix(0.12))
-                    .light_line_style(BLACK.mix(0.04))
-                    .draw()
-                    .map_err(err)?;
-                let m = models.len().max(1) as f64;
-                let band = 0.8 / m;
-                for (j, (name, c)) in models.iter().enumerate() {
-                    let c = *c;
-                    let rects = values.iter().enumerate().filter_map(|(i, row)| {
-                        let v = *row.get(j)?;
-                        let top = pos(i) + 0.4 - band * j as f64;
-                        Some(Rectangle::new([(0.0, top - band), (v, top)], c.filled()))
-                    });
-                    chart
-                        .draw_series(rects)
-                        .map_err(err)?
-                        .label(name.as_str())
-                        .legend(move |(x, y)| {
-                            Rectangle::new([(x, y - 5), (x + 14, y + 5)], c.filled())
-                        });
-                }
-                chart
-                    .configure_series_labels()
-                    .position(SeriesLabelPosition::LowerRight)
-                    .label_font(font(14))
-                    .background_style(WHITE.mix(0.85))
-                    .border_style(BLACK.mix(0.3))
-                    .draw()
-                    .map_err(err)?;
-            }
+            } => self.draw_bars(root, labels, models, values, *x_hi)?,
         }
         root.present().map_err(err)
+    }
+
+    fn draw_scatter<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+        (lo, hi): (f64, f64),
+        points: &[(f64, f64)],
+        c: RGBColor,
+    ) -> Result<(), String>
+    where
+        DB::ErrorType: 'static,
+    {
+        let mut chart = ChartBuilder::on(root)
+            .caption(&self.title, font(20))
+            .margin(15)
+            .x_label_area_size(50)
+            .y_label_area_size(80)
+            .build_cartesian_2d(lo..hi, lo..hi)
+            .map_err(err)?;
+        let mut mesh = chart.configure_mesh();
+        mesh.x_labels(tick_count(lo, hi))
+            .y_labels(tick_count(lo, hi))
+            .x_label_formatter(&|v| seconds_label(*v))
+            .y_label_formatter(&|v| seconds_label(*v))
+            .x_desc("actual time (log scale)")
+            .y_desc("predicted time (log scale)");
+        style_mesh(&mut mesh, 14).draw().map_err(err)?;
+        chart
+            .draw_series(LineSeries::new(
+                [(lo, lo), (hi, hi)],
+                BLACK.mix(0.6).stroke_width(1),
+            ))
+            .map_err(err)?;
+        chart
+            .draw_series(
+                points
+                    .iter()
+                    .map(|p| Circle::new(*p, 2, c.mix(0.35).filled())),
+            )
+            .map_err(err)?;
+        Ok(())
+    }
+
+    fn draw_cdf<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+        x_hi: f64,
+        curves: &[Curve],
+    ) -> Result<(), String>
+    where
+        DB::ErrorType: 'static,
+    {
+        let mut chart = ChartBuilder::on(root)
+            .caption(&self.title, font(20))
+            .margin(15)
+            .margin_right(30)
+            .x_label_area_size(50)
+            .y_label_area_size(70)
+            .build_cartesian_2d(0.0..x_hi, 0.0..1.0)
+            .map_err(err)?;
+        let mut mesh = chart.configure_mesh();
+        mesh.x_labels(tick_count(0.0, x_hi))
+            .x_label_formatter(&|v| factor_label(*v))
+            .y_label_formatter(&|v| format!("{:.0}%", v * 100.0))
+            .x_desc("q-error (log scale)")
+            .y_desc("share of statements with at most this q-error");
+        style_mesh(&mut mesh, 14).draw().map_err(err)?;
+        for curve in curves {
+            let c = curve.color;
+            chart
+                .draw_series(LineSeries::new(
+                    curve.points.iter().copied(),
+                    c.stroke_width(2),
+                ))
+                .map_err(err)?
+                .label(curve.name.as_str())
+                .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], c.stroke_width(2)));
+        }
+        legend(&mut chart, SeriesLabelPosition::LowerRight)
+    }
+
+    fn draw_bars<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+        labels: &[String],
+        models: &[(String, RGBColor)],
+        values: &[Vec<f64>],
+        x_hi: f64,
+    ) -> Result<(), String>
+    where
+        DB::ErrorType: 'static,
+    {
+        let n = labels.len();
+        let widest = labels.iter().map(|l| l.chars().count()).max().unwrap_or(0);
+        let pos = |i: usize| (n - 1 - i) as f64;
+        let label_at = |v: f64| {
+            let r = v.round();
+            if (v - r).abs() < 1e-6 && r >= 0.0 && (r as usize) < n {
+                labels[n - 1 - r as usize].clone()
+            } else {
+                String::new()
+            }
+        };
+        let mut chart = ChartBuilder::on(root)
+            .caption(&self.title, font(20))
+            .margin(15)
+            .margin_right(30)
+            .x_label_area_size(50)
+            .y_label_area_size((widest as u32 * 7 + 20).clamp(80, 460))
+            .build_cartesian_2d(0.0..x_hi, -0.5..(n as f64 - 0.5))
+            .map_err(err)?;
+        let y_label = |v: &f64| label_at(*v);
+        let mut mesh = chart.configure_mesh();
+        mesh.disable_y_mesh()
+            .x_labels(tick_count(0.0, x_hi))
+            .y_labels(n + 1)
+            .x_label_formatter(&|v| factor_label(*v))
+            .y_label_formatter(&y_label)
+            .x_desc("median q-error (log scale)");
+        style_mesh(&mut mesh, 12).draw().map_err(err)?;
+        let band = 0.8 / models.len().max(1) as f64;
+        for (j, (name, c)) in models.iter().enumerate() {
+            let c = *c;
+            let rects = values.iter().enumerate().filter_map(|(i, row)| {
+                let v = *row.get(j)?;
+                let top = pos(i) + 0.4 - band * j as f64;
+                Some(Rectangle::new([(0.0, top - band), (v, top)], c.filled()))
+            });
+            chart
+                .draw_series(rects)
+                .map_err(err)?
+                .label(name.as_str())
+                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], c.filled()));
+        }
+        legend(&mut chart, SeriesLabelPosition::LowerRight)
     }
 
     /// Every coordinate the plot would draw, for tests: all must be finite.

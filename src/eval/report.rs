@@ -10,7 +10,6 @@
 use super::metrics::{MeanStd, Metrics, MetricsSummary};
 use super::plots::*;
 use super::run::{EvalResults, PerSample, SplitKind};
-use plotters::prelude::*;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -61,23 +60,21 @@ pub fn write_report(
 
     for plot in &plots {
         let png = dir.join(format!("{}.png", plot.stem));
-        {
-            let root = BitMapBackend::new(&png, plot.size).into_drawing_area();
-            plot.draw(&root).map_err(|message| EvalError::Chart {
+        crate::plot::png_file(&png, plot.size, |root| plot.draw(root)).map_err(|message| {
+            EvalError::Chart {
                 path: png.clone(),
                 message,
-            })?;
-        }
+            }
+        })?;
         written.push(png);
         let svg_path = dir.join(format!("{}.svg", plot.stem));
-        let mut svg = String::new();
-        {
-            let root = SVGBackend::with_string(&mut svg, plot.size).into_drawing_area();
-            plot.draw(&root).map_err(|message| EvalError::Chart {
-                path: svg_path.clone(),
-                message,
+        let svg =
+            crate::plot::svg_string(plot.size, |root| plot.draw(root)).map_err(|message| {
+                EvalError::Chart {
+                    path: svg_path.clone(),
+                    message,
+                }
             })?;
-        }
         write_file(&svg_path, svg.as_bytes())?;
         written.push(svg_path);
     }
@@ -388,10 +385,8 @@ mod tests {
             assert!(p.coordinates().iter().all(|v| v.is_finite()), "{}", p.stem);
         }
         assert!(plots[0].title.contains("3 non-finite not shown"));
-        let mut svg = String::new();
         for p in &plots {
-            let root = SVGBackend::with_string(&mut svg, p.size).into_drawing_area();
-            p.draw(&root).expect("draws");
+            crate::plot::svg_string(p.size, |root| p.draw(root)).expect("draws");
         }
     }
 
@@ -400,9 +395,7 @@ mod tests {
         let plots = build_plots(&PerSample::default());
         assert_eq!(plots.len(), 2);
         assert!(plots.iter().all(|p| matches!(p.body, PlotBody::NoData(_))));
-        let mut svg = String::new();
-        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
-        plots[0].draw(&root).expect("draws");
+        crate::plot::svg_string(SIZE, |root| plots[0].draw(root)).expect("draws");
     }
 
     #[test]

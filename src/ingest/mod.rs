@@ -197,15 +197,19 @@ where
         for entry in std::fs::read_dir(path).map_err(io)? {
             let entry = entry.map_err(io)?;
             let is_file = std::fs::metadata(entry.path()).map_err(io)?.is_file();
-            if is_file && !passed_over(&entry.path()) {
-                entries.push(entry.path());
+            if !is_file {
+                continue;
+            }
+            match passed_over(&entry.path()) {
+                Some(what) => tracing::debug!("passing over {}: {what}", entry.path().display()),
+                None => entries.push(entry.path()),
             }
         }
         entries.sort();
         for file in entries {
             match detect(&file) {
                 Ok(format) => files.push((file, format)),
-                Err(e @ IngestError::NotALog { .. }) => tracing::warn!("skipping {e}"),
+                Err(e @ IngestError::NotALog { .. }) => warn_once(&file, &e),
                 Err(e) => return Err(e),
             }
         }
@@ -213,14 +217,41 @@ where
     Ok(files)
 }
 
-fn passed_over(path: &Path) -> bool {
+/// What a file in an input directory is when it is recognisably not a
+/// log (so it is passed over without a warning), else `None`.
+fn passed_over(path: &Path) -> Option<&'static str> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy())
         .unwrap_or_default();
-    name.starts_with('.')
-        || name == "capture.json"
-        || path
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("md") || e.eq_ignore_ascii_case("sql"))
+    let ext = |e: &str| path.extension().is_some_and(|x| x.eq_ignore_ascii_case(e));
+    if name.starts_with('.') {
+        Some("a hidden file")
+    } else if name == "capture.json" {
+        Some("a capture's metadata (row counts and statistics)")
+    } else if ext("sql") {
+        Some("SQL (a schema is read from it by --schema or beside the logs)")
+    } else if ext("md") {
+        Some("notes")
+    } else {
+        None
+    }
+}
+
+/// Warns about a file that is not a log once per process, however many
+/// times the same directory is listed (schema lookup, training, eval).
+fn warn_once(path: &Path, e: &IngestError) {
+    static WARNED: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+    let first = match WARNED.lock() {
+        Ok(mut seen) if !seen.iter().any(|p| p == path) => {
+            seen.push(path.to_owned());
+            true
+        }
+        Ok(_) => false,
+        // A poisoned lock only costs a repeated warning.
+        Err(_) => true,
+    };
+    if first {
+        tracing::warn!("skipping {e}");
+    }
 }

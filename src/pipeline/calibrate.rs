@@ -37,7 +37,7 @@ impl Pipeline {
         ctx: &mut RunCtx,
         lease: &Lease,
         production: Option<&ModelVersion>,
-        split: &super::steps::Split,
+        split: &super::handoff::Split,
         work: &std::path::Path,
     ) -> Result<Option<Refreshed>, String> {
         let (train, test, dataset_fp) = (&split.train, &split.test, split.dataset_fp.as_str());

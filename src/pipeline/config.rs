@@ -2,7 +2,7 @@
 //! the split and promotion rules, and whom to notify; validated before a
 //! cycle starts.
 
-use super::{PipelineError, Source, floor};
+use super::{PipelineError, ServedModel, Source, floor};
 use crate::sql::catalog::Catalog;
 use crate::train::TrainConfig;
 use serde_json::{Value, json};
@@ -51,6 +51,11 @@ pub struct PipelineConfig {
     /// per-user model, one beside the binary, else the built-in one), which
     /// the calibration step calibrates; `None` resolves it as `serve` does.
     pub calibration_base: Option<PathBuf>,
+    /// What servers answer with while the registry has no production
+    /// model: a first candidate must beat it by the margin on the same test
+    /// rows. `None` (the library default) compares a first candidate with
+    /// nothing; `qlat pipeline` sets what `qlat serve` would load.
+    pub served: Option<ServedModel>,
 }
 
 impl PipelineConfig {
@@ -73,6 +78,7 @@ impl PipelineConfig {
             work_dir: std::env::temp_dir().join("qlat-pipeline"),
             calibration_statements: 0,
             calibration_base: None,
+            served: None,
         }
     }
 
@@ -126,6 +132,7 @@ impl PipelineConfig {
             "max_rows": self.max_rows,
             "seed": self.train.mlp.seed,
             "calibration_statements": self.calibration_statements,
+            "served_model": self.served.as_ref().map(ToString::to_string),
             "train": self.train,
         })
     }

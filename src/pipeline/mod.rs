@@ -57,8 +57,10 @@
 
 pub mod calibrate;
 pub mod checks;
+mod compare;
 mod config;
 pub mod floor;
+mod handoff;
 pub mod notify;
 pub mod observations;
 pub mod source;
@@ -67,6 +69,7 @@ mod steps;
 // The lease and the status readers live in the registry, where the
 // service (which must not depend on the pipeline) reads them too.
 pub use crate::registry::{lock, status};
+pub use compare::ServedModel;
 pub use config::PipelineConfig;
 pub use notify::NotifyOutcome;
 pub use source::Source;
@@ -571,9 +574,13 @@ impl Pipeline {
         let split = self.split(ctx, &rows)?;
         self.checkpoint(ctx).await;
         let (models, trained) = self.train(ctx, &split).await?;
-        let production_score = self
-            .score_against_production(ctx, production.as_ref(), &split.test, work)
-            .await;
+        let production_score = match (&production, &self.config.served) {
+            (None, Some(served)) => self.score_served(ctx, served, &split.test).await,
+            _ => {
+                self.score_against_production(ctx, production.as_ref(), &split.test, work)
+                    .await
+            }
+        };
         let decided = self
             .decide(
                 ctx,

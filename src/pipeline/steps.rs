@@ -3,55 +3,8 @@
 //! Each logs what it did into the run, adds its figures to the run's
 //! metrics and returns what the next steps need.
 
+use super::handoff::{Decided, ProductionScore, Split, Trained, Uploaded};
 use super::*;
-
-/// The time-ordered split and the dataset's fingerprint.
-pub(super) struct Split {
-    /// All training rows: `fit` then `validation`.
-    pub(super) train: Arc<Vec<Sample>>,
-    /// The older training rows the models learn from.
-    pub(super) fit: Arc<Vec<Sample>>,
-    /// The newest training rows, held out to choose the candidate.
-    pub(super) validation: Arc<Vec<Sample>>,
-    pub(super) test: Arc<Vec<Sample>>,
-    pub(super) dataset_fp: String,
-}
-
-/// The fitted models and their scores on the test rows.
-pub(super) struct Trained {
-    pub(super) reports: BTreeMap<String, EvalReport>,
-    /// The served algorithm's predictions of the test rows.
-    pub(super) served_preds: Vec<crate::model::Prediction>,
-    pub(super) features: checks::FeatureReport,
-    /// The candidate algorithm and the validation scores that chose it.
-    pub(super) selection: floor::Selection,
-    /// The candidate's test report.
-    pub(super) candidate: EvalReport,
-    /// The MLP's best epoch and its budget (see [`floor::Evidence`]).
-    pub(super) mlp_best_epoch: usize,
-}
-
-/// Production scored on the same test rows (when there is one and it loads).
-pub(super) struct ProductionScore {
-    pub(super) report: Option<EvalReport>,
-    pub(super) preds: Option<Vec<f64>>,
-    pub(super) problem: Option<String>,
-}
-
-/// Whether the candidate replaces production, and why.
-pub(super) struct Decided {
-    pub(super) decision: Decision,
-    pub(super) reason: String,
-    pub(super) candidate_mse_ln: f64,
-    pub(super) production_mse_ln: Option<f64>,
-    pub(super) baseline_mse_ln: f64,
-}
-
-/// Where the candidate went.
-pub(super) struct Uploaded {
-    pub(super) version: String,
-    pub(super) model_key: String,
-}
 
 impl Pipeline {
     /// Step 2: Ingest what is new since the source's watermark.
@@ -258,8 +211,19 @@ impl Pipeline {
         );
         let fitted = tokio::task::spawn_blocking(move || {
             let fit_started = Instant::now();
-            let models = crate::train::fit_all(&fit, &config.catalog, &config.train)
-                .map_err(|e| e.to_string())?;
+            let bar = crate::progress::Progress::bar(
+                "pipeline: training",
+                config.train.mlp.epochs_max as u64,
+                "epochs",
+            );
+            let models = crate::train::fit_all_with_progress(
+                &fit,
+                &config.catalog,
+                &config.train,
+                &mut crate::train::epoch_progress(&bar),
+            )
+            .map_err(|e| e.to_string())?;
+            bar.finish();
             let fit_seconds = fit_started.elapsed().as_secs_f64();
             let thresholds = &config.train.thresholds;
             let validation: BTreeMap<String, f64> = score_all(&models, &val, thresholds)
@@ -357,166 +321,6 @@ impl Pipeline {
                 mlp_best_epoch,
             },
         ))
-    }
-
-    /// Step 7a: Production on the same test rows.
-    pub(super) async fn score_against_production(
-        &self,
-        ctx: &mut RunCtx,
-        production: Option<&ModelVersion>,
-        test: &Arc<Vec<Sample>>,
-        work: &std::path::Path,
-    ) -> ProductionScore {
-        let mut production_report: Option<EvalReport> = None;
-        let mut production_preds: Option<Vec<f64>> = None;
-        let mut production_problem: Option<String> = None;
-        if let Some(prod) = &production {
-            match self.score_production(prod, test, work).await {
-                Ok((report, preds)) => {
-                    ctx.log.info(
-                        "compare",
-                        format!(
-                            "production {} on the same {} test rows: MSE(ln) {:.3} q-error p90 {:.2}",
-                            prod.version,
-                            test.len(),
-                            report.metrics.mse_ln,
-                            report.metrics.q_error_p90
-                        ),
-                    );
-                    production_report = Some(report);
-                    production_preds = Some(preds);
-                }
-                Err(e) => {
-                    ctx.log.warn(
-                        "compare",
-                        format!("production model {} could not be scored: {e}", prod.version),
-                    );
-                    production_problem = Some(e);
-                }
-            }
-        }
-        ProductionScore {
-            report: production_report,
-            preds: production_preds,
-            problem: production_problem,
-        }
-    }
-
-    /// Step 7b: The quality floor, then promote or refuse by the MSE(ln) margin.
-    pub(super) async fn decide(
-        &self,
-        ctx: &mut RunCtx,
-        trained: &Trained,
-        production: &ProductionScore,
-        production_before: Option<&str>,
-        split: &Split,
-    ) -> Decided {
-        let cand = trained.candidate.metrics.mse_ln;
-        let baseline = trained
-            .reports
-            .get("baseline")
-            .map_or(f64::NAN, |r| r.metrics.mse_ln);
-        let evidence = floor::Evidence {
-            mlp_best_epoch: trained.mlp_best_epoch,
-            epochs_max: self.config.train.mlp.epochs_max,
-            candidate_mse_ln: cand,
-            baseline_mse_ln: baseline,
-            test_rows: split.test.len(),
-        };
-        let prod_mse = production.report.as_ref().map(|r| r.metrics.mse_ln);
-        let required = prod_mse.map(|p| p * (1.0 - self.config.promote_margin));
-        let rejected = floor::rejection(&trained.selection, &evidence);
-        let alg = &trained.selection.algorithm;
-        let margin = self.config.promote_margin * 100.0;
-        let (decision, reason) = match (&rejected, production_before, prod_mse, required) {
-            (Some(why), ..) => (Decision::Rejected, why.clone()),
-            (None, None, _, _) => (
-                Decision::Promoted,
-                format!(
-                    "no production model yet; {}",
-                    floor::passed(&trained.selection, &evidence)
-                ),
-            ),
-            (None, Some(_), Some(p), Some(req)) if cand <= req => (
-                Decision::Promoted,
-                format!(
-                    "candidate {alg} MSE(ln) {cand:.4} ≤ {req:.4} (production {p:.4} − {margin:.1} %); baseline {baseline:.4}"
-                ),
-            ),
-            (None, Some(_), Some(p), Some(req)) => (
-                Decision::Refused,
-                format!(
-                    "candidate {alg} MSE(ln) {cand:.4} > {req:.4} (production {p:.4} − {margin:.1} %)"
-                ),
-            ),
-            (None, Some(_), _, _) => (
-                Decision::Promoted,
-                format!(
-                    "production model cannot be scored ({}); a loadable candidate that beats the baseline replaces it",
-                    production.problem.as_deref().unwrap_or("unknown")
-                ),
-            ),
-        };
-        let promote = decision == Decision::Promoted;
-        let verdict = match decision {
-            Decision::Promoted => "promote",
-            Decision::Rejected => "reject",
-            _ => "refuse",
-        };
-        if rejected.is_some() {
-            ctx.log.warn("compare", format!("{verdict}: {reason}"));
-        } else {
-            ctx.log.info("compare", format!("{verdict}: {reason}"));
-        }
-        ctx.metrics.insert(
-            "comparison".into(),
-            json!({
-                "algorithm": alg,
-                "metric": "mse_ln",
-                "margin": self.config.promote_margin,
-                "candidate": cand,
-                "baseline": baseline,
-                "floor_passed": rejected.is_none(),
-                "production": prod_mse,
-                "required": required,
-                "production_version": production_before,
-                "production_report": production.report,
-                "production_problem": production.problem,
-                "promote": promote,
-                "decision": decision.as_str(),
-                "reason": reason,
-            }),
-        );
-        let m = &trained.candidate.metrics;
-        ctx.metrics.insert(
-            "summary".into(),
-            json!({
-                "test_mse_ln": m.mse_ln,
-                "test_r2_ln": m.r2_ln,
-                "test_mae_s": m.mae_s,
-                "test_rmse_s": m.rmse_s,
-                "test_q_error_p50": m.q_error_p50,
-                "test_q_error_p90": m.q_error_p90,
-                "test_class_accuracy": m.class_accuracy,
-                "test_class_precision_macro": m.class_precision_macro,
-                "test_class_recall_macro": m.class_recall_macro,
-                "test_class_f1_macro": m.class_f1_macro,
-                "baseline_mse_ln": baseline,
-                "validation_rows": split.validation.len(),
-                "production_mse_ln": prod_mse,
-                "production_q_error_p90": production.report.as_ref().map(|r| r.metrics.q_error_p90),
-                "training_rows": split.train.len(),
-                "test_rows": split.test.len(),
-            }),
-        );
-        self.checkpoint(ctx).await;
-        Decided {
-            decision,
-            reason,
-            candidate_mse_ln: cand,
-            production_mse_ln: prod_mse,
-            baseline_mse_ln: baseline,
-        }
     }
 
     /// Step 8: Save the model, store it with the reports, and check the stored

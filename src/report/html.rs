@@ -1,25 +1,42 @@
 //! `report.html`: one self-contained page (inline CSS, inline SVG, no
 //! scripts, no external URLs) that opens offline and prints cleanly.
 //!
+//! It reads top-down like pt-query-digest's report: a table of contents,
+//! the summary, the top query classes (the rest collapsed), each top
+//! class's details, and only then the charts and the breakdowns. Tables
+//! never grow wider than the page: long SQL wraps inside its cell.
+//!
 //! Everything from the logs — SQL, user names, paths — goes through maud's
 //! escaping; the only unescaped content is the CSS below and the SVG that
 //! plotters produced (which escapes its own text).
 
 use super::charts::ChartSpec;
-use super::units;
+use super::{classes, units};
 use crate::analyze::quality::{LogQuality, OnlyIn};
-use crate::analyze::{Analysis, ClassSummary, Usage};
+use crate::analyze::{Analysis, Usage};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 use std::collections::BTreeMap;
 
 /// Section headings, in page order (the tests look for each).
-pub const SECTIONS: [&str; 6] = [
+pub const SECTIONS: [&str; 7] = [
     "Summary",
+    "Top query classes",
+    "Query class details",
     "Charts",
-    "Query digest",
     "Workload breakdown",
     "Latency per user",
     "Data quality",
+];
+
+/// The anchor of each of [`SECTIONS`], for the table of contents.
+pub const ANCHORS: [&str; 7] = [
+    "summary",
+    "top-classes",
+    "class-details",
+    "charts",
+    "breakdown",
+    "users",
+    "quality",
 ];
 
 pub(crate) const CSS: &str = r#"
@@ -28,13 +45,23 @@ h1{font-size:1.7em;margin-bottom:.2em}
 h2{border-bottom:2px solid #0072b2;padding-bottom:.2em;margin-top:2em}
 h3{margin:1.2em 0 .3em}
 p.how{color:#555;font-style:italic;margin:.2em 0 .8em}
-table{border-collapse:collapse;margin:.5em 0 1em;font-size:.9em}
-th,td{border:1px solid #ccc;padding:.25em .5em;vertical-align:top;text-align:left}
+table{border-collapse:collapse;margin:.5em 0 1em;font-size:.9em;max-width:100%}
+table.classes{width:100%}
+th,td{border:1px solid #ccc;padding:.25em .5em;vertical-align:top;text-align:left;overflow-wrap:break-word}
+td.query{min-width:14em;overflow-wrap:anywhere}
+td.query code{white-space:normal}
+td.id{white-space:nowrap}
 th{background:#eef4f9}
-td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+th.num{text-align:right}
+td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 tr:nth-child(even) td{background:#fafafa}
 code,pre{font-family:"DejaVu Sans Mono",Menlo,Consolas,monospace;font-size:.85em}
-pre{white-space:pre-wrap;word-break:break-word;background:#f6f6f6;padding:.5em;margin:.3em 0;max-width:80em}
+pre{white-space:pre-wrap;overflow-wrap:anywhere;background:#f6f6f6;padding:.5em;margin:.3em 0;max-width:80em}
+nav.toc{background:#f6f9fc;border:1px solid #dde7f0;padding:.3em 1em;margin:1em 0}
+nav.toc ol{margin:.3em 0;padding-left:1.5em}
+nav.toc ol ol{columns:2}
+section.class{border-top:1px solid #ddd;margin-top:1.5em}
+details.rest>summary{margin:.3em 0 .6em}
 details summary{cursor:pointer;color:#0072b2}
 figure{margin:1em 0 2em;page-break-inside:avoid;break-inside:avoid}
 figure svg{max-width:100%;height:auto;border:1px solid #eee}
@@ -56,31 +83,44 @@ pub fn render(a: &Analysis, charts: &[ChartSpec], svgs: &[String]) -> String {
             }
             body {
                 h1 { "qlat workload report" }
-                (summary(a))
-                (chart_section(charts, svgs))
-                (digest(a))
-                (breakdown(a))
-                (users(a))
-                (quality(a))
+                (toc(charts))
+                section id=(ANCHORS[0]) { (summary(a)) }
+                section id=(ANCHORS[1]) { (classes::profile(a, SECTIONS[1])) }
+                section id=(ANCHORS[2]) { (classes::details(a, SECTIONS[2], ANCHORS[1])) }
+                section id=(ANCHORS[3]) { (chart_section(charts, svgs)) }
+                section id=(ANCHORS[4]) { (breakdown(a)) }
+                section id=(ANCHORS[5]) { (users(a)) }
+                section id=(ANCHORS[6]) { (quality(a)) }
             }
         }
     }
     .into_string()
 }
 
-fn how(text: &str) -> Markup {
-    html! { p.how { "How to read this: " (text) } }
-}
-
-fn num(v: f64) -> String {
-    units::count(v)
+/// Links to every section, and to each chart under "Charts".
+fn toc(charts: &[ChartSpec]) -> Markup {
+    html! {
+        nav.toc {
+            strong { "Contents" }
+            ol {
+                @for (title, anchor) in SECTIONS.iter().zip(ANCHORS) {
+                    li {
+                        a href=(format!("#{anchor}")) { (title) }
+                        @if anchor == ANCHORS[3] && !charts.is_empty() {
+                            ol { @for c in charts { li { a href=(format!("#{}", c.stem)) { (c.title) } } } }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 fn summary(a: &Analysis) -> Markup {
     let t = &a.total_query_time;
     html! {
         h2 { (SECTIONS[0]) }
-        (how("what was read, over which period, and the overall load; errors are lines or events qlat could not read."))
+        (super::how("what was read, over which period, and the overall load; errors are lines or events qlat could not read."))
         table {
             tr { th { "Inputs" } td {
                 @if a.inputs.is_empty() { "none" }
@@ -113,68 +153,17 @@ fn summary(a: &Analysis) -> Markup {
 
 fn chart_section(charts: &[ChartSpec], svgs: &[String]) -> Markup {
     html! {
-        h2 { (SECTIONS[1]) }
-        (how("each chart is also saved next to this page as an SVG and a PNG file with the name shown."))
+        h2 { (SECTIONS[3]) }
+        (super::how("each chart is also saved next to this page as an SVG and a PNG file with the name shown."))
         @for (spec, svg) in charts.iter().zip(svgs) {
             figure id=(spec.stem) {
                 h3 { (spec.title) }
-                (how(spec.how_to_read))
+                (super::how(spec.how_to_read))
                 @if let Some(reason) = spec.no_data() {
                     p.nodata { "No data for this chart: " (reason) "." }
                 }
                 (PreEscaped(svg.as_str()))
                 figcaption { code { (spec.stem) ".svg" } ", " code { (spec.stem) ".png" } }
-            }
-        }
-    }
-}
-
-fn digest(a: &Analysis) -> Markup {
-    let mut classes: Vec<&ClassSummary> = a.classes.iter().collect();
-    classes.sort_by_key(|c| c.class.rank);
-    html! {
-        h2 { (SECTIONS[2]) }
-        (how("statements grouped by fingerprint (literals removed), most total time first; the Query ID matches pt-query-digest and PMM. The example is the slowest statement of the class."))
-        @if classes.is_empty() {
-            p.nodata { "No statements with a query time (the profile needs a slow log)." }
-        } @else {
-            table {
-                thead { tr {
-                    th.num { "Rank" } th { "Query ID" } th.num { "Count" } th.num { "Total" }
-                    th.num { "Avg" } th.num { "p95" } th.num { "Max" } th.num { "% of time" }
-                    th.num { "Rows sent" } th.num { "Rows examined" } th.num { "Lock time" }
-                    th { "Kind / tables" } th { "Query" }
-                } }
-                tbody {
-                    @for c in classes {
-                        @let q = &c.class.query_time;
-                        tr {
-                            td.num { (c.class.rank) }
-                            td { code { (c.class.query_id) } }
-                            td.num { (c.class.count) }
-                            td.num { (units::seconds(q.sum)) }
-                            td.num { (units::seconds(q.avg)) }
-                            td.num { (units::seconds(q.p95)) }
-                            td.num { (units::seconds(q.max)) }
-                            td.num { (units::percent(c.class.time_share)) }
-                            td.num { (num(c.class.rows_sent_sum)) }
-                            td.num { (num(c.class.rows_examined_sum)) }
-                            td.num { (units::seconds(c.class.lock_time_sum)) }
-                            td {
-                                (c.kind)
-                                @if !c.parsed { " (unparsed)" }
-                                @if !c.tables.is_empty() { br; (c.tables.join(", ")) }
-                            }
-                            td {
-                                code { (units::truncate(&c.class.fingerprint, 80)) }
-                                details {
-                                    summary { "example" @if let Some(db) = &c.class.db { " (db " (db) ")" } }
-                                    pre { (c.class.example) }
-                                }
-                            }
-                        }
-                    }
-                }
             }
         }
     }
@@ -208,8 +197,8 @@ fn usage_table(title: &str, rows: &[Usage]) -> Markup {
 
 fn breakdown(a: &Analysis) -> Markup {
     html! {
-        h2 { (SECTIONS[3]) }
-        (how("where the time goes by statement kind, table, column and operation. A statement touching three tables counts for each, so table shares can add up to more than 100%."))
+        h2 { (SECTIONS[4]) }
+        (super::how("where the time goes by statement kind, table, column and operation. A statement touching three tables counts for each, so table shares can add up to more than 100%."))
         (usage_table("Statement kinds", &a.kinds))
         (usage_table("Tables", &a.tables))
         (usage_table("Columns", &a.columns))
@@ -221,8 +210,8 @@ fn users(a: &Analysis) -> Markup {
     let mut users: Vec<_> = a.users.iter().collect();
     users.sort_by(|x, y| y.total.total_cmp(&x.total).then(x.user.cmp(&y.user)));
     html! {
-        h2 { (SECTIONS[4]) }
-        (how("query time per database account: a user with a high median runs heavy statements, one with a high max but low median has occasional slow ones."))
+        h2 { (SECTIONS[5]) }
+        (super::how("query time per database account: a user with a high median runs heavy statements, one with a high max but low median has occasional slow ones."))
         @if users.is_empty() {
             p.nodata { "No per-user query times (the logs carry no user, or no query times)." }
         } @else {
@@ -321,8 +310,8 @@ fn quality(a: &Analysis) -> Markup {
         users.entry(u).or_default().1 += n;
     }
     html! {
-        h2 { (SECTIONS[5]) }
-        (how("can these logs be trusted? Missing or zero values, duplicates and differences between the slow and the general log point at logging settings (long_query_time, log filters, rotation) rather than at the workload."))
+        h2 { (SECTIONS[6]) }
+        (super::how("can these logs be trusted? Missing or zero values, duplicates and differences between the slow and the general log point at logging settings (long_query_time, log filters, rotation) rather than at the workload."))
         h3 { "Per log" }
         (per_log(&q.slow, &q.general))
         h3 { "Statements per user in each log" }
@@ -356,7 +345,7 @@ fn quality(a: &Analysis) -> Markup {
             ul { @for w in &q.overlapping_inputs { li { (w) } } }
         }
         h3 { "Unparsed statements (" (q.unparsed_events) " events)" }
-        (how("statements the SQL parser could not read: still counted in the digest, but without kind, tables or columns."))
+        (super::how("statements the SQL parser could not read: still counted in the digest, but without kind, tables or columns."))
         @if q.unparsed.is_empty() {
             p { "none" }
         } @else {

@@ -8,6 +8,7 @@
 //! names the file.
 
 pub mod charts;
+pub mod classes;
 pub mod html;
 pub mod text;
 pub mod units;
@@ -89,4 +90,9 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
         path: path.to_path_buf(),
         source,
     })
+}
+
+/// The "How to read this" line under a section's heading.
+pub(crate) fn how(text: &str) -> maud::Markup {
+    maud::html! { p.how { "How to read this: " (text) } }
 }

@@ -81,7 +81,8 @@ fn from_another_site(headers: &HeaderMap) -> bool {
 
 /// The front page's route.
 pub(super) fn router() -> axum::Router<AppState> {
-    axum::Router::new().route("/", axum::routing::get(front_page))
+    use axum::routing::get;
+    axum::Router::new().route("/", get(front_page))
 }
 
 /// The front page: the form, and the answer when `q` is given.

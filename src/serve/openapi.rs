@@ -47,7 +47,8 @@ pub struct ApiDoc;
 
 /// The document's own route.
 pub(super) fn router() -> axum::Router<super::state::AppState> {
-    axum::Router::new().route("/api/openapi.json", axum::routing::get(openapi))
+    use axum::routing::get;
+    axum::Router::new().route("/api/openapi.json", get(openapi))
 }
 
 /// This document.

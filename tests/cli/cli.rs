@@ -54,6 +54,96 @@ fn fingerprint_jsonl_maps_lines_and_names_a_bad_line() {
     assert!(err.contains("stdin line 3"), "{err}");
 }
 
+/// Runs `qlat ARGS` with `input` on stdin.
+fn with_stdin(args: &[&str], input: &[u8]) -> std::process::Output {
+    let mut child = qlat()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input)
+        .expect("write");
+    child.wait_with_output().expect("waits")
+}
+
+#[test]
+fn fingerprint_jsonl_reports_every_bad_line_and_goes_on() {
+    let mut input = b"{\"query\": \"SELECT 1\"}\nnot json\n{\"q\": 1}\n".to_vec();
+    input.extend_from_slice(
+        b"{\"query\": \"\xff\xfe\"}\n\n{\"query\": \"select * from t where id = 7\"}\r\n",
+    );
+    let out = with_stdin(&["fingerprint", "--jsonl"], &input);
+    assert!(!out.status.success(), "a bad line fails the run");
+    let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    assert_eq!(lines.len(), 2, "good lines after bad ones are answered");
+    assert_eq!(lines[1]["fingerprint"], "select * from t where id = ?");
+    let err = String::from_utf8_lossy(&out.stderr);
+    for n in [2, 3, 4] {
+        assert!(
+            err.contains(&format!("stdin line {n}: ")),
+            "line {n}: {err}"
+        );
+    }
+    assert!(
+        !err.contains("stdin line 1:") && !err.contains("stdin line 6:"),
+        "{err}"
+    );
+    assert!(err.contains("3 of 5 stdin lines"), "{err}");
+
+    let ok = with_stdin(&["fingerprint", "--jsonl"], b"{\"query\": \"SELECT 1\"}\n");
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+}
+
+#[test]
+fn fingerprint_reads_plain_statements_from_stdin() {
+    let out = with_stdin(
+        &["fingerprint"],
+        b"SELECT * FROM orders WHERE o_orderkey = 42\n\nCALL foo(1, 2)\r\n",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<(&str, &str)> = text
+        .lines()
+        .map(|l| l.split_once('\t').expect("ID, tab, fingerprint"))
+        .collect();
+    let single = qlat()
+        .args(["fingerprint", "SELECT * FROM orders WHERE o_orderkey = 42"])
+        .output()
+        .expect("runs");
+    let single = String::from_utf8_lossy(&single.stdout);
+    let single: Vec<&str> = single.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert_eq!(
+        lines[0],
+        (single[1], single[0]),
+        "same answer as the argument form"
+    );
+    assert_eq!(lines[1].1, "call foo");
+
+    let bad = with_stdin(&["fingerprint"], b"select 1\n\xff\n");
+    assert!(!bad.status.success());
+    assert_eq!(String::from_utf8_lossy(&bad.stdout).lines().count(), 1);
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("stdin line 2: not UTF-8"), "{err}");
+}
+
 #[test]
 fn analyze_json_contract_on_the_shipped_dataset() {
     let v = json_ok(qlat().args([
@@ -193,4 +283,91 @@ mod whole_path {
             prop_assert_eq!(analysis.query_count, 2);
         }
     }
+}
+
+/// Every argument of every command says what it is for in `--help`.
+#[test]
+fn every_flag_of_every_command_has_help_text() {
+    use clap::CommandFactory;
+    fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+        for arg in cmd.get_arguments() {
+            let id = arg.get_id().as_str();
+            if matches!(id, "help" | "version") || arg.is_hide_set() {
+                continue;
+            }
+            let text = arg
+                .get_help()
+                .or(arg.get_long_help())
+                .map(|h| h.to_string())
+                .unwrap_or_default();
+            if text.trim().is_empty() {
+                missing.push(format!("{path} --{id}"));
+            }
+        }
+        for sub in cmd.get_subcommands() {
+            if sub.get_about().is_none() && sub.get_name() != "help" {
+                missing.push(format!("{path} {} (no about)", sub.get_name()));
+            }
+            walk(sub, &format!("{path} {}", sub.get_name()), missing);
+        }
+    }
+    let mut missing = Vec::new();
+    let mut cmd = qlat::cli::Cli::command();
+    cmd.build();
+    walk(&cmd, "qlat", &mut missing);
+    assert!(missing.is_empty(), "arguments without help: {missing:#?}");
+}
+
+#[test]
+fn stats_help_describes_stats() {
+    let out = qlat().args(["stats", "--help"]).output().expect("runs");
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let first = text.lines().next().unwrap_or_default();
+    assert!(first.contains("statistics"), "{first}");
+    for capture_only in ["SET GLOBAL", "creates and loads", "`capture`", "--dataset"] {
+        assert!(!text.contains(capture_only), "{capture_only}: {text}");
+    }
+}
+
+/// In an input directory, a schema and a capture's metadata are passed
+/// over quietly; a file that is no log and nothing qlat knows warns once;
+/// `--format json` writes nothing but stdout.
+#[test]
+fn analyze_passes_over_known_non_logs_and_warns_once_about_others() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let logs = dir.path().join("logs");
+    std::fs::create_dir_all(&logs).expect("mkdir");
+    std::fs::write(
+        logs.join("slow.log"),
+        "# Time: 2024-05-01T10:00:00.000000Z\n# User@Host: app[app] @ localhost []\n# Query_time: 0.001000  Lock_time: 0.000000 Rows_sent: 1  Rows_examined: 1\nSET timestamp=1714557600;\nselect 1;\n",
+    )
+    .expect("log");
+    std::fs::write(
+        logs.join("schema.sql"),
+        "CREATE TABLE t (id INT PRIMARY KEY);\n",
+    )
+    .expect("ddl");
+    std::fs::write(logs.join("capture.json"), "{}\n").expect("capture");
+    std::fs::write(logs.join("notes.txt"), "what we ran on Tuesday\n").expect("notes");
+    let cwd = dir.path().join("cwd");
+    std::fs::create_dir_all(&cwd).expect("mkdir");
+    let out = qlat()
+        .current_dir(&cwd)
+        .args(["analyze", "--format", "json"])
+        .arg(&logs)
+        .output()
+        .expect("runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let v: Value = serde_json::from_slice(&out.stdout).expect("one JSON value");
+    assert_eq!(v["query_count"], 1);
+    let warnings: Vec<&str> = err.lines().filter(|l| l.contains("WARN")).collect();
+    assert_eq!(warnings.len(), 1, "{err}");
+    assert!(warnings[0].contains("notes.txt"), "{err}");
+    assert_eq!(
+        std::fs::read_dir(&cwd).expect("cwd").count(),
+        0,
+        "--format json wrote files"
+    );
 }

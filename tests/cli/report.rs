@@ -7,7 +7,12 @@ use qlat::analyze::{
     Analysis, ClassReport, ClassSummary, HistogramBin, InputSummary, Stats, TimelinePoint, Usage,
     UserLatency,
 };
-use qlat::report::{html::SECTIONS, terminal_summary, text::terminal_summary_width, write_report};
+use qlat::report::{
+    html::{ANCHORS, SECTIONS},
+    terminal_summary,
+    text::terminal_summary_width,
+    write_report,
+};
 use std::path::Path;
 
 const STEMS: [&str; 9] = [
@@ -196,6 +201,7 @@ fn realistic() -> Analysis {
             TimelinePoint {
                 start: format!("2024-05-01 10:{m:02}:00"),
                 queries,
+                covered_seconds: 60.0,
                 qps: queries as f64 / 60.0,
                 avg_seconds: avg,
                 p95_seconds: avg * (5.0 + rng.next() * 20.0),
@@ -488,6 +494,62 @@ fn realistic_report_has_every_file_and_section() {
     assert_eq!(html.matches("<svg").count(), STEMS.len());
     // Per-user counts of both logs side by side, including a user only one log saw.
     assert!(html.contains("monitor"));
+}
+
+/// The page reads like pt-query-digest's report: contents, summary, the
+/// top 20 classes (each linked to its details, the rest collapsed), the
+/// details, then the charts; long SQL wraps inside the page.
+#[test]
+fn report_reads_top_down_with_the_top_classes_first() {
+    let mut a = realistic();
+    let long = format!(
+        "select {} from lineitem where l_orderkey = ?",
+        "l_comment, ".repeat(60)
+    );
+    for i in a.classes.len()..30 {
+        let mut c = class(i + 1, &long, "select", &["lineitem"], 3, 0.0001);
+        c.class.rank = i + 1;
+        a.classes.push(c);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    write_report(&a, dir.path()).expect("report written");
+    let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    let at = |needle: &str| {
+        html.find(needle)
+            .unwrap_or_else(|| panic!("{needle} missing"))
+    };
+    let mut last = at("<nav class=\"toc\">");
+    for (heading, anchor) in SECTIONS.iter().zip(ANCHORS) {
+        assert!(
+            html.contains(&format!("href=\"#{anchor}\"")),
+            "contents link {anchor}"
+        );
+        let pos = at(&format!("<section id=\"{anchor}\"><h2>{heading}</h2>"));
+        assert!(pos > last, "{heading} is out of order");
+        last = pos;
+    }
+    // The top 20 link to their details; the others are collapsed and have none.
+    for rank in 1..=20 {
+        assert!(
+            html.contains(&format!("<a href=\"#class-{rank}\">{rank}</a>")),
+            "link {rank}"
+        );
+        assert!(
+            html.contains(&format!("id=\"class-{rank}\"")),
+            "details {rank}"
+        );
+    }
+    assert!(!html.contains("id=\"class-21\""));
+    let rest = at("<details class=\"rest\">");
+    assert!(html[rest..].contains("The other 10 classes (rank 21 and below)"));
+    assert!(rest < at("<section id=\"class-details\">"));
+    // Long SQL may break anywhere inside its cell: no table outgrows the page.
+    assert!(html.contains("td.query{min-width:14em;overflow-wrap:anywhere}"));
+    assert!(html.contains("table.classes{width:100%}"));
+    // The details carry pt-query-digest's attribute table and the whole text.
+    let details = &html[at("<section id=\"class-details\">")..at("<section id=\"charts\">")];
+    assert!(details.contains("<th>Query time</th>") && details.contains("95%"));
+    assert_self_contained(&html);
 }
 
 #[test]

@@ -431,7 +431,16 @@ fn a_killed_run_is_marked_crashed_and_production_is_kept() {
     let once = |extra: &[&str]| {
         let mut c = qlat_cmd(&fx, &db_url);
         c.args([
-            "pipeline", "--once", "--format", "json", "--source", &logs, "--epochs", "4",
+            "pipeline",
+            "--once",
+            "--format",
+            "json",
+            "--source",
+            &logs,
+            "--epochs",
+            "4",
+            "--served-model",
+            "none",
         ])
         .args(extra);
         c

@@ -187,3 +187,56 @@ async fn the_quality_floor_rejects_what_does_not_learn() {
     assert_eq!((started.decision, started.reason), (None, None));
     db.close().await;
 }
+
+/// The first run on a server that answers with the built-in model: the
+/// candidate is compared with that model on the same test rows (not
+/// promoted because the registry is empty), and the reason says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_run_is_compared_with_the_model_servers_answer_with() {
+    use qlat::model::location::ModelLocation;
+    use qlat::pipeline::ServedModel;
+    let fx = Fixture::new();
+    let db = sqlite(fx._dir.path()).await;
+    fx.export(FIRST);
+    let mut config = fx.config();
+    config.served = Some(ServedModel {
+        location: ModelLocation::BuiltIn,
+        algorithm: "mlp".into(),
+    });
+    let (r, run) = cycle(&db, &fx, config).await;
+    let c = &run.metrics["comparison"];
+    let served = c["production"]
+        .as_f64()
+        .expect("the served model was scored");
+    assert!(served.is_finite() && served >= 0.0, "{c}");
+    assert_eq!(r.production_mse_ln, Some(served));
+    assert!(
+        c["served_model"]
+            .as_str()
+            .is_some_and(|s| s.contains("built-in")),
+        "{c}"
+    );
+    assert!(c["production_version"].is_null(), "{c}");
+    if r.decision != Decision::Rejected {
+        assert!(
+            r.reason.contains("(served model the built-in model")
+                && r.reason.contains("no production model in the registry yet"),
+            "{}",
+            r.reason
+        );
+        assert!(
+            !r.reason.starts_with("no production model yet"),
+            "{}",
+            r.reason
+        );
+    }
+    assert!(
+        run.log.contains("servers answer with the built-in model"),
+        "{}",
+        run.log
+    );
+    // A refused first candidate leaves production empty: servers keep
+    // answering with the built-in model.
+    let production = Registry::new(db.clone()).production().await.expect("p");
+    assert_eq!(production.is_some(), r.decision == Decision::Promoted);
+}

@@ -557,8 +557,12 @@ pub async fn load_data(url: &str, ctx: Arc<Ctx>) -> Result<(), CaptureError> {
             )));
         }
         for (task, &table) in tasks.into_iter().zip(pair) {
-            task.await
+            let n = task
+                .await
                 .map_err(|e| CaptureError::Ddl(format!("loader for {table} failed: {e}")))??;
+            if crate::progress::plain() {
+                tracing::info!("loaded {table}: {n} rows");
+            }
         }
     }
     Ok(())
