@@ -87,7 +87,10 @@ rows = json.load(open(sys.argv[1]))
 rows.sort(key=lambda r: r["start_time"])
 json.dump(rows[: len(rows) * 6 // 10], open(sys.argv[2], "w"))
 PY
-"$QLAT" pipeline --once --source "$work/logs" >"$work/run1.log" 2>&1 || { cat "$work/run1.log"; exit 1; }
+# The built-in model was trained on this very log, so as "what servers
+# answer with" it would be scored on rows it learned from: the first run is
+# told there is none to beat (a user's own server needs no such flag).
+"$QLAT" pipeline --once --source "$work/logs" --served-model none >"$work/run1.log" 2>&1 || { cat "$work/run1.log"; exit 1; }
 cp data/slow_log.json "$work/logs/slow_log.json"
 "$QLAT" pipeline --once --source "$work/logs" >"$work/run2.log" 2>&1 || { cat "$work/run2.log"; exit 1; }
 shot "$out/runs-page.png" "$base/runs" 1400,1000

@@ -166,11 +166,58 @@ impl TrainedModels {
         })
     }
 
+    /// Fits [`CalibrationSet::unseen`] from held-out `rows` (the
+    /// pipeline's validation slice, newer than anything trained on): the
+    /// rows whose fingerprint the training data lacks are shapes the models
+    /// never saw, and their residuals are what an unseen shape's interval
+    /// must cover. Interval offsets only, per kind of work × predicted
+    /// class, shrunk toward the global ones (the median stays the model's).
+    /// Returns how many unseen rows it was fitted on; below
+    /// [`MIN_UNSEEN_ROWS`] nothing changes.
+    pub fn fit_unseen(&mut self, rows: &[Sample]) -> usize {
+        let unseen: Vec<&Sample> = rows
+            .iter()
+            .filter(|s| s.seconds.is_finite() && s.seconds >= 0.0)
+            .filter(|s| {
+                let fp = if s.fingerprint.is_empty() {
+                    crate::sql::fingerprint::fingerprint(&s.sql)
+                } else {
+                    s.fingerprint.clone()
+                };
+                !self.baseline.params.fingerprints.contains_key(&fp)
+            })
+            .collect();
+        if unseen.len() < MIN_UNSEEN_ROWS {
+            return 0;
+        }
+        let sqls: Vec<&str> = unseen.iter().map(|s| s.sql.as_str()).collect();
+        let secs: Vec<f64> = unseen.iter().map(|s| s.seconds).collect();
+        let t = self.manifest.class_thresholds;
+        let opts = FitOptions {
+            shift: false,
+            coverage: self.manifest.parameters.mlp.coverage,
+            ..FitOptions::default()
+        };
+        let mut fits = BTreeMap::new();
+        for model in self.uncalibrated() {
+            let preds = model.predict_batch(&sqls);
+            if let Some(g) = fit(&sqls, &preds, &secs, &t, opts) {
+                fits.insert(model.name().to_owned(), g);
+            }
+        }
+        self.calibration.unseen = fits;
+        unseen.len()
+    }
+
     /// A model by [`LatencyModel::name`].
     pub fn by_name(&self, name: &str) -> Option<Arc<dyn LatencyModel>> {
         self.all().into_iter().find(|m| m.name() == name)
     }
 }
+
+/// Fewest held-out rows of unseen shapes [`TrainedModels::fit_unseen`]
+/// fits offsets on: fewer say little about a p10 or a p90.
+pub const MIN_UNSEEN_ROWS: usize = 50;
 
 /// SHA-256 of the training samples (text, time and measured seconds, in
 /// order), identifying the data a model was trained on.

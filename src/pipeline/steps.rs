@@ -216,7 +216,7 @@ impl Pipeline {
                 config.train.mlp.epochs_max as u64,
                 "epochs",
             );
-            let models = crate::train::fit_all_with_progress(
+            let mut models = crate::train::fit_all_with_progress(
                 &fit,
                 &config.catalog,
                 &config.train,
@@ -231,6 +231,10 @@ impl Pipeline {
                 .map(|(name, (report, _))| (name, report.metrics.mse_ln))
                 .collect();
             let selection = floor::select(validation, val.len(), &config.algorithm);
+            // The validation rows of shapes absent from the fit rows give
+            // the intervals of unseen shapes their width, as `qlat train`'s
+            // grouped folds do; the test rows below are scored with them.
+            let unseen_rows = models.fit_unseen(&val);
             let mut reports = BTreeMap::new();
             let mut served_preds = Vec::new();
             for (name, (report, preds)) in score_all(&models, &te, thresholds) {
@@ -246,7 +250,7 @@ impl Pipeline {
                 reports,
                 served_preds,
                 features,
-                fit_seconds,
+                (fit_seconds, unseen_rows),
             ))
         })
         .await
@@ -255,7 +259,21 @@ impl Pipeline {
             step: "train",
             message,
         })?;
-        let (models, selection, reports, served_preds, features, fit_seconds) = fitted;
+        let (models, selection, reports, served_preds, features, (fit_seconds, unseen_rows)) =
+            fitted;
+        ctx.log.info(
+            "train",
+            if unseen_rows > 0 {
+                format!(
+                    "unseen-shape intervals fitted on {unseen_rows} validation rows of shapes absent from the fit rows"
+                )
+            } else {
+                format!(
+                    "fewer than {} validation rows of unseen shapes: intervals of unseen shapes as trained",
+                    crate::model::trained::MIN_UNSEEN_ROWS
+                )
+            },
+        );
         let mlp_best_epoch = models.manifest.mlp_best_epoch;
         ctx.log.info(
             "train",

@@ -406,3 +406,47 @@ fn the_median_stays_within_the_times_seen_in_training() {
     }
     assert!(capped >= 2, "a quarter each side lies outside: {capped}");
 }
+
+/// Shapes the models never trained on get their interval width from held-out
+/// rows of other unseen shapes (the pipeline's validation slice): on a third
+/// set of unseen shapes, p10–p90 coverage moves toward the nominal 80 %.
+#[test]
+fn unseen_shape_offsets_from_held_out_rows_widen_intervals_toward_nominal() {
+    let third = |s: &Sample| {
+        let sum = qlat::sql::fingerprint::checksum(&s.fingerprint);
+        u32::from_str_radix(&sum[..4], 16).unwrap_or(0) % 3
+    };
+    let part = |k: u32| -> Vec<Sample> {
+        samples()
+            .iter()
+            .filter(|s| third(s) == k)
+            .cloned()
+            .collect()
+    };
+    let (train, held, judged) = (part(0), part(1), part(2));
+    let mut models = fit_all(&train, &catalog(), &config()).expect("training succeeds");
+    let coverage = |m: &TrainedModels| {
+        let mlp = m.by_name("mlp").expect("an mlp");
+        let sqls: Vec<&str> = judged.iter().map(|s| s.sql.as_str()).collect();
+        let preds = mlp.predict_batch(&sqls);
+        let inside = preds
+            .iter()
+            .zip(&judged)
+            .filter(|(p, s)| p.p10 <= s.seconds && s.seconds <= p.p90)
+            .count();
+        inside as f64 / judged.len() as f64
+    };
+    let before = coverage(&models);
+    let fitted = models.fit_unseen(&held);
+    assert!(
+        fitted >= qlat::model::trained::MIN_UNSEEN_ROWS,
+        "{fitted} held-out rows of unseen shapes"
+    );
+    assert!(models.calibration.unseen.contains_key("mlp"));
+    let after = coverage(&models);
+    eprintln!("unseen-shape coverage {before:.3} -> {after:.3} ({fitted} held-out rows)");
+    assert!(
+        (after - 0.8).abs() < (before - 0.8).abs(),
+        "coverage on unseen shapes {before:.3} -> {after:.3}"
+    );
+}
