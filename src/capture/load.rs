@@ -252,7 +252,7 @@ pub async fn insert_tuples(
 ) -> Result<u64, CaptureError> {
     let mut conn = MySqlConnection::connect(&url)
         .await
-        .map_err(CaptureError::Connect)?;
+        .map_err(CaptureError::connect)?;
     exec(
         &mut conn,
         "SET SESSION foreign_key_checks=0, unique_checks=0",

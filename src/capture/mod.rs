@@ -112,47 +112,27 @@ pub struct CaptureConfig {
 
 #[derive(Debug, thiserror::Error)]
 pub enum CaptureError {
-    #[error("cannot connect to the server: {0}")]
-    Connect(#[source] sqlx::Error),
-    #[error("statement failed: {statement}: {source}")]
-    Sql {
-        statement: String,
-        #[source]
-        source: sqlx::Error,
-    },
     #[error("schema: {0}")]
     Ddl(String),
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
     #[error("interrupted (Ctrl-C); the server's log settings were restored")]
     Interrupted,
-    #[error("invalid server URL {url:?}: {source}")]
-    Url {
-        url: String,
-        #[source]
-        source: sqlx::Error,
-    },
+    /// Connecting, a failed statement, a file: the same as reading
+    /// statistics, so the same errors.
     #[error(transparent)]
     Stats(#[from] StatsError),
 }
 
 impl CaptureError {
     pub(crate) fn sql(statement: &str, source: sqlx::Error) -> Self {
-        CaptureError::Sql {
-            statement: stats::shortened(statement),
-            source,
-        }
+        StatsError::sql(statement, source).into()
     }
 
     fn io(path: &Path, source: std::io::Error) -> Self {
-        CaptureError::Io {
-            path: path.to_path_buf(),
-            source,
-        }
+        StatsError::io(path, source).into()
+    }
+
+    pub(crate) fn connect(source: sqlx::Error) -> Self {
+        StatsError::Connect(source).into()
     }
 }
 
@@ -351,7 +331,7 @@ pub async fn run(config: &CaptureConfig) -> Result<CaptureSummary, CaptureError>
     let admin_opts = options(&config.url)?;
     let mut admin = MySqlConnection::connect_with(&admin_opts)
         .await
-        .map_err(CaptureError::Connect)?;
+        .map_err(CaptureError::connect)?;
     let version = scalar(&mut admin, "SELECT VERSION()")
         .await?
         .unwrap_or_default();

@@ -180,24 +180,13 @@ impl Pipeline {
         ctx.log
             .info("calibrate", format!("{summary}; production → {version}"));
         if !self.config.notify.is_empty() {
-            for n in notify::notify_reload(
+            let notified = notify::notify_reload(
                 &self.config.notify,
                 self.config.admin_token.as_deref(),
                 self.config.notify_timeout,
             )
-            .await
-            {
-                if !n.ok {
-                    ctx.log.warn(
-                        "notify",
-                        format!(
-                            "{} did not reload: {}",
-                            n.url,
-                            n.error.as_deref().unwrap_or("error")
-                        ),
-                    );
-                }
-            }
+            .await;
+            ctx.log.notified(&notified);
         }
         Ok(Some(Refreshed {
             version,

@@ -193,6 +193,17 @@ impl RunLog {
         tracing::warn!(run_id = %self.run_id, step, "{msg}");
         self.line("WARN", step, msg);
     }
+    /// One line per server told to reload: which did, which did not and why.
+    fn notified(&mut self, outcomes: &[notify::NotifyOutcome]) {
+        for n in outcomes {
+            if n.ok {
+                self.info("notify", format!("{} reloaded", n.url));
+            } else {
+                let why = n.error.as_deref().unwrap_or("error");
+                self.warn("notify", format!("{} did not reload: {why}", n.url));
+            }
+        }
+    }
     fn error(&mut self, step: &str, msg: impl AsRef<str>) {
         let msg = msg.as_ref();
         tracing::error!(run_id = %self.run_id, step, "{msg}");

@@ -564,20 +564,7 @@ impl Pipeline {
                     self.config.notify_timeout,
                 )
                 .await;
-                for n in &notified {
-                    if n.ok {
-                        ctx.log.info("notify", format!("{} reloaded", n.url));
-                    } else {
-                        ctx.log.warn(
-                            "notify",
-                            format!(
-                                "{} did not reload: {}",
-                                n.url,
-                                n.error.as_deref().unwrap_or("error")
-                            ),
-                        );
-                    }
-                }
+                ctx.log.notified(&notified);
                 ctx.metrics.insert("notify".into(), json!(notified));
             }
         }

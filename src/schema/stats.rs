@@ -51,7 +51,7 @@ impl StatsError {
         }
     }
 
-    fn io(path: &Path, source: std::io::Error) -> Self {
+    pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
         StatsError::Io {
             path: path.to_path_buf(),
             source,
