@@ -394,10 +394,10 @@ pub(super) async fn metrics_text(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-/// One stored prediction.
+/// One stored prediction: when, the statement, and the answer as it was
+/// given (its `id` is the stored row's, once: the answer carries it).
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StoredPrediction {
-    pub id: String,
     pub created_at: String,
     pub query: String,
     #[serde(flatten)]
@@ -453,11 +453,15 @@ pub(super) async fn list_predictions(
         per_page: req.per_page,
         predictions: rows
             .into_iter()
-            .map(|r| StoredPrediction {
-                created_at: r.created_at(),
-                id: r.id,
-                query: r.query,
-                prediction: r.response,
+            .map(|r| {
+                let created_at = r.created_at();
+                let mut prediction = r.response;
+                prediction.id = Some(r.id);
+                StoredPrediction {
+                    created_at,
+                    query: r.query,
+                    prediction,
+                }
             })
             .collect(),
     }))

@@ -182,6 +182,10 @@ async fn exercise(db: &TestDb) {
     assert_eq!(page["total"], 6, "2 single + 3 batch + 1 unparsed: {page}");
     let rows = page["predictions"].as_array().expect("rows");
     assert_eq!(rows.len(), 6);
+    // Each row names its id once (a JSON object with a key twice is read
+    // differently by different parsers).
+    let (_, text) = get_text(&format!("{base}/api/predictions?per_page=100")).await;
+    assert_eq!(text.matches("\"id\":").count(), 6, "{text}");
     assert_eq!(rows[0]["query"], "SELEKT frobnicate FROM WHERE ((");
     assert_eq!(rows[0]["parsed"], false);
     let times: Vec<&str> = rows
