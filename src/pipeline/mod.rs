@@ -538,6 +538,23 @@ impl Pipeline {
         }
     }
 
+    /// Whether an earlier run on this source finished with a decision.
+    async fn decided_before(&self, ctx: &RunCtx) -> bool {
+        let source = self.config.source.id();
+        match self.registry.list_runs(50).await {
+            Ok(runs) => runs.iter().any(|r| {
+                r.id != ctx.id
+                    && r.status == RunStatus::Succeeded
+                    && r.decision.is_some()
+                    && r.params.get("source").and_then(Value::as_str) == Some(source.as_str())
+            }),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read earlier runs; training anyway");
+                false
+            }
+        }
+    }
+
     /// Saves the run's progress so a crash leaves a trace of how far it got.
     async fn checkpoint(&self, ctx: &RunCtx) {
         let saved = self
@@ -563,8 +580,18 @@ impl Pipeline {
         let stored = self.ingest(ctx).await?;
         let production = self.registry.production().await.map_err(at("ingest"))?;
         let production_before = production.as_ref().map(|m| m.version.clone());
-        if stored.inserted == 0 && production.is_some() && !self.config.retrain_without_new_data {
-            let reason = "no new observations since the last run; production unchanged".to_string();
+        let unchanged = stored.inserted == 0 && !self.config.retrain_without_new_data;
+        if unchanged && (production.is_some() || self.decided_before(ctx).await) {
+            // Training is deterministic: the same rows would give the same
+            // candidate and the same decision (a refused first candidate
+            // would otherwise be retrained every cycle).
+            let reason = if production.is_some() {
+                "no new observations since the last run; production unchanged".to_string()
+            } else {
+                "no new observations since the last run, which decided on the same data; \
+                 servers keep the model they answer with"
+                    .to_string()
+            };
             ctx.log.info("ingest", &reason);
             return Ok(Outcome {
                 decision: Decision::Skipped,

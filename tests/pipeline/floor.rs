@@ -239,4 +239,19 @@ async fn a_first_run_is_compared_with_the_model_servers_answer_with() {
     // answering with the built-in model.
     let production = Registry::new(db.clone()).production().await.expect("p");
     assert_eq!(production.is_some(), r.decision == Decision::Promoted);
+
+    // Nothing new since: the first run's decision stands, with or without
+    // a production model, and nothing is trained again.
+    let mut config = fx.config();
+    config.served = Some(ServedModel {
+        location: ModelLocation::BuiltIn,
+        algorithm: "mlp".into(),
+    });
+    let again = Pipeline::new(db.clone(), fx.store(), config)
+        .expect("config")
+        .run_once()
+        .await
+        .expect("cycle");
+    assert_eq!(again.decision, Decision::Skipped, "{}", again.reason);
+    assert_eq!(again.training_rows, 0);
 }
