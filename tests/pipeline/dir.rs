@@ -387,7 +387,12 @@ async fn one_run_at_a_time() {
     let fx = Fixture::new();
     let db = sqlite(fx._dir.path()).await;
     fx.export(FIRST);
-    let a = Pipeline::new(db.clone(), fx.store(), fx.config()).expect("config");
+    // `a` always trains, so each of its cycles waits on the training
+    // thread: a cycle with nothing to do can finish within a single poll,
+    // before a concurrent one is even tried.
+    let mut always_trains = fx.config();
+    always_trains.retrain_without_new_data = true;
+    let a = Pipeline::new(db.clone(), fx.store(), always_trains).expect("config");
     let b = Pipeline::new(db.clone(), fx.store(), fx.config()).expect("config");
     let (ra, rb) = tokio::join!(a.run_once(), b.run_once());
     let busy = |r: &Result<_, PipelineError>| matches!(r, Err(PipelineError::Busy { .. }));
