@@ -182,10 +182,6 @@ const LOG_SETTINGS: [&str; 8] = [
     "log_slow_admin_statements",
 ];
 
-fn options(url: &str) -> Result<MySqlConnectOptions, CaptureError> {
-    Ok(stats::options(url)?)
-}
-
 async fn scalar(conn: &mut MySqlConnection, sql: &str) -> Result<Option<String>, CaptureError> {
     let row = conn
         .fetch_optional(AssertSqlSafe(sql))
@@ -328,7 +324,7 @@ async fn warm_up(
 pub async fn run(config: &CaptureConfig) -> Result<CaptureSummary, CaptureError> {
     // Before anything slow: a capture that cannot write its files is lost.
     ensure_writable_dir(&config.out_dir)?;
-    let admin_opts = options(&config.url)?;
+    let admin_opts = stats::options(&config.url)?;
     let mut admin = MySqlConnection::connect_with(&admin_opts)
         .await
         .map_err(CaptureError::connect)?;

@@ -25,20 +25,10 @@ fn fingerprint_prints_fingerprint_and_query_id() {
 
 #[test]
 fn fingerprint_jsonl_maps_lines_and_names_a_bad_line() {
-    let mut child = qlat()
-        .args(["fingerprint", "--jsonl"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("runs");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(b"{\"query\": \"SELECT 1\"}\n{\"query\": \"CALL foo(1, 2)\"}\nnot json\n")
-        .expect("write");
-    let out = child.wait_with_output().expect("waits");
+    let out = with_stdin(
+        &["fingerprint", "--jsonl"],
+        b"{\"query\": \"SELECT 1\"}\n{\"query\": \"CALL foo(1, 2)\"}\nnot json\n",
+    );
     assert!(!out.status.success(), "a bad line fails the run");
     let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
         .lines()
